@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages MART's build, tests and benchmarks need. Idempotent; root or sudo.
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config git
+      libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libopenblas-dev
+      libhwloc-dev libjemalloc-dev libgtest-dev libgmock-dev
+      python3 python3-numpy python3-torch)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
