@@ -1,0 +1,10 @@
+// The `mart` subcommands. Each registers itself on the CLI11 app and runs when selected.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace mart::cli {
+
+void add_train(CLI::App& app);
+void add_prepare_data(CLI::App& app);
+
+}  // namespace mart::cli

@@ -1,0 +1,31 @@
+// Which activation mode each transformer block uses: "keep" (stored on device), "checkpoint"
+// (dropped, recomputed in backward), "swap" (copied to host, fetched back before backward) or
+// "compress" (stored lossily, error bound activations.eb).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "runtime/config/job_config.h"
+
+namespace mart {
+
+// The mode of every block, n_layer entries, block 0 first.
+//
+// If activations.modes is non-empty it is returned as is. Otherwise, with S = n_swap,
+// C = n_checkpoint, Z = n_compress, K = n_layer - S - C - Z, the layout is:
+//   blocks [0, S)            swap        early blocks' activations wait longest for backward, so
+//                                        they have the most time to travel to host and back;
+//   blocks [S, S + C + Z)    checkpoint and compress, interleaved: the i-th checkpointed block
+//                                        (i = 0..C-1) is S + round(i * (C + Z) / C) (halves round
+//                                        up), the rest of this range is compress. Spreading the
+//                                        recomputation evenly keeps backward from stalling on a
+//                                        run of recomputes;
+//   blocks [S + C + Z, n)    keep        the last blocks are needed first in backward.
+// Examples (n_layer 8): S2 C2 Z2 -> swap swap ckpt comp ckpt comp keep keep;
+//                       S1 C2 Z4 -> swap ckpt comp comp ckpt comp comp keep;
+//                       S0 C3 Z1 -> ckpt ckpt comp ckpt keep keep keep keep.
+// With Z = 0 the checkpointed blocks are simply the C blocks after the swapped ones.
+// Counts must fit (validate() checks); throws mart::Error if they do not.
+std::vector<std::string> resolve_block_modes(const JobConfig& c);
+
+}  // namespace mart

@@ -1,0 +1,25 @@
+// Model weights in Hugging Face's layout: model.safetensors (HF tensor names) + config.json, so a
+// real GPT-2 or Llama checkpoint loads into MART and MART's weights load in transformers.
+#pragma once
+#include <string>
+
+#include "nlohmann/json_fwd.hpp"
+#include "runtime/model/model_spec.h"
+#include "runtime/model/model_states.h"
+
+namespace mart {
+
+// Hugging Face config.json for the model (model_type, sizes, eps, rope_theta, ...).
+nlohmann::json hf_config_json(const ModelConfig& cfg);
+// Reads a Hugging Face config.json (GPT-2 or Llama keys); throws naming a missing/bad key.
+ModelConfig model_config_from_hf(const nlohmann::json& j, const std::string& origin);
+
+// Writes DIR/model.safetensors (fp32) and DIR/config.json atomically. GPT-2 Conv1D weights are
+// written transposed ([in, out]) as Hugging Face stores them.
+void save_hf_weights(const ModelSpec& spec, ModelStates& states, const std::string& dir);
+// Loads every parameter from a safetensors file (F32, BF16 or F16). Accepts GPT-2 names with or
+// without the "transformer." prefix and ignores non-parameter buffers (attn.bias, inv_freq).
+// Throws naming the file and tensor on a missing tensor or a shape mismatch.
+void load_hf_weights(const ModelSpec& spec, ModelStates& states, const std::string& path);
+
+}  // namespace mart

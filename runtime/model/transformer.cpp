@@ -1,0 +1,161 @@
+#include "runtime/model/transformer.h"
+
+namespace mart {
+namespace {
+
+void* off(void* base, uint64_t elems, size_t sz) {
+  return static_cast<char*>(base) + elems * sz;
+}
+bool is_gpt2(const ModelSpec& s) { return s.cfg.family == ModelFamily::GPT2; }
+// Optional parameter (bias): nullptr when the family has none.
+void* opt_param(ModelStates& st, int id) { return id >= 0 ? st.param(id) : nullptr; }
+void* opt_grad(ModelStates& st, int id) { return id >= 0 ? st.grad(id) : nullptr; }
+
+}  // namespace
+
+uint64_t block_body_bytes(const ModelSpec& spec, int B, int T, size_t act_size) {
+  auto L = spec.block_layout(B, T);
+  return (L.act_elems - L.x_in_elems) * act_size + L.stat_elems * 4;
+}
+
+BlockActs block_acts(const ModelSpec& spec, int B, int T, size_t sz, void* x_in, void* body) {
+  auto L = spec.block_layout(B, T);
+  const uint64_t skip = L.x_in_elems;  // body starts where x_in ends in the layout
+  auto act = [&](uint64_t o) { return off(body, o - skip, sz); };
+  float* stats = static_cast<float*>(off(body, L.act_elems - skip, sz));
+  BlockActs a;
+  a.x_in = x_in;
+  a.ln1 = act(L.ln1);
+  a.qkv = act(L.qkv);
+  a.atty = act(L.atty);
+  a.res2 = act(L.res2);
+  a.ln2 = act(L.ln2);
+  a.fc = act(L.fc);
+  a.fc_act = act(L.fc_act);
+  const bool gpt2 = is_gpt2(spec);
+  a.ln1_mean = gpt2 ? stats + L.ln1_mean : nullptr;
+  a.ln1_rstd = stats + L.ln1_rstd;
+  a.lse = stats + L.lse;
+  a.ln2_mean = gpt2 ? stats + L.ln2_mean : nullptr;
+  a.ln2_rstd = stats + L.ln2_rstd;
+  return a;
+}
+
+uint64_t block_scratch_elems(const ModelSpec& spec, int B, int T) {
+  const uint64_t N = static_cast<uint64_t>(B) * T, C = spec.cfg.d_model, F = spec.cfg.d_ff;
+  const uint64_t A = static_cast<uint64_t>(spec.cfg.n_head) * spec.cfg.head_size();
+  return N * (C + F + (is_gpt2(spec) ? F : 2 * F) + spec.cfg.qkv_width() + A);
+}
+
+BlockScratch block_scratch(const ModelSpec& spec, int B, int T, size_t sz, void* base) {
+  const uint64_t N = static_cast<uint64_t>(B) * T, C = spec.cfg.d_model, F = spec.cfg.d_ff;
+  const uint64_t A = static_cast<uint64_t>(spec.cfg.n_head) * spec.cfg.head_size();
+  BlockScratch s;
+  uint64_t o = 0;
+  s.tmp = off(base, o, sz), o += N * C;
+  s.dff1 = off(base, o, sz), o += N * F;
+  s.dff2 = off(base, o, sz), o += N * (is_gpt2(spec) ? F : 2 * F);
+  s.dqkv = off(base, o, sz), o += N * spec.cfg.qkv_width();
+  s.datt = off(base, o, sz);
+  (void)A;
+  return s;
+}
+
+void block_forward(Ops& ops, const ModelSpec& spec, ModelStates& st, int l, const BlockActs& a,
+                   void* x_out, const BlockScratch& s, int B, int T) {
+  const auto& c = spec.cfg;
+  const auto& p = spec.blocks[l];
+  const int N = B * T, C = c.d_model, F = c.d_ff, HS = c.head_size(), QKV = c.qkv_width();
+  const int A = c.n_head * HS;
+  const size_t nC = static_cast<size_t>(N) * C;
+  if (is_gpt2(spec)) {
+    ops.layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.x_in, st.param(p.norm1_w),
+                          st.param(p.norm1_b), N, C, c.norm_eps);
+    ops.matmul_forward(a.qkv, nullptr, a.ln1, st.param(p.qkv_w), st.param(p.qkv_b), N, C, QKV);
+  } else {
+    ops.rmsnorm_forward(a.ln1, a.ln1_rstd, a.x_in, st.param(p.norm1_w), N, C, c.norm_eps);
+    ops.matmul_forward(a.qkv, nullptr, a.ln1, st.param(p.qkv_w), nullptr, N, C, QKV);
+    ops.rope_forward(a.qkv, a.qkv, B, T, c.n_head, c.n_kv_head, HS, c.rope_theta);
+  }
+  ops.attention_forward(a.atty, a.lse, a.qkv, B, T, c.n_head, c.n_kv_head, HS);
+  ops.matmul_forward(s.tmp, nullptr, a.atty, st.param(p.attn_out_w), opt_param(st, p.attn_out_b),
+                     N, A, C);
+  ops.add(a.res2, a.x_in, s.tmp, nC);
+  if (is_gpt2(spec)) {
+    ops.layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.res2, st.param(p.norm2_w),
+                          st.param(p.norm2_b), N, C, c.norm_eps);
+    ops.matmul_forward(a.fc, a.fc_act, a.ln2, st.param(p.fc_w), st.param(p.fc_b), N, C, F);
+  } else {
+    ops.rmsnorm_forward(a.ln2, a.ln2_rstd, a.res2, st.param(p.norm2_w), N, C, c.norm_eps);
+    ops.matmul_forward(a.fc, nullptr, a.ln2, st.param(p.fc_w), nullptr, N, C, 2 * F);
+    ops.swiglu_forward(a.fc_act, a.fc, N, F);
+  }
+  if (!x_out) return;  // recompute: backward needs the saved tensors, not the block's output
+  ops.matmul_forward(s.tmp, nullptr, a.fc_act, st.param(p.proj_w), opt_param(st, p.proj_b), N, F,
+                     C);
+  ops.add(x_out, a.res2, s.tmp, nC);
+}
+
+void block_backward(Ops& ops, const ModelSpec& spec, ModelStates& st, int l, const BlockActs& a,
+                    void* dres, const BlockScratch& s, int B, int T) {
+  const auto& c = spec.cfg;
+  const auto& p = spec.blocks[l];
+  const int N = B * T, C = c.d_model, F = c.d_ff, HS = c.head_size(), QKV = c.qkv_width();
+  const int A = c.n_head * HS;
+  // MLP: dres = d(x_out) feeds the projection; norm2's backward turns dres into d(res2).
+  ops.matmul_backward(s.dff1, st.grad(p.proj_w), opt_grad(st, p.proj_b), dres, a.fc_act,
+                      st.param(p.proj_w), N, F, C);
+  if (is_gpt2(spec)) {
+    ops.gelu_backward(s.dff2, a.fc, s.dff1, static_cast<size_t>(N) * F);
+    ops.matmul_backward(s.tmp, st.grad(p.fc_w), st.grad(p.fc_b), s.dff2, a.ln2, st.param(p.fc_w),
+                        N, C, F);
+    ops.layernorm_backward(dres, st.grad(p.norm2_w), st.grad(p.norm2_b), s.tmp, a.res2,
+                           st.param(p.norm2_w), a.ln2_mean, a.ln2_rstd, N, C);
+  } else {
+    ops.swiglu_backward(s.dff2, s.dff1, a.fc, N, F);
+    ops.matmul_backward(s.tmp, st.grad(p.fc_w), nullptr, s.dff2, a.ln2, st.param(p.fc_w), N, C,
+                        2 * F);
+    ops.rmsnorm_backward(dres, st.grad(p.norm2_w), s.tmp, a.res2, st.param(p.norm2_w), a.ln2_rstd,
+                         N, C);
+  }
+  // Attention: dres = d(res2) feeds the output projection; norm1's backward makes it d(x_in).
+  ops.matmul_backward(s.datt, st.grad(p.attn_out_w), opt_grad(st, p.attn_out_b), dres, a.atty,
+                      st.param(p.attn_out_w), N, A, C);
+  ops.attention_backward(s.dqkv, s.datt, a.qkv, a.atty, a.lse, B, T, c.n_head, c.n_kv_head, HS);
+  if (is_gpt2(spec)) {
+    ops.matmul_backward(s.tmp, st.grad(p.qkv_w), st.grad(p.qkv_b), s.dqkv, a.ln1,
+                        st.param(p.qkv_w), N, C, QKV);
+    ops.layernorm_backward(dres, st.grad(p.norm1_w), st.grad(p.norm1_b), s.tmp, a.x_in,
+                           st.param(p.norm1_w), a.ln1_mean, a.ln1_rstd, N, C);
+  } else {
+    ops.rope_backward(s.dqkv, s.dqkv, B, T, c.n_head, c.n_kv_head, HS, c.rope_theta);
+    ops.matmul_backward(s.tmp, st.grad(p.qkv_w), nullptr, s.dqkv, a.ln1, st.param(p.qkv_w), N, C,
+                        QKV);
+    ops.rmsnorm_backward(dres, st.grad(p.norm1_w), s.tmp, a.x_in, st.param(p.norm1_w), a.ln1_rstd,
+                         N, C);
+  }
+}
+
+void final_norm_forward(Ops& ops, const ModelSpec& spec, ModelStates& st, void* lnf, float* mean,
+                        float* rstd, const void* xf_in, int N) {
+  const auto& c = spec.cfg;
+  if (is_gpt2(spec))
+    ops.layernorm_forward(lnf, mean, rstd, xf_in, st.param(spec.normf_w), st.param(spec.normf_b),
+                          N, c.d_model, c.norm_eps);
+  else
+    ops.rmsnorm_forward(lnf, rstd, xf_in, st.param(spec.normf_w), N, c.d_model, c.norm_eps);
+}
+
+void final_norm_backward(Ops& ops, const ModelSpec& spec, ModelStates& st, void* dres,
+                         const void* dlnf, const void* xf_in, const float* mean, const float* rstd,
+                         int N) {
+  const int C = spec.cfg.d_model;
+  if (is_gpt2(spec))
+    ops.layernorm_backward(dres, st.grad(spec.normf_w), st.grad(spec.normf_b), dlnf, xf_in,
+                           st.param(spec.normf_w), mean, rstd, N, C);
+  else
+    ops.rmsnorm_backward(dres, st.grad(spec.normf_w), dlnf, xf_in, st.param(spec.normf_w), rstd, N,
+                         C);
+}
+
+}  // namespace mart

@@ -1,0 +1,319 @@
+#include "runtime/trainer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/units.h"
+#include "memory/device_arena.h"
+#include "runtime/backend.h"
+#include "runtime/checkpoint/atomic_file.h"
+#include "runtime/config/config_loader.h"
+#include "runtime/data/data_loader.h"
+#include "runtime/data/markov_corpus.h"
+#include "runtime/device/device.h"
+#include "runtime/executor.h"
+#include "runtime/lr_schedule.h"
+#include "runtime/memory_budget.h"
+#include "runtime/model/hf_checkpoint.h"
+#include "runtime/model/init.h"
+#include "runtime/train_checkpoint.h"
+
+namespace fs = std::filesystem;
+
+namespace mart {
+namespace {
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::string hms(double s) {
+  long t = static_cast<long>(s + 0.5);
+  char buf[32];
+  if (t >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
+  return buf;
+}
+
+void write_text(const std::string& path, const std::string& s) {
+  write_file_atomic(path, s.data(), s.size());
+}
+
+}  // namespace
+
+std::string default_run_dir(const std::string& parent, const std::string& job) {
+  std::time_t now = std::time(nullptr);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d_%H-%M-%S", std::localtime(&now));
+  std::string base = parent + "/" + buf + "_" + job, dir = base;
+  for (int i = 1; fs::exists(dir); ++i) dir = base + "-" + std::to_string(i);
+  return dir;
+}
+
+struct Trainer::Impl {
+  JobConfig cfg;
+  TrainOptions opt;
+  std::unique_ptr<Device> dev;
+  std::unique_ptr<Ops> ops;
+  ModelSpec spec;
+  std::vector<ActMode> modes;
+  DeviceBudget budget;
+  std::unique_ptr<DeviceArena> arena;
+  std::unique_ptr<ModelStates> states;
+  std::unique_ptr<Executor> exec;
+  std::shared_ptr<const MarkovSource> markov;
+  std::unique_ptr<DataLoader> train_data, val_data;
+  TrainState st;
+
+  Impl(JobConfig c, TrainOptions o) : cfg(std::move(c)), opt(std::move(o)) {
+    MART_CHECK(!opt.run_dir.empty(), "trainer: a run directory is required");
+    if (opt.resume) {
+      // The checkpoint's config is the run's config; explicit settings were applied by the caller
+      // only to fields that may change on resume (e.g. train.steps).
+      latest_checkpoint(opt.run_dir);  // fail early and clearly when there is nothing to resume
+    }
+    validate(cfg);
+    dev = make_device(cfg.backend);
+    ops = make_ops(*dev);
+    spec = build_model_spec(cfg.model);
+    modes = parse_act_modes(resolve_block_modes(cfg));
+    MART_CHECK(cfg.memory.mode == "resident",
+               "memory.mode '", cfg.memory.mode, "' is not available yet in this build; use "
+               "memory.mode: resident");
+    budget = device_budget(spec, *ops, cfg.train.micro_batch, cfg.train.seq_len, modes,
+                           resident_state_bytes(spec, ops->act_dtype()));
+    uint64_t capacity = cfg.memory.device_capacity;
+    if (capacity == 0)
+      capacity = dev->backend() == Backend::CPU ? budget.total() : dev->free_memory();
+    capacity = capacity / DeviceArena::kAlign * DeviceArena::kAlign;
+    MART_CHECK(budget.total() <= capacity, "the model does not fit in device memory: it needs ",
+               format_bytes(budget.total()), " (", budget.describe(), ") but the capacity is ",
+               format_bytes(capacity), ". Reduce train.micro_batch or train.seq_len, checkpoint "
+               "activations (activations.n_checkpoint), or offload model states (memory.mode: "
+               "manual or auto)");
+    arena = std::make_unique<DeviceArena>(dev.get(), budget.total());
+    states = make_resident_states(spec, *dev, *ops, *arena);
+    ExecutorOptions eo;
+    eo.micro_batch = cfg.train.micro_batch;
+    eo.seq_len = cfg.train.seq_len;
+    eo.block_modes = modes;
+    exec = std::make_unique<Executor>(spec, *dev, *ops, *arena, *states, eo);
+
+    LoaderOptions lo;
+    lo.batch_size = cfg.train.micro_batch;
+    lo.seq_len = cfg.train.seq_len;
+    lo.vocab_size = static_cast<uint32_t>(cfg.model.vocab_size);
+    if (cfg.data.source == "synthetic") {
+      MarkovSpec ms;
+      ms.vocab = cfg.data.synthetic_vocab;
+      ms.order = cfg.data.synthetic_order;
+      ms.branching = cfg.data.synthetic_branching;
+      ms.seed = cfg.data.synthetic_seed;
+      markov = std::make_shared<MarkovSource>(ms);
+      train_data = std::make_unique<DataLoader>(DataLoader::from_markov(markov, cfg.train.seed, lo));
+      val_data = std::make_unique<DataLoader>(
+          DataLoader::from_markov(markov, cfg.train.seed ^ 0x76616c6964ull, lo));
+    } else {
+      train_data = std::make_unique<DataLoader>(DataLoader::from_shards(cfg.data.train_pattern, lo));
+      if (!cfg.data.val_pattern.empty())
+        val_data = std::make_unique<DataLoader>(DataLoader::from_shards(cfg.data.val_pattern, lo));
+    }
+
+    if (opt.resume) {
+      st = load_checkpoint(latest_checkpoint(opt.run_dir), spec, *states);
+      train_data->restore(st.loader);
+    } else if (!opt.init_from.empty()) {
+      std::string path = opt.init_from;
+      if (fs::is_directory(path)) path += "/model.safetensors";
+      load_hf_weights(spec, *states, path);
+    } else {
+      for (size_t i = 0; i < spec.params.size(); ++i) {
+        auto v = init_param(spec, static_cast<int>(i), cfg.train.seed);
+        states->write_param(static_cast<int>(i), v.data());
+      }
+    }
+  }
+
+  std::vector<MicroBatch> next_step_batches() {
+    std::vector<MicroBatch> mbs(cfg.train.grad_accum);
+    const size_t n = static_cast<size_t>(cfg.train.micro_batch) * cfg.train.seq_len;
+    for (auto& mb : mbs) {
+      mb.inputs.resize(n);
+      mb.targets.resize(n);
+      train_data->next(mb.inputs, mb.targets);
+    }
+    return mbs;
+  }
+
+  double evaluate() {
+    if (!val_data || cfg.train.eval_batches <= 0) return 0;
+    val_data->reset();  // the same validation batches every time
+    const size_t n = static_cast<size_t>(cfg.train.micro_batch) * cfg.train.seq_len;
+    double sum = 0;
+    for (int i = 0; i < cfg.train.eval_batches; ++i) {
+      MicroBatch mb;
+      mb.inputs.resize(n);
+      mb.targets.resize(n);
+      val_data->next(mb.inputs, mb.targets);
+      sum += exec->eval_loss(mb);
+    }
+    return sum / cfg.train.eval_batches;
+  }
+
+  // Keeps the lines of metrics.jsonl up to `step` (a resumed run rewrites what came after).
+  void trim_metrics(const std::string& path, int step) {
+    if (!fs::exists(path)) return;
+    std::ifstream in(path);
+    std::string line, kept;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      try {
+        if (nlohmann::json::parse(line).value("step", 0) <= step) kept += line + "\n";
+      } catch (const nlohmann::json::exception&) {
+        break;  // a torn last line from a crash
+      }
+    }
+    write_text(path, kept);
+  }
+
+  nlohmann::json plan_json() const {
+    nlohmann::json modes_j = nlohmann::json::array();
+    for (ActMode m : modes) modes_j.push_back(act_mode_name(m));
+    return {{"memory_mode", cfg.memory.mode},
+            {"model_states", states->describe()},
+            {"block_modes", modes_j},
+            {"micro_batch", cfg.train.micro_batch},
+            {"grad_accum", cfg.train.grad_accum},
+            {"device_budget_bytes", budget.total()},
+            {"device_budget", budget.describe()}};
+  }
+
+  TrainSummary run() {
+    fs::create_directories(opt.run_dir);
+    write_text(opt.run_dir + "/config.yaml", to_yaml(cfg));
+    const std::string metrics_path = opt.run_dir + "/metrics.jsonl";
+    if (opt.resume) trim_metrics(metrics_path, st.step);
+    else write_text(metrics_path, "");
+    std::ofstream metrics(metrics_path, std::ios::app);
+    MART_CHECK(metrics.good(), "cannot open ", metrics_path, " for writing");
+
+    const auto& t = cfg.train;
+    const bool tty = opt.progress && isatty(fileno(stderr));
+    const double tokens_per_step = static_cast<double>(t.micro_batch) * t.seq_len * t.grad_accum;
+    std::fprintf(stderr, "mart: %s | %s backend | %s model, %.2fM params | device budget %s | run %s\n",
+                 cfg.name.c_str(), backend_name(dev->backend()),
+                 cfg.model.family == ModelFamily::GPT2 ? "gpt2" : "llama",
+                 spec.n_params / 1e6, format_bytes(budget.total()).c_str(), opt.run_dir.c_str());
+    if (markov)
+      std::fprintf(stderr, "mart: synthetic Markov corpus, entropy rate %.4f nats/token (the "
+                   "best achievable loss)\n", markov->entropy_rate_nats());
+
+    std::vector<double> step_times;
+    double last_loss = 0, best_loss = 1e300, last_val = 0;
+    int last_ckpt = st.step;
+    const int end = opt.stop_after >= 0 ? std::min(t.steps, st.step + opt.stop_after) : t.steps;
+    auto t_start = std::chrono::steady_clock::now();
+    while (st.step < end) {
+      StepHyper h;
+      h.lr = lr_at(t, st.step);
+      h.beta1 = t.beta1;
+      h.beta2 = t.beta2;
+      h.eps = t.eps;
+      h.weight_decay = t.weight_decay;
+      h.grad_clip = t.grad_clip;
+      h.step = st.step + 1;
+      StepResult r = exec->train_step(next_step_batches(), h);
+      ++st.step;
+      st.tokens_seen += r.tokens;
+      st.loader = train_data->state();
+      step_times.push_back(r.seconds);
+      last_loss = r.loss;
+      best_loss = std::min(best_loss, r.loss);
+      nlohmann::json m = {{"step", st.step},
+                          {"loss", r.loss},
+                          {"lr", h.lr},
+                          {"grad_norm", r.grad_norm},
+                          {"step_s", r.seconds},
+                          {"tokens_per_s", tokens_per_step / r.seconds},
+                          {"peak_device_bytes", arena->stats().peak_in_use}};
+      const bool eval_now = t.eval_every > 0 && (st.step % t.eval_every == 0 || st.step == t.steps);
+      if (eval_now && val_data) {
+        last_val = evaluate();
+        m["val_loss"] = last_val;
+        if (st.best_val_loss == 0 || last_val < st.best_val_loss) st.best_val_loss = last_val;
+      }
+      metrics << m.dump() << "\n";
+      metrics.flush();
+      if (opt.progress && (st.step % std::max(1, t.log_every) == 0 || st.step == end)) {
+        double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+        double eta = elapsed / step_times.size() * (end - st.step);
+        char line[256];
+        std::snprintf(line, sizeof line,
+                      "step %d/%d | loss %.4f%s | lr %.2e | %.0f tok/s | mem %s | ETA %s",
+                      st.step, t.steps, r.loss,
+                      m.contains("val_loss") ? (" | val " + std::to_string(last_val).substr(0, 6)).c_str() : "",
+                      h.lr, tokens_per_step / r.seconds,
+                      format_bytes(arena->stats().peak_in_use).c_str(), hms(eta).c_str());
+        if (tty) std::fprintf(stderr, "\r\033[K%s", line);
+        else std::fprintf(stderr, "%s\n", line);
+      }
+      if (t.checkpoint_every > 0 && st.step % t.checkpoint_every == 0 && st.step < end) {
+        save_checkpoint(opt.run_dir, cfg, spec, *states, st);
+        last_ckpt = st.step;
+      }
+    }
+    if (tty) std::fprintf(stderr, "\n");
+    if (st.step != last_ckpt || !fs::exists(opt.run_dir + "/checkpoints/latest"))
+      save_checkpoint(opt.run_dir, cfg, spec, *states, st);
+
+    TrainSummary s;
+    s.steps_done = st.step;
+    s.final_loss = last_loss;
+    s.best_loss = step_times.empty() ? 0 : best_loss;
+    s.final_val_loss = last_val;
+    std::vector<double> timed(step_times.size() > 1 ? step_times.begin() + 1 : step_times.begin(),
+                              step_times.end());
+    s.median_step_s = median(timed);
+    s.tokens_per_s = s.median_step_s > 0 ? tokens_per_step / s.median_step_s : 0;
+    s.peak_device_bytes = arena->stats().peak_in_use;
+    nlohmann::json j = {{"job", cfg.name},
+                        {"backend", backend_name(dev->backend())},
+                        {"device", dev->name()},
+                        {"params", spec.n_params},
+                        {"steps", s.steps_done},
+                        {"tokens_seen", st.tokens_seen},
+                        {"final_loss", s.final_loss},
+                        {"best_loss", s.best_loss},
+                        {"final_val_loss", s.final_val_loss},
+                        {"best_val_loss", st.best_val_loss},
+                        {"tokens_per_s", s.tokens_per_s},
+                        {"median_step_s", s.median_step_s},
+                        {"mfu_flops_per_token", flops_per_token(spec, t.seq_len)},
+                        {"peak_device_bytes", s.peak_device_bytes},
+                        {"plan", plan_json()}};
+    if (markov) j["entropy_rate_nats"] = markov->entropy_rate_nats();
+    s.summary_path = opt.run_dir + "/summary.json";
+    write_text(s.summary_path, j.dump(2) + "\n");
+    std::fprintf(stderr, "mart: done: %d steps, final loss %.4f, %.0f tokens/s, peak device memory %s\n",
+                 s.steps_done, s.final_loss, s.tokens_per_s, format_bytes(s.peak_device_bytes).c_str());
+    return s;
+  }
+};
+
+Trainer::Trainer(JobConfig cfg, TrainOptions opt)
+    : impl_(std::make_unique<Impl>(std::move(cfg), std::move(opt))) {}
+Trainer::~Trainer() = default;
+TrainSummary Trainer::run() { return impl_->run(); }
+
+}  // namespace mart
