@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "common/error.h"
+#include "memory/chunk_manager.h"
 #include "runtime/device/device.h"
 #include "runtime/model/transformer.h"
 
@@ -13,6 +14,16 @@ namespace {
 void* at(void* base, uint64_t bytes) { return static_cast<char*>(base) + bytes; }
 
 }  // namespace
+
+std::vector<ChunkUse> executor_use_sequence(const ModelSpec& spec) {
+  std::vector<ChunkUse> seq;
+  const int L = spec.cfg.n_layer;
+  for (int g = 0; g <= L; ++g) seq.push_back({g, false});
+  seq.push_back({spec.head_group(), true});
+  if (spec.lm_head < 0) seq.push_back({0, true});  // tied head reuses the embedding
+  for (int g = L; g >= 0; --g) seq.push_back({g, true});
+  return seq;
+}
 
 ExecutorLayout executor_layout(const ModelSpec& spec, const Ops& ops, int B, int T) {
   const uint64_t N = static_cast<uint64_t>(B) * T, C = spec.cfg.d_model;
@@ -169,7 +180,9 @@ StepResult Executor::train_step(const std::vector<MicroBatch>& mbs, const StepHy
   const float dloss = 1.0f / static_cast<float>(r.tokens);
   states_.zero_grads();
   double loss_sum = 0;
-  for (auto& mb : mbs) {
+  for (size_t i = 0; i < mbs.size(); ++i) {
+    const MicroBatch& mb = mbs[i];
+    states_.begin_microbatch(static_cast<int>(i), static_cast<int>(mbs.size()), h);
     upload(mb);
     forward_blocks();
     head(dloss);
@@ -187,6 +200,7 @@ double Executor::forward_backward(const MicroBatch& mb) {
   uint64_t valid = count_valid(mb);
   MART_CHECK(valid > 0, "forward_backward: every target is ignored");
   states_.zero_grads();
+  states_.begin_microbatch(0, 1, StepHyper{});
   upload(mb);
   forward_blocks();
   head(1.0f / static_cast<float>(valid));

@@ -20,6 +20,11 @@
 namespace mart {
 
 class Device;
+struct ChunkUse;
+
+// The order in which one training micro-batch acquires parameter groups (forward, head, backward):
+// what the chunk manager prefetches by. Executor::forward_blocks/head/backward_blocks follow it.
+std::vector<ChunkUse> executor_use_sequence(const ModelSpec& spec);
 
 // One micro-batch on the host: inputs and targets, [B,T] int32 each (target < 0: ignored).
 struct MicroBatch {

@@ -12,7 +12,9 @@
 
 #include "common/error.h"
 #include "common/units.h"
+#include "memory/chunk_manager.h"
 #include "memory/device_arena.h"
+#include "memory/host_allocator.h"
 #include "runtime/backend.h"
 #include "runtime/checkpoint/atomic_file.h"
 #include "runtime/config/config_loader.h"
@@ -70,6 +72,10 @@ struct Trainer::Impl {
   std::vector<ActMode> modes;
   DeviceBudget budget;
   std::unique_ptr<DeviceArena> arena;
+  std::unique_ptr<HostAllocator> host;
+  std::unique_ptr<CpuAdam> cpu_adam;
+  ChunkedStatesOptions chunk_opt;
+  uint64_t host_bytes = 0;
   std::unique_ptr<ModelStates> states;
   std::unique_ptr<Executor> exec;
   std::shared_ptr<const MarkovSource> markov;
@@ -88,11 +94,26 @@ struct Trainer::Impl {
     ops = make_ops(*dev);
     spec = build_model_spec(cfg.model);
     modes = parse_act_modes(resolve_block_modes(cfg));
-    MART_CHECK(cfg.memory.mode == "resident",
+    MART_CHECK(cfg.memory.mode == "resident" || cfg.memory.mode == "manual",
                "memory.mode '", cfg.memory.mode, "' is not available yet in this build; use "
-               "memory.mode: resident");
+               "resident or manual");
+    const bool chunked = cfg.memory.mode == "manual";
+    uint64_t state_bytes = resident_state_bytes(spec, ops->act_dtype());
+    if (chunked) {
+      const auto sizes = chunk_tensor_sizes(spec);
+      const size_t asz = dtype_size(ops->act_dtype());
+      chunk_opt.n_persist = cfg.memory.n_persist;
+      chunk_opt.n_buffer = cfg.memory.n_buffer;
+      const auto glue = chunk_tensor_glue(spec);
+      chunk_opt.chunk_elems = cfg.memory.chunk_size ? cfg.memory.chunk_size / asz
+                                                    : choose_chunk_elems(sizes, asz, glue);
+      const ChunkLayout layout = layout_chunks(sizes, chunk_opt.chunk_elems, glue);
+      state_bytes = ChunkManager::device_bytes(layout, chunk_opt.n_persist, chunk_opt.n_buffer,
+                                               ops->act_dtype(), sizes.size());
+      host_bytes = ChunkManager::host_bytes(layout, chunk_opt.n_persist, ops->act_dtype());
+    }
     budget = device_budget(spec, *ops, cfg.train.micro_batch, cfg.train.seq_len, modes,
-                           resident_state_bytes(spec, ops->act_dtype()));
+                           state_bytes);
     uint64_t capacity = cfg.memory.device_capacity;
     if (capacity == 0)
       capacity = dev->backend() == Backend::CPU ? budget.total() : dev->free_memory();
@@ -103,7 +124,14 @@ struct Trainer::Impl {
                "activations (activations.n_checkpoint), or offload model states (memory.mode: "
                "manual or auto)");
     arena = std::make_unique<DeviceArena>(dev.get(), budget.total());
-    states = make_resident_states(spec, *dev, *ops, *arena);
+    if (chunked) {
+      host = std::make_unique<HostAllocator>(NumaTopology::load_this_system());
+      CpuAdamOptions ao;
+      cpu_adam = std::make_unique<CpuAdam>(ao);
+      states = make_chunked_states(spec, *dev, *ops, *arena, *host, *cpu_adam, chunk_opt);
+    } else {
+      states = make_resident_states(spec, *dev, *ops, *arena);
+    }
     ExecutorOptions eo;
     eo.micro_batch = cfg.train.micro_batch;
     eo.seq_len = cfg.train.seq_len;
@@ -196,6 +224,7 @@ struct Trainer::Impl {
             {"micro_batch", cfg.train.micro_batch},
             {"grad_accum", cfg.train.grad_accum},
             {"device_budget_bytes", budget.total()},
+            {"pinned_host_bytes", host_bytes},
             {"device_budget", budget.describe()}};
   }
 

@@ -79,11 +79,13 @@ ModelSpec build_model_spec(const ModelConfig& cfg) {
       std::string p = "model.layers." + std::to_string(l) + ".";
       ids.norm1_w = b.add(p + "input_layernorm.weight", {C}, false);
       ids.qkv_w = b.add(p + "self_attn.q_proj.weight", {NH * HS, C}, true);
-      b.add(p + "self_attn.k_proj.weight", {NKV * HS, C}, true);
+      s.params[ids.qkv_w].glued_to_next = true;
+      s.params[b.add(p + "self_attn.k_proj.weight", {NKV * HS, C}, true)].glued_to_next = true;
       b.add(p + "self_attn.v_proj.weight", {NKV * HS, C}, true);
       ids.attn_out_w = b.add(p + "self_attn.o_proj.weight", {C, NH * HS}, true);
       ids.norm2_w = b.add(p + "post_attention_layernorm.weight", {C}, false);
       ids.fc_w = b.add(p + "mlp.gate_proj.weight", {F, C}, true);
+      s.params[ids.fc_w].glued_to_next = true;
       b.add(p + "mlp.up_proj.weight", {F, C}, true);
       ids.proj_w = b.add(p + "mlp.down_proj.weight", {C, F}, true);
     }

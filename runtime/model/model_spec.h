@@ -29,6 +29,7 @@ struct ParamInfo {
   int group = 0;               // 0 embeddings, 1..L blocks, L+1 head
   bool decay = false;          // weight decay applies (2-D weights)
   bool transpose_io = false;   // stored transposed in HF files (GPT-2 Conv1D)
+  bool glued_to_next = false;  // the next tensor must follow it directly (fused q|k|v, gate|up)
 };
 
 // Indices into ModelSpec::params for one block, in the order listed below.

@@ -10,6 +10,8 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "kernels/ops.h"
 #include "runtime/model/model_spec.h"
@@ -37,6 +39,9 @@ class ModelStates {
   virtual void acquire(int group, Pass pass) = 0;
   virtual void release(int group, Pass pass) = 0;
   virtual void zero_grads() = 0;
+  // Called before each micro-batch's forward (index of count); h is the step's hyperparameters,
+  // known early so offloaded updates can start during backward when clipping is off.
+  virtual void begin_microbatch(int index, int count, const StepHyper& h) {}
   // After every micro-batch's backward: global-norm clipping + AdamW. Returns the pre-clip norm.
   virtual float step(const StepHyper& h) = 0;
   // Host fp32 views of the master state, for init and checkpoints (outside a step).
@@ -51,6 +56,29 @@ class ModelStates {
 
 // Every state in the device arena: params + grads (act dtype), m, v (+ fp32 master when act dtype
 // is not fp32). Regions are allocated in the constructor, in a fixed order.
+class HostAllocator;
+class CpuAdam;
+struct ChunkUse;
+struct ChunkLayout;
+
+struct ChunkedStatesOptions {
+  int n_persist = -1;
+  int n_buffer = 2;
+  uint64_t chunk_elems = 0;  // 0: choose_chunk_elems
+  bool trace_copies = false;
+};
+
+// Chunked model states (memory/chunk_manager.h) with the executor's use sequence.
+std::unique_ptr<ModelStates> make_chunked_states(const ModelSpec& spec, Device& dev, Ops& ops,
+                                                 DeviceArena& arena, HostAllocator& host,
+                                                 CpuAdam& adam, const ChunkedStatesOptions& o);
+// Fewest device chunk buffers the executor needs with this layout: the most offloaded chunks it
+// holds at once (one group, or the head together with the tied embedding's group).
+int min_chunk_buffers(const ModelSpec& spec, const ChunkLayout& layout, int n_persist);
+// Tensor sizes in execution order, as the chunk layout takes them.
+std::vector<uint64_t> chunk_tensor_sizes(const ModelSpec& spec);
+std::vector<bool> chunk_tensor_glue(const ModelSpec& spec);
+
 std::unique_ptr<ModelStates> make_resident_states(const ModelSpec& spec, Device& dev, Ops& ops,
                                                   DeviceArena& arena);
 

@@ -82,17 +82,22 @@ void CUDART_CB run_host_task(void* user) {
 
 cudaMemcpyKind to_cuda(CopyKind k) {
   switch (k) {
-    case CopyKind::HostToDevice: return cudaMemcpyHostToDevice;
-    case CopyKind::DeviceToHost: return cudaMemcpyDeviceToHost;
-    case CopyKind::DeviceToDevice: return cudaMemcpyDeviceToDevice;
-    case CopyKind::HostToHost: return cudaMemcpyHostToHost;
+    case CopyKind::HostToDevice:
+      return cudaMemcpyHostToDevice;
+    case CopyKind::DeviceToHost:
+      return cudaMemcpyDeviceToHost;
+    case CopyKind::DeviceToDevice:
+      return cudaMemcpyDeviceToDevice;
+    case CopyKind::HostToHost:
+      return cudaMemcpyHostToHost;
   }
   return cudaMemcpyDefault;
 }
 
 class CudaDevice final : public Device {
  public:
-  explicit CudaDevice(int ordinal) : ordinal_(ordinal), errors_(std::make_shared<HostTaskErrors>()) {
+  explicit CudaDevice(int ordinal)
+      : ordinal_(ordinal), errors_(std::make_shared<HostTaskErrors>()) {
     const std::string why = cuda_unavailable_reason();
     MART_CHECK(why.empty(), "CUDA backend requested but unusable: ", why);
     int count = 0;
@@ -150,11 +155,12 @@ class CudaDevice final : public Device {
       cudaGetLastError();  // clear the (non-sticky) allocation error
       size_t free = 0, total = 0;
       cudaMemGetInfo(&free, &total);
-      MART_FAIL("CUDA device ", name_, ": cudaMalloc of ", format_bytes(bytes), " failed (",
-                cudaGetErrorName(e), ": ", cudaGetErrorString(e), "); free ", format_bytes(free),
-                " of ", format_bytes(total),
-                ". Hint: lower memory.device_capacity or train.micro_batch, or use memory.mode: auto "
-                "to offload; check nvidia-smi for other processes holding GPU memory");
+      MART_FAIL(
+          "CUDA device ", name_, ": cudaMalloc of ", format_bytes(bytes), " failed (",
+          cudaGetErrorName(e), ": ", cudaGetErrorString(e), "); free ", format_bytes(free), " of ",
+          format_bytes(total),
+          ". Hint: lower memory.device_capacity or train.micro_batch, or use memory.mode: auto "
+          "to offload; check nvidia-smi for other processes holding GPU memory");
     }
     return p;
   }
@@ -270,8 +276,8 @@ class CudaDevice final : public Device {
   int ordinal_;
   std::string name_;
   cudaEvent_t t0_ = nullptr;
-  std::mutex mu_;                      // guards streams_ growth (create_stream from any thread)
-  std::deque<cudaStream_t> streams_;   // deque: references stay valid as it grows
+  std::mutex mu_;                     // guards streams_ growth (create_stream from any thread)
+  std::deque<cudaStream_t> streams_;  // deque: references stay valid as it grows
   std::deque<std::string> names_;
   std::shared_ptr<HostTaskErrors> errors_;
 };

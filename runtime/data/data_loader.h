@@ -1,0 +1,101 @@
+// Deterministic batch loader over llm.c token shards or the synthetic Markov stream.
+//
+// A batch is B rows of T+1 consecutive tokens: inputs are the first T, targets the last T
+// (shifted by one). Rows are "windows": window w of a token sequence covers [w*T, w*T + T + 1),
+// so consecutive windows overlap by one token and every token is a target exactly once.
+//
+// Shards: windows are walked shard by shard in sorted-path order; rank r of world_size W takes
+// windows r, r+W, r+2W, ... of each shard. Each shard contributes floor(windows / W) * W windows
+// (the tail is dropped, like llm.c) so all ranks take the same number per shard and stay in step.
+// After the last shard the walk wraps to the first and `epoch` increments.
+// Markov: the same windows over the infinite stream; epoch and shard stay 0.
+//
+// The loader's position is a LoaderState; saving it (to JSON) after k batches and restoring it into
+// a fresh loader with the same sources and options yields exactly the same next batches.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "runtime/data/markov_corpus.h"
+
+namespace mart {
+
+struct LoaderOptions {
+  int batch_size = 8;       // B
+  int seq_len = 128;        // T
+  int rank = 0;             // this process's data-parallel rank
+  int world_size = 1;       // data-parallel ranks
+  uint32_t vocab_size = 0;  // every token must be < vocab_size (model.vocab_size)
+};
+
+struct LoaderState {
+  uint64_t shard = 0;     // index into the sorted shard list
+  uint64_t position = 0;  // token offset of this rank's next window (w * T)
+  uint64_t epoch = 0;     // completed passes over all shards
+  bool operator==(const LoaderState&) const = default;
+};
+
+// JSON {"shard": .., "position": .., "epoch": ..}. from_json throws mart::Error naming a missing
+// or non-integer field.
+void to_json(nlohmann::json& j, const LoaderState& s);
+void from_json(const nlohmann::json& j, LoaderState& s);
+
+struct Batch {
+  int batch_size = 0;
+  int seq_len = 0;
+  std::vector<int32_t> tokens;  // batch_size x (seq_len + 1), row-major
+
+  int32_t input(int b, int t) const { return tokens[static_cast<size_t>(b) * (seq_len + 1) + t]; }
+  int32_t target(int b, int t) const {
+    return tokens[static_cast<size_t>(b) * (seq_len + 1) + t + 1];
+  }
+  std::vector<int32_t> inputs() const;   // batch_size x seq_len
+  std::vector<int32_t> targets() const;  // batch_size x seq_len
+};
+
+class DataLoader {
+ public:
+  // Shards matching `pattern` (expand_glob: sorted; error naming the pattern if none). Every
+  // shard's header is validated now; tokens are checked against vocab_size when a shard is opened.
+  // Throws when no shard holds world_size windows of seq_len + 1 tokens.
+  static DataLoader from_shards(const std::string& pattern, const LoaderOptions& options);
+  static DataLoader from_shard_paths(std::vector<std::string> paths, const LoaderOptions& options);
+  // The Markov stream of `source` with `stream_seed` (use different seeds for train and val).
+  static DataLoader from_markov(std::shared_ptr<const MarkovSource> source, uint64_t stream_seed,
+                                const LoaderOptions& options);
+
+  ~DataLoader();
+  DataLoader(DataLoader&&) noexcept;
+  DataLoader& operator=(DataLoader&&) noexcept;
+
+  Batch next_batch();
+  // Fills B x (T+1) tokens, row-major (the layout of Batch::tokens).
+  void next_tokens(std::span<int32_t> tokens);
+  // Fills inputs and targets, B x T each.
+  void next(std::span<int32_t> inputs, std::span<int32_t> targets);
+
+  LoaderState state() const;
+  // Throws mart::Error when the state does not fit these shards/options (shard index out of range,
+  // position not one of this rank's windows -- saved with another seq_len, world_size or shard
+  // set?).
+  void restore(const LoaderState& state);
+  // Back to the first window (epoch 0): for re-running a fixed validation set.
+  void reset();
+
+  const LoaderOptions& options() const;
+  // The shard paths in walk order (empty for a Markov loader).
+  const std::vector<std::string>& shard_paths() const;
+
+  class Source;  // implementation detail (data_loader.cpp)
+
+ private:
+  DataLoader(std::unique_ptr<Source> source, const LoaderOptions& options);
+  std::unique_ptr<Source> source_;
+  LoaderOptions options_;
+};
+
+}  // namespace mart
