@@ -30,6 +30,9 @@ class Ops {
   virtual ~Ops() = default;
   virtual DType act_dtype() const = 0;
   virtual const char* name() const = 0;
+  // Bytes per element of the statistics and loss buffers (typed float* below): 4 everywhere
+  // except the F64 reference backend (tests only), whose statistics are doubles.
+  virtual size_t stat_size() const { return 4; }
 
   // out[B,T,C] = wte[tokens[b,t]] + (wpe ? wpe[t] : 0). tokens are host-or-device int32 [B,T].
   virtual void embedding_forward(void* out, const int32_t* tokens, const void* wte, const void* wpe,
@@ -108,5 +111,8 @@ class Ops {
 
 // Factories. make_cpu_ops is always available; make_cuda_ops throws when built without CUDA.
 std::unique_ptr<Ops> make_cpu_ops();
+// The CPU kernels instantiated in double (act dtype F64, stat_size 8): a reference for
+// whole-model finite-difference gradient checks. Not for training (AdamW is not provided).
+std::unique_ptr<Ops> make_cpu_ops64();
 
 }  // namespace mart

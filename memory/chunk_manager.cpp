@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "memory/host_allocator.h"
+#include "runtime/planner/chunk_memory.h"
 
 namespace mart {
 namespace {
@@ -47,19 +48,11 @@ struct ChunkManager::Buffer {
 
 uint64_t ChunkManager::device_bytes(const ChunkLayout& L, int n_persist, int n_buffer, DType act,
                                     size_t n_tensors) {
-  const uint64_t e = L.chunk_elems, asz = dtype_size(act);
-  const int np = n_persist < 0 ? L.n_chunks() : std::min(n_persist, L.n_chunks());
-  const uint64_t per_persist = arena_round(e * (2 * asz + 8 + (act == DType::F32 ? 0 : 4)));
-  const int nb = np == L.n_chunks() ? 0 : n_buffer;
-  return np * per_persist + nb * arena_round(e * 2 * asz) + arena_round(n_tensors * 4);
+  return chunk_state_device_bytes(L, n_persist, n_buffer, dtype_size(act), n_tensors);
 }
 
 uint64_t ChunkManager::host_bytes(const ChunkLayout& L, int n_persist, DType act) {
-  const uint64_t e = L.chunk_elems, asz = dtype_size(act);
-  const int np = n_persist < 0 ? L.n_chunks() : std::min(n_persist, L.n_chunks());
-  // master, m, v fp32 + grad landing (act) + upload copy when act is not fp32
-  const uint64_t per = e * (12 + asz + (act == DType::F32 ? 0 : asz));
-  return (L.n_chunks() - np) * per;
+  return chunk_state_host_bytes(L, n_persist, dtype_size(act));
 }
 
 ChunkManager::ChunkManager(Device& dev, Ops& ops, DeviceArena& arena, HostAllocator& host,

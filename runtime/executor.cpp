@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string_view>
 
 #include "common/error.h"
 #include "memory/chunk_manager.h"
@@ -32,13 +33,17 @@ ExecutorLayout executor_layout(const ModelSpec& spec, const Ops& ops, int B, int
   L.io_bytes = arena_round(N * 4) * 2;
   L.inputs_bytes = arena_round(N * C * sz) * spec.cfg.n_layer;
   // xf_in, lnf [N,C]; mean, rstd, losses [N] fp32
-  L.head_bytes = arena_round(N * C * sz) * 2 + arena_round(N * 4) * 3;
+  L.head_bytes = arena_round(N * C * sz) * 2 + arena_round(N * ops.stat_size()) * 3;
   // block scratch; dres, dlnf [N,C]; classifier workspace
   L.scratch_bytes = arena_round(block_scratch_elems(spec, B, T) * sz) +
                     arena_round(N * C * sz) * 2 +
                     arena_round(ops.classifier_workspace_bytes(static_cast<int>(N),
                                                                spec.cfg.vocab_size));
-  L.body_bytes = block_body_bytes(spec, B, T, sz);
+  L.body_bytes = block_body_bytes(spec, B, T, sz, ops.stat_size());
+  const auto BL = spec.block_layout(B, T);
+  L.body.act_values = BL.act_elems - BL.x_in_elems;
+  L.body.act_size = sz;
+  L.body.stat_bytes = BL.stat_elems * ops.stat_size();
   return L;
 }
 
@@ -56,6 +61,7 @@ Executor::Executor(const ModelSpec& spec, Device& dev, Ops& ops, DeviceArena& ar
              " activation modes for ", c.n_layer, " blocks");
   const uint64_t N = static_cast<uint64_t>(B_) * T_, C = c.d_model;
   const uint64_t nC = arena_round(N * C * asz_), n4 = arena_round(N * 4);
+  const uint64_t ns = arena_round(N * ops.stat_size());
   const auto L = executor_layout(spec, ops, B_, T_);
 
   io_ = arena.alloc(L.io_bytes, "tokens");
@@ -63,13 +69,15 @@ Executor::Executor(const ModelSpec& spec, Device& dev, Ops& ops, DeviceArena& ar
   targets_ = static_cast<int32_t*>(at(io_.ptr, n4));
   inputs_ = arena.alloc(L.inputs_bytes, "block_inputs");
   for (int l = 0; l < c.n_layer; ++l) x_in_.push_back(at(inputs_.ptr, nC * l));
-  acts_ = std::make_unique<ActivationManager>(dev, arena, modes, L.body_bytes);
+  ActivationOptions ao = opt.activations;
+  ao.act_dtype = ops.act_dtype();
+  acts_ = std::make_unique<ActivationManager>(dev, arena, opt.host, modes, L.body, ao);
   head_ = arena.alloc(L.head_bytes, "head");
   xf_in_ = head_.ptr;
   lnf_ = at(head_.ptr, nC);
   lnf_mean_ = static_cast<float*>(at(head_.ptr, 2 * nC));
-  lnf_rstd_ = static_cast<float*>(at(head_.ptr, 2 * nC + n4));
-  losses_ = static_cast<float*>(at(head_.ptr, 2 * nC + 2 * n4));
+  lnf_rstd_ = static_cast<float*>(at(head_.ptr, 2 * nC + ns));
+  losses_ = static_cast<float*>(at(head_.ptr, 2 * nC + 2 * ns));
   scratch_ = arena.alloc(L.scratch_bytes, "scratch");
   const uint64_t bs = arena_round(block_scratch_elems(spec, B_, T_) * asz_);
   block_scratch_base_ = scratch_.ptr;
@@ -108,7 +116,7 @@ void Executor::forward_blocks() {
   BlockScratch s = block_scratch(spec_, B_, T_, asz_, block_scratch_base_);
   for (int l = 0; l < c.n_layer; ++l) {
     states_.acquire(l + 1, Pass::Forward);
-    BlockActs a = block_acts(spec_, B_, T_, asz_, x_in_[l], acts_->forward_begin(l));
+    BlockActs a = block_acts(spec_, B_, T_, asz_, x_in_[l], acts_->forward_begin(l), ops_.stat_size());
     block_forward(ops_, spec_, states_, l, a, l + 1 < c.n_layer ? x_in_[l + 1] : xf_in_, s, B_, T_);
     acts_->forward_end(l);
     states_.release(l + 1, Pass::Forward);
@@ -143,7 +151,7 @@ void Executor::backward_blocks() {
     states_.acquire(l + 1, Pass::Backward);
     bool recompute = false;
     void* body = acts_->backward_begin(l, &recompute);
-    BlockActs a = block_acts(spec_, B_, T_, asz_, x_in_[l], body);
+    BlockActs a = block_acts(spec_, B_, T_, asz_, x_in_[l], body, ops_.stat_size());
     if (recompute) block_forward(ops_, spec_, states_, l, a, nullptr, s, B_, T_);
     block_backward(ops_, spec_, states_, l, a, dres_, s, B_, T_);
     acts_->backward_end(l);
@@ -157,6 +165,14 @@ void Executor::backward_blocks() {
 
 double Executor::sum_losses() {
   const size_t N = static_cast<size_t>(B_) * T_;
+  if (ops_.stat_size() == 8) {  // F64 reference backend
+    std::vector<double> host(N);
+    dev_.memcpy_async(host.data(), losses_, N * 8, CopyKind::DeviceToHost, kComputeStream);
+    dev_.synchronize_stream(kComputeStream);
+    double s = 0;
+    for (double x : host) s += x;
+    return s;
+  }
   std::vector<float> host(N);
   dev_.memcpy_async(host.data(), losses_, N * 4, CopyKind::DeviceToHost, kComputeStream);
   dev_.synchronize_stream(kComputeStream);

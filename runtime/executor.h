@@ -20,6 +20,7 @@
 namespace mart {
 
 class Device;
+class HostAllocator;
 struct ChunkUse;
 
 // The order in which one training micro-batch acquires parameter groups (forward, head, backward):
@@ -42,12 +43,16 @@ struct ExecutorOptions {
   int micro_batch = 1;
   int seq_len = 1;
   std::vector<ActMode> block_modes;  // empty: keep everything
+  HostAllocator* host = nullptr;     // pinned memory for swapped blocks (required when any swap)
+  ActivationOptions activations;     // compress bound and budget, tracing (act_dtype: from ops)
 };
 
 // What the executor will take from the arena besides model states and activation bodies.
 struct ExecutorLayout {
   uint64_t io_bytes = 0, inputs_bytes = 0, head_bytes = 0, scratch_bytes = 0;
   uint64_t body_bytes = 0;  // per block
+  ActBody body;             // its split: act values + fp32 stats (body.bytes() == body_bytes)
+  bool cuda_codec = false;  // compress runs the CUDA codec (whose workspace the budget counts)
 };
 ExecutorLayout executor_layout(const ModelSpec& spec, const Ops& ops, int B, int T);
 

@@ -12,18 +12,20 @@ namespace mart {
 uint64_t resident_state_bytes(const ModelSpec& spec, DType act) {
   const uint64_t n = spec.n_params, asz = dtype_size(act);
   uint64_t b = arena_round(n * asz) * 2 + arena_round(n * 4) * 2;  // params, grads, m, v
-  if (act != DType::F32) b += arena_round(n * 4);                  // fp32 master
+  if (asz == 2) b += arena_round(n * 4);                           // fp32 master
   return b + arena_round(spec.params.size() * 4);                  // per-tensor grad norms
 }
 
 DeviceBudget device_budget(const ModelSpec& spec, const Ops& ops, int B, int T,
-                           const std::vector<ActMode>& modes, uint64_t model_state_bytes) {
+                           const std::vector<ActMode>& modes, uint64_t model_state_bytes,
+                           const CompressBudget& compress) {
   const ExecutorLayout L = executor_layout(spec, ops, B, T);
   DeviceBudget d;
   d.model_states = model_state_bytes;
   d.io = L.io_bytes;
   d.block_inputs = L.inputs_bytes;
-  d.activations = ActivationManager::device_bytes_needed(modes, L.body_bytes);
+  d.activations =
+      ActivationManager::device_bytes_needed(modes, L.body, compress, L.cuda_codec);
   d.head = L.head_bytes;
   d.scratch = L.scratch_bytes;
   return d;

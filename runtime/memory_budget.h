@@ -23,7 +23,9 @@ struct DeviceBudget {
 };
 
 uint64_t resident_state_bytes(const ModelSpec& spec, DType act);
+// `compress` must be the budget the executor gets (ExecutorOptions::activations.budget).
 DeviceBudget device_budget(const ModelSpec& spec, const Ops& ops, int B, int T,
-                           const std::vector<ActMode>& modes, uint64_t model_state_bytes);
+                           const std::vector<ActMode>& modes, uint64_t model_state_bytes,
+                           const CompressBudget& compress = {});
 
 }  // namespace mart

@@ -124,8 +124,10 @@ struct Trainer::Impl {
                "activations (activations.n_checkpoint), or offload model states (memory.mode: "
                "manual or auto)");
     arena = std::make_unique<DeviceArena>(dev.get(), budget.total());
-    if (chunked) {
+    // Pinned host memory: offloaded chunks and swapped activations.
+    if (chunked || std::count(modes.begin(), modes.end(), ActMode::Swap) > 0)
       host = std::make_unique<HostAllocator>(NumaTopology::load_this_system());
+    if (chunked) {
       CpuAdamOptions ao;
       cpu_adam = std::make_unique<CpuAdam>(ao);
       states = make_chunked_states(spec, *dev, *ops, *arena, *host, *cpu_adam, chunk_opt);
@@ -136,7 +138,11 @@ struct Trainer::Impl {
     eo.micro_batch = cfg.train.micro_batch;
     eo.seq_len = cfg.train.seq_len;
     eo.block_modes = modes;
+    eo.host = host.get();
+    eo.activations.eb = cfg.activations.eb;
+    eo.activations.adaptive_eb = cfg.activations.adaptive_eb;
     exec = std::make_unique<Executor>(spec, *dev, *ops, *arena, *states, eo);
+    host_bytes += exec->activations().stats().host_bytes;
 
     LoaderOptions lo;
     lo.batch_size = cfg.train.micro_batch;

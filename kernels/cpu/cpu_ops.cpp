@@ -1,5 +1,7 @@
-// CpuOps: the fp32 reference backend. Every op forwards to the float instantiation of the templates
-// in cpu_kernels.h and runs inline on the calling thread (OpenMP inside).
+// CpuOps<S>: the CPU backends. Every op forwards to the S instantiation of the templates in
+// cpu_kernels.h and runs inline on the calling thread (OpenMP inside). S = float is the training
+// backend; S = double is the reference for whole-model finite-difference checks: its act buffers
+// and its statistics/loss buffers (typed float* by the interface, stat_size() == 8) hold doubles.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -13,27 +15,30 @@ namespace mart {
 
 namespace {
 
-inline float* F(void* p) {
-  return static_cast<float*>(p);
-}
-inline const float* F(const void* p) {
-  return static_cast<const float*>(p);
-}
 
 // Bytes of logits one classifier chunk may hold: big enough for good gemm shapes, small enough
 // that the [N,V] logits never exist at once.
 constexpr size_t kClassifierChunkBytes = size_t{8} << 20;
 
-int classifier_rows_per_chunk(int N, int V) {
-  const size_t per_row = static_cast<size_t>(std::max(V, 1)) * sizeof(float);
+int classifier_rows_per_chunk(int N, int V, size_t elem = sizeof(float)) {
+  const size_t per_row = static_cast<size_t>(std::max(V, 1)) * elem;
   const size_t rows = kClassifierChunkBytes / per_row;
   return static_cast<int>(std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(N), rows)));
 }
 
+template <class S>
 class CpuOps : public Ops {
+  static S* F(void* p) { return static_cast<S*>(p); }
+  static const S* F(const void* p) { return static_cast<const S*>(p); }
+  // Statistics: float* in the interface, S-typed storage (identity for float).
+  static S* St(float* p) { return reinterpret_cast<S*>(p); }
+  static const S* St(const float* p) { return reinterpret_cast<const S*>(p); }
+  static constexpr bool kF64 = sizeof(S) == 8;
+
  public:
-  DType act_dtype() const override { return DType::F32; }
-  const char* name() const override { return "cpu"; }
+  DType act_dtype() const override { return kF64 ? DType::F64 : DType::F32; }
+  const char* name() const override { return kF64 ? "cpu-f64" : "cpu"; }
+  size_t stat_size() const override { return sizeof(S); }
 
   void embedding_forward(void* out, const int32_t* tokens, const void* wte, const void* wpe, int B,
                          int T, int C) override {
@@ -46,20 +51,21 @@ class CpuOps : public Ops {
 
   void layernorm_forward(void* out, float* mean, float* rstd, const void* inp, const void* w,
                          const void* b, int N, int C, float eps) override {
-    cpu::layernorm_forward(F(out), mean, rstd, F(inp), F(w), F(b), N, C, eps);
+    cpu::layernorm_forward(F(out), St(mean), St(rstd), F(inp), F(w), F(b), N, C, eps);
   }
   void layernorm_backward(void* dinp, void* dw, void* db, const void* dout, const void* inp,
                           const void* w, const float* mean, const float* rstd, int N,
                           int C) override {
-    cpu::layernorm_backward(F(dinp), F(dw), F(db), F(dout), F(inp), F(w), mean, rstd, N, C);
+    cpu::layernorm_backward(F(dinp), F(dw), F(db), F(dout), F(inp), F(w), St(mean), St(rstd), N,
+                            C);
   }
   void rmsnorm_forward(void* out, float* rstd, const void* inp, const void* w, int N, int C,
                        float eps) override {
-    cpu::rmsnorm_forward(F(out), rstd, F(inp), F(w), N, C, eps);
+    cpu::rmsnorm_forward(F(out), St(rstd), F(inp), F(w), N, C, eps);
   }
   void rmsnorm_backward(void* dinp, void* dw, const void* dout, const void* inp, const void* w,
                         const float* rstd, int N, int C) override {
-    cpu::rmsnorm_backward(F(dinp), F(dw), F(dout), F(inp), F(w), rstd, N, C);
+    cpu::rmsnorm_backward(F(dinp), F(dw), F(dout), F(inp), F(w), St(rstd), N, C);
   }
 
   void matmul_forward(void* out, void* gelu_out, const void* inp, const void* w, const void* bias,
@@ -75,11 +81,11 @@ class CpuOps : public Ops {
 
   void attention_forward(void* out, float* lse, const void* qkv, int B, int T, int NH, int NKV,
                          int HS) override {
-    cpu::attention_forward(F(out), lse, F(qkv), B, T, NH, NKV, HS);
+    cpu::attention_forward(F(out), St(lse), F(qkv), B, T, NH, NKV, HS);
   }
   void attention_backward(void* dqkv, const void* dout, const void* qkv, const void* out,
                           const float* lse, int B, int T, int NH, int NKV, int HS) override {
-    cpu::attention_backward(F(dqkv), F(dout), F(qkv), F(out), lse, B, T, NH, NKV, HS);
+    cpu::attention_backward(F(dqkv), F(dout), F(qkv), F(out), St(lse), B, T, NH, NKV, HS);
   }
 
   void rope_forward(void* out, const void* inp, int B, int T, int NH, int NKV, int HS,
@@ -105,9 +111,9 @@ class CpuOps : public Ops {
   }
   // out[n] = a[n] + b[n]; out may alias a or b (elementwise, read before write).
   void add(void* out, const void* a, const void* b, size_t n) override {
-    float* o = F(out);
-    const float* x = F(a);
-    const float* y = F(b);
+    S* o = F(out);
+    const S* x = F(a);
+    const S* y = F(b);
 #pragma omp parallel for
     for (ptrdiff_t i = 0; i < static_cast<ptrdiff_t>(n); i++) o[i] = x[i] + y[i];
   }
@@ -115,23 +121,24 @@ class CpuOps : public Ops {
   void classifier_forward_backward(float* losses, void* dx, void* dwout, const void* x,
                                    const void* wout, const int32_t* targets, int N, int C, int V,
                                    float dloss, void* workspace) override {
-    cpu::classifier_forward_backward(losses, F(dx), F(dwout), F(x), F(wout), targets, N, C, V,
-                                     dloss, F(workspace), classifier_rows_per_chunk(N, V));
+    cpu::classifier_forward_backward(St(losses), F(dx), F(dwout), F(x), F(wout), targets, N, C, V,
+                                     dloss, F(workspace), classifier_rows_per_chunk(N, V, sizeof(S)));
   }
   size_t classifier_workspace_bytes(int N, int V) const override {
-    return static_cast<size_t>(classifier_rows_per_chunk(N, V)) * static_cast<size_t>(V) *
-           sizeof(float);
+    return static_cast<size_t>(classifier_rows_per_chunk(N, V, sizeof(S))) *
+           static_cast<size_t>(V) * sizeof(S);
   }
 
   // param, grad fp32. With a master copy (kept for interface symmetry with CUDA), the master is
   // updated and copied to param; seed is unused (no stochastic rounding in fp32).
   void adamw_update(void* param, float* master, const void* grad, float* m, float* v, size_t n,
                     const AdamWHyper& h, uint64_t seed) override {
-    float* target = master ? master : F(param);
-    cpu::adamw_update(target, F(grad), m, v, n, h.lr, h.beta1, h.beta2, h.eps, h.weight_decay,
+    MART_CHECK(!kF64, "the F64 reference backend has no optimizer (m and v are fp32 buffers)");
+    float* target = master ? master : reinterpret_cast<float*>(param);
+    cpu::adamw_update(target, reinterpret_cast<const float*>(grad), m, v, n, h.lr, h.beta1, h.beta2, h.eps, h.weight_decay,
                       h.step, h.grad_scale);
     if (master && static_cast<void*>(master) != param) {
-      float* p = F(param);
+      float* p = reinterpret_cast<float*>(param);
 #pragma omp parallel for
       for (ptrdiff_t i = 0; i < static_cast<ptrdiff_t>(n); i++) p[i] = master[i];
     }
@@ -140,7 +147,7 @@ class CpuOps : public Ops {
     *out = static_cast<float>(cpu::sumsq(F(x), n));
   }
   void scale(void* x, float s, size_t n) override {
-    float* p = F(x);
+    S* p = F(x);
 #pragma omp parallel for
     for (ptrdiff_t i = 0; i < static_cast<ptrdiff_t>(n); i++) p[i] *= s;
   }
@@ -149,7 +156,11 @@ class CpuOps : public Ops {
 }  // namespace
 
 std::unique_ptr<Ops> make_cpu_ops() {
-  return std::make_unique<CpuOps>();
+  return std::make_unique<CpuOps<float>>();
+}
+
+std::unique_ptr<Ops> make_cpu_ops64() {
+  return std::make_unique<CpuOps<double>>();
 }
 
 }  // namespace mart

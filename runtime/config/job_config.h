@@ -34,7 +34,7 @@ struct DataConfig {
   std::string train_pattern;  // glob of train shards (source: shards)
   std::string val_pattern;    // glob of validation shards (optional)
   // Synthetic Markov source (data/markov_corpus.h): order-k over `synthetic_vocab` symbols.
-  int synthetic_vocab = 32;
+  int synthetic_vocab = 16;
   int synthetic_order = 2;
   int synthetic_branching = 3;  // non-zero next-symbol choices per context
   uint64_t synthetic_seed = 1234;

@@ -136,9 +136,9 @@ BlockActLayout ModelSpec::block_layout(int B, int T) const {
   return L;
 }
 
-uint64_t ModelSpec::block_act_bytes(int B, int T, size_t act_size) const {
+uint64_t ModelSpec::block_act_bytes(int B, int T, size_t act_size, size_t stat_size) const {
   auto L = block_layout(B, T);
-  return L.act_elems * act_size + L.stat_elems * 4;
+  return L.act_elems * act_size + L.stat_elems * stat_size;
 }
 
 int ModelSpec::find(const std::string& name) const {

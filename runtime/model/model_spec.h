@@ -67,7 +67,7 @@ struct ModelSpec {
   int head_weight() const { return lm_head >= 0 ? lm_head : wte; }
   BlockActLayout block_layout(int B, int T) const;
   // Bytes of one block's saved activations with act elements of `act_size` bytes (+ fp32 stats).
-  uint64_t block_act_bytes(int B, int T, size_t act_size) const;
+  uint64_t block_act_bytes(int B, int T, size_t act_size, size_t stat_size = 4) const;
   int find(const std::string& hf_name) const;  // -1 when absent
 };
 

@@ -31,7 +31,8 @@ class ResidentStates final : public ModelStates {
     grads_ = arena.alloc(n * asz, "grads");
     m_ = arena.alloc(n * 4, "adam_m");
     v_ = arena.alloc(n * 4, "adam_v");
-    if (ops.act_dtype() != DType::F32) master_ = arena.alloc(n * 4, "master");
+    // fp32 master copies exist only for 16-bit params (fp32 and the F64 reference are their own).
+    if (asz == 2) master_ = arena.alloc(n * 4, "master");
     norms_ = arena.alloc(spec.params.size() * 4, "grad_norms");
     dev.memset_async(m_.ptr, 0, m_.bytes, kComputeStream);
     dev.memset_async(v_.ptr, 0, v_.bytes, kComputeStream);
@@ -75,33 +76,29 @@ class ResidentStates final : public ModelStates {
   }
 
   void read_param(int id, float* host) override {
-    copy_out(master_ ? master_ : params_, id, master_ ? 4 : dtype_size(ops_.act_dtype()), host);
+    if (master_) return copy_out(master_, id, 4, host);
+    read_act(params_, id, host);
   }
   void write_param(int id, const float* host) override {
     const ParamInfo& p = spec_.params[id];
-    if (master_) {
+    const size_t asz = dtype_size(ops_.act_dtype());
+    if (master_)
       dev_.memcpy_async(f32(master_, id), host, p.numel * 4, CopyKind::HostToDevice, kComputeStream);
-      std::vector<uint16_t> bf(p.numel);
-      for (uint64_t i = 0; i < p.numel; ++i) bf[i] = f32_to_bf16(host[i]);
-      dev_.memcpy_async(param(id), bf.data(), p.numel * 2, CopyKind::HostToDevice, kComputeStream);
-      dev_.synchronize_stream(kComputeStream);
-    } else {
-      dev_.memcpy_async(param(id), host, p.numel * 4, CopyKind::HostToDevice, kComputeStream);
-      dev_.synchronize_stream(kComputeStream);
+    // The act-dtype copy: bf16 rounding, fp32 as is, or widened to fp64 (reference backend).
+    std::vector<char> buf(p.numel * asz);
+    for (uint64_t i = 0; i < p.numel; ++i) {
+      if (asz == 2) reinterpret_cast<uint16_t*>(buf.data())[i] = f32_to_bf16(host[i]);
+      else if (asz == 8) reinterpret_cast<double*>(buf.data())[i] = host[i];
+      else reinterpret_cast<float*>(buf.data())[i] = host[i];
     }
+    dev_.memcpy_async(param(id), buf.data(), buf.size(), CopyKind::HostToDevice, kComputeStream);
+    dev_.synchronize_stream(kComputeStream);
   }
   void read_adam(int id, float* m, float* v) override {
     copy_out(m_, id, 4, m);
     copy_out(v_, id, 4, v);
   }
-  void read_grad(int id, float* host) override {
-    const uint64_t n = spec_.params[id].numel;
-    if (!master_) return copy_out(grads_, id, 4, host);
-    std::vector<uint16_t> bf(n);
-    dev_.memcpy_async(bf.data(), grad(id), n * 2, CopyKind::DeviceToHost, kComputeStream);
-    dev_.synchronize_stream(kComputeStream);
-    for (uint64_t i = 0; i < n; ++i) host[i] = bf16_to_f32(bf[i]);
-  }
+  void read_grad(int id, float* host) override { read_act(grads_, id, host); }
   void write_adam(int id, const float* m, const float* v) override {
     const uint64_t n = spec_.params[id].numel;
     dev_.memcpy_async(f32(m_, id), m, n * 4, CopyKind::HostToDevice, kComputeStream);
@@ -115,6 +112,20 @@ class ResidentStates final : public ModelStates {
     return static_cast<char*>(r.ptr) + spec_.params[id].offset * elem;
   }
   float* f32(const Region& r, int id) { return static_cast<float*>(at(r, id, 4)); }
+  // Host fp32 copy of an act-dtype tensor (params or grads).
+  void read_act(const Region& r, int id, float* host) {
+    const uint64_t n = spec_.params[id].numel;
+    const size_t asz = dtype_size(ops_.act_dtype());
+    std::vector<char> buf(n * asz);
+    dev_.memcpy_async(buf.data(), at(r, id, asz), buf.size(), CopyKind::DeviceToHost,
+                      kComputeStream);
+    dev_.synchronize_stream(kComputeStream);
+    for (uint64_t i = 0; i < n; ++i) {
+      if (asz == 2) host[i] = bf16_to_f32(reinterpret_cast<uint16_t*>(buf.data())[i]);
+      else if (asz == 8) host[i] = static_cast<float>(reinterpret_cast<double*>(buf.data())[i]);
+      else host[i] = reinterpret_cast<float*>(buf.data())[i];
+    }
+  }
   void copy_out(const Region& r, int id, size_t elem, float* host) {
     const uint64_t n = spec_.params[id].numel;
     MART_CHECK(elem == 4, "read of non-fp32 state");

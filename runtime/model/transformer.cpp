@@ -13,16 +13,19 @@ void* opt_grad(ModelStates& st, int id) { return id >= 0 ? st.grad(id) : nullptr
 
 }  // namespace
 
-uint64_t block_body_bytes(const ModelSpec& spec, int B, int T, size_t act_size) {
+uint64_t block_body_bytes(const ModelSpec& spec, int B, int T, size_t act_size, size_t stat_size) {
   auto L = spec.block_layout(B, T);
-  return (L.act_elems - L.x_in_elems) * act_size + L.stat_elems * 4;
+  return (L.act_elems - L.x_in_elems) * act_size + L.stat_elems * stat_size;
 }
 
-BlockActs block_acts(const ModelSpec& spec, int B, int T, size_t sz, void* x_in, void* body) {
+BlockActs block_acts(const ModelSpec& spec, int B, int T, size_t sz, void* x_in, void* body,
+                     size_t ss) {
   auto L = spec.block_layout(B, T);
   const uint64_t skip = L.x_in_elems;  // body starts where x_in ends in the layout
   auto act = [&](uint64_t o) { return off(body, o - skip, sz); };
-  float* stats = static_cast<float*>(off(body, L.act_elems - skip, sz));
+  char* stat_base = static_cast<char*>(off(body, L.act_elems - skip, sz));
+  // Statistics are stat_size-byte elements (fp32, or fp64 for the reference backend).
+  auto stat = [&](uint64_t o) { return reinterpret_cast<float*>(stat_base + o * ss); };
   BlockActs a;
   a.x_in = x_in;
   a.ln1 = act(L.ln1);
@@ -33,11 +36,11 @@ BlockActs block_acts(const ModelSpec& spec, int B, int T, size_t sz, void* x_in,
   a.fc = act(L.fc);
   a.fc_act = act(L.fc_act);
   const bool gpt2 = is_gpt2(spec);
-  a.ln1_mean = gpt2 ? stats + L.ln1_mean : nullptr;
-  a.ln1_rstd = stats + L.ln1_rstd;
-  a.lse = stats + L.lse;
-  a.ln2_mean = gpt2 ? stats + L.ln2_mean : nullptr;
-  a.ln2_rstd = stats + L.ln2_rstd;
+  a.ln1_mean = gpt2 ? stat(L.ln1_mean) : nullptr;
+  a.ln1_rstd = stat(L.ln1_rstd);
+  a.lse = stat(L.lse);
+  a.ln2_mean = gpt2 ? stat(L.ln2_mean) : nullptr;
+  a.ln2_rstd = stat(L.ln2_rstd);
   return a;
 }
 

@@ -28,9 +28,11 @@ struct BlockActs {
 // Resolves a block's tensors: x_in lives in its own (always resident) region; the "body" (every
 // other saved tensor, then the fp32 statistics) is one contiguous region whose placement the
 // activation manager chooses.
-BlockActs block_acts(const ModelSpec& spec, int B, int T, size_t act_size, void* x_in, void* body);
-// Bytes of a block's body: (act_elems - x_in_elems) * act_size + stat_elems * 4.
-uint64_t block_body_bytes(const ModelSpec& spec, int B, int T, size_t act_size);
+BlockActs block_acts(const ModelSpec& spec, int B, int T, size_t act_size, void* x_in, void* body,
+                     size_t stat_size = 4);
+// Bytes of a block's body: (act_elems - x_in_elems) * act_size + stat_elems * stat_size.
+uint64_t block_body_bytes(const ModelSpec& spec, int B, int T, size_t act_size,
+                          size_t stat_size = 4);
 
 // Scratch shared by all blocks (not saved). Sizes in elements of the act dtype.
 struct BlockScratch {

@@ -1,0 +1,184 @@
+// Whole-model gradient check: the executor's gradients (forward_backward + read_grad) against
+// central finite differences of Executor::eval_loss, for both families, through every tensor.
+//
+// The CPU backend is fp32 (no F64 ops backend exists yet; the per-kernel double-precision checks
+// live in tests/kernels). eval_loss is a mean of fp32 per-token losses, so two evaluations differ
+// by rounding noise of about 1e-7 relative (~5e-7 absolute at loss ~3.5). A central difference
+// with step h therefore carries noise ~5e-7 / h; with h = 1e-2 that is ~5e-5, while the
+// truncation error h^2/6 * f''' stays below that for these smooth, tiny models. Hence:
+//   - directional derivatives along random unit directions, eps = 1e-2: the derivative is a sum
+//     over the whole tensor (large), checked to 2e-2 relative plus a 1e-4 absolute floor;
+//   - single elements, h = 1e-2 * max(1, |w|): checked to 2e-2 relative plus the same 1e-4 floor
+//     (random elements may have gradients near the noise floor); each tensor's largest-gradient
+//     element is always among them, so every tensor gets at least one check far above the floor;
+//   - the step along the gradient itself (d = g/|g|, derivative |g|): 1e-2 relative.
+// A wrong factor, sign, missing term or mis-routed gradient in any tensor fails these by far.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "tests/integration/integ_util.h"
+
+namespace mart::integ {
+namespace {
+
+class GradcheckTest : public ::testing::TestWithParam<ModelFamily> {};
+
+std::string family_name(const ::testing::TestParamInfo<ModelFamily>& i) {
+  return family_tag(i.param);
+}
+
+constexpr double kRelTol = 2e-2, kAbsTol = 1e-4;
+
+struct GradRig {
+  Rig rig;
+  MicroBatch mb;
+  std::vector<std::vector<float>> w0, g;  // per tensor: weights and analytic gradient at w0
+
+  GradRig(ModelFamily f) : rig(tiny_model(f), 2, 8) {
+    // Move away from the symmetric initial point (zero biases, unit norms) with a few steps, so
+    // every tensor's gradient is generic.
+    for (int s = 0; s < 3; ++s) {
+      StepHyper h;
+      h.lr = 2e-2f;
+      h.step = s + 1;
+      rig.exec->train_step({random_batch(2, 8, 32, 100 + s)}, h);
+    }
+    mb = random_batch(2, 8, 32, 7);
+    for (size_t i = 0; i < rig.spec.params.size(); ++i)
+      w0.push_back(rig.param(static_cast<int>(i)));
+    rig.exec->forward_backward(mb);
+    for (size_t i = 0; i < rig.spec.params.size(); ++i) g.push_back(rig.grad(static_cast<int>(i)));
+  }
+
+  // Loss at w0 + eps * d, where d has one entry per tensor (empty vectors: no change).
+  double loss_at(const std::vector<std::vector<float>>& d, double eps) {
+    for (size_t i = 0; i < w0.size(); ++i) {
+      if (d[i].empty()) continue;
+      std::vector<float> w = w0[i];
+      for (size_t k = 0; k < w.size(); ++k) w[k] = static_cast<float>(w0[i][k] + eps * d[i][k]);
+      rig.states->write_param(static_cast<int>(i), w.data());
+    }
+    double l = rig.exec->eval_loss(mb);
+    for (size_t i = 0; i < w0.size(); ++i)
+      if (!d[i].empty()) rig.states->write_param(static_cast<int>(i), w0[i].data());
+    return l;
+  }
+  double central(const std::vector<std::vector<float>>& d, double eps) {
+    return (loss_at(d, eps) - loss_at(d, -eps)) / (2 * eps);
+  }
+  double dot(const std::vector<std::vector<float>>& d) const {
+    double s = 0;
+    for (size_t i = 0; i < d.size(); ++i)
+      for (size_t k = 0; k < d[i].size(); ++k) s += static_cast<double>(g[i][k]) * d[i][k];
+    return s;
+  }
+  std::vector<std::vector<float>> none() const {
+    return std::vector<std::vector<float>>(w0.size());
+  }
+};
+
+::testing::AssertionResult close(double fd, double an, double rel, double abs) {
+  const double err = std::fabs(fd - an);
+  if (err <= abs + rel * std::fabs(an)) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "finite difference " << fd << " vs analytic " << an << " (error " << err << ")";
+}
+
+TEST_P(GradcheckTest, ElementsOfEveryTensorMatchFiniteDifferences) {
+  GradRig r(GetParam());
+  std::mt19937_64 rng(1);
+  int strong = 0;
+  for (size_t i = 0; i < r.w0.size(); ++i) {
+    const ParamInfo& p = r.rig.spec.params[i];
+    SCOPED_TRACE(p.name);
+    std::vector<size_t> picks;
+    size_t best = 0;
+    for (size_t k = 1; k < r.g[i].size(); ++k)
+      if (std::fabs(r.g[i][k]) > std::fabs(r.g[i][best])) best = k;
+    picks.push_back(best);
+    for (int n = 0; n < 3; ++n) picks.push_back(rng() % r.g[i].size());
+    // The largest gradient entry must rise well above the noise floor (a dead tensor fails).
+    EXPECT_GT(std::fabs(r.g[i][best]), 20 * kAbsTol) << "gradient of " << p.name << " is ~0";
+    for (size_t k : picks) {
+      auto d = r.none();
+      d[i].assign(r.w0[i].size(), 0.0f);
+      d[i][k] = 1.0f;
+      const double h = 1e-2 * std::max(1.0, std::fabs(static_cast<double>(r.w0[i][k])));
+      const double fd = r.central(d, h);
+      EXPECT_TRUE(close(fd, r.g[i][k], kRelTol, kAbsTol)) << p.name << "[" << k << "]";
+      strong += std::fabs(r.g[i][k]) > 20 * kAbsTol;
+    }
+  }
+  EXPECT_GE(strong, static_cast<int>(r.w0.size()));
+}
+
+TEST_P(GradcheckTest, RandomDirectionsMatchFiniteDifferences) {
+  GradRig r(GetParam());
+  std::mt19937_64 rng(2);
+  std::normal_distribution<double> normal;
+  auto unit = [&](size_t n) {
+    std::vector<float> v(n);
+    double s = 0;
+    for (auto& x : v) {
+      x = static_cast<float>(normal(rng));
+      s += static_cast<double>(x) * x;
+    }
+    for (auto& x : v) x = static_cast<float>(x / std::sqrt(s));
+    return v;
+  };
+  // One random direction inside each tensor.
+  for (size_t i = 0; i < r.w0.size(); ++i) {
+    SCOPED_TRACE(r.rig.spec.params[i].name);
+    auto d = r.none();
+    d[i] = unit(r.w0[i].size());
+    EXPECT_TRUE(close(r.central(d, 1e-2), r.dot(d), kRelTol, kAbsTol));
+  }
+  // Directions through every tensor at once.
+  for (int n = 0; n < 4; ++n) {
+    auto d = r.none();
+    size_t total = 0;
+    for (auto& w : r.w0) total += w.size();
+    std::vector<float> all = unit(total);
+    size_t o = 0;
+    for (size_t i = 0; i < r.w0.size(); ++i) {
+      d[i].assign(all.begin() + o, all.begin() + o + r.w0[i].size());
+      o += r.w0[i].size();
+    }
+    EXPECT_TRUE(close(r.central(d, 1e-2), r.dot(d), kRelTol, kAbsTol)) << "global direction " << n;
+  }
+  // Along the gradient: the derivative is |g|, a large signal; tighter tolerance.
+  auto d = r.none();
+  double gn = 0;
+  for (auto& gi : r.g)
+    for (float x : gi) gn += static_cast<double>(x) * x;
+  gn = std::sqrt(gn);
+  ASSERT_GT(gn, 1e-3);
+  for (size_t i = 0; i < r.g.size(); ++i) {
+    d[i] = r.g[i];
+    for (auto& x : d[i]) x = static_cast<float>(x / gn);
+  }
+  EXPECT_TRUE(close(r.central(d, 1e-3), gn, 1e-2, 0));
+}
+
+// The gradient check can fail: perturbing one tensor's analytic gradient by 10% (what a wrong
+// scale in one kernel would do) is caught by the directional check at this tolerance.
+TEST_P(GradcheckTest, CheckDetectsAWrongGradient) {
+  GradRig r(GetParam());
+  const int id = r.rig.spec.blocks[1].fc_w;
+  for (auto& x : r.g[id]) x *= 1.1f;
+  auto d = r.none();
+  d[id] = r.g[id];  // along that tensor's (scaled) gradient: the derivative is large
+  double nrm = 0;
+  for (float x : d[id]) nrm += static_cast<double>(x) * x;
+  for (auto& x : d[id]) x = static_cast<float>(x / std::sqrt(nrm));
+  EXPECT_FALSE(close(r.central(d, 1e-2), r.dot(d), kRelTol, kAbsTol));
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, GradcheckTest,
+                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2), family_name);
+
+}  // namespace
+}  // namespace mart::integ

@@ -1,0 +1,286 @@
+// Shared helpers for the integration tests: tiny job configs for both model families, a scratch
+// directory per test, metrics.jsonl reading, file hashing, running the `mart` binary, and an
+// executor "rig" (device, ops, arena, states, executor built exactly as the Trainer builds them).
+#pragma once
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "memory/device_arena.h"
+#include "runtime/backend.h"
+#include "runtime/config/config_loader.h"
+#include "runtime/device/device.h"
+#include "runtime/executor.h"
+#include "runtime/memory_budget.h"
+#include "runtime/model/init.h"
+#include "runtime/model/model_spec.h"
+#include "runtime/model/model_states.h"
+#include "runtime/trainer.h"
+
+namespace mart::integ {
+
+namespace fs = std::filesystem;
+
+inline const char* family_tag(ModelFamily f) {
+  return f == ModelFamily::GPT2 ? "gpt2" : "llama";
+}
+
+// A two-block model small enough that a training step takes about a millisecond on one core.
+// Llama uses grouped-query attention (4 query heads, 2 kv heads) so GQA is on the tested path.
+inline ModelConfig tiny_model(ModelFamily f, int d_model = 32) {
+  ModelConfig m;
+  m.family = f;
+  m.n_layer = 2;
+  m.d_model = d_model;
+  m.n_head = 4;
+  m.n_kv_head = f == ModelFamily::GPT2 ? 4 : 2;
+  m.d_ff = f == ModelFamily::GPT2 ? 4 * d_model : 2 * d_model;
+  m.vocab_size = 32;  // the default synthetic corpus has 32 symbols
+  m.max_seq_len = 32;
+  m.tied_embeddings = f == ModelFamily::GPT2;
+  return m;
+}
+
+// The default job (synthetic Markov corpus, default optimizer) shrunk to a tiny model and a
+// handful of steps.
+inline JobConfig tiny_job(ModelFamily f, int steps = 8) {
+  JobConfig c;
+  c.name = std::string("integ-") + family_tag(f);
+  c.model = tiny_model(f);
+  c.train.micro_batch = 2;
+  c.train.seq_len = 16;
+  c.train.steps = steps;
+  c.train.warmup_steps = 2;
+  c.train.eval_every = 0;
+  c.train.eval_batches = 2;
+  validate(c);
+  return c;
+}
+
+// A fresh directory removed (with its contents) when the object dies.
+class TempDir {
+ public:
+  TempDir() {
+    static int counter = 0;
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = "mart_integ_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+    if (info) name += std::string("_") + info->name();
+    for (char& ch : name)
+      if (ch == '/') ch = '_';  // parameterised test names contain '/'
+    path_ = fs::temp_directory_path() / name;
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+inline std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+inline void write_all(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// The message of the mart::Error `fn` throws; fails the test if it throws nothing.
+template <class Fn>
+std::string error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const mart::Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a mart::Error";
+  return "";
+}
+
+// EXPECT_TRUE(has(msg, "...")): substring check that prints both on failure.
+inline ::testing::AssertionResult has(const std::string& text, const std::string& needle) {
+  if (text.find(needle) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "'" << needle << "' not found in: " << text;
+}
+
+// Every line of RUN/metrics.jsonl.
+inline std::vector<nlohmann::json> read_metrics(const std::string& run_dir) {
+  std::ifstream in(run_dir + "/metrics.jsonl");
+  std::vector<nlohmann::json> out;
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+inline std::vector<double> losses_of(const std::vector<nlohmann::json>& metrics) {
+  std::vector<double> out;
+  for (const auto& m : metrics) out.push_back(m.at("loss").get<double>());
+  return out;
+}
+
+// (step, val_loss) of every evaluation step.
+inline std::vector<std::pair<int, double>> val_losses_of(const std::vector<nlohmann::json>& m) {
+  std::vector<std::pair<int, double>> out;
+  for (const auto& j : m)
+    if (j.contains("val_loss"))
+      out.emplace_back(j.at("step").get<int>(), j.at("val_loss").get<double>());
+  return out;
+}
+
+// FNV-1a of a byte string; enough to notice any change to a file.
+inline uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
+  return h;
+}
+
+// Relative path -> (size, hash) of every regular file under `dir`: equal maps mean byte-identical
+// trees (and no file added or removed).
+inline std::map<std::string, std::pair<uint64_t, uint64_t>> tree_hash(const std::string& dir) {
+  std::map<std::string, std::pair<uint64_t, uint64_t>> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) {
+      std::string bytes = read_all(e.path().string());
+      out[fs::relative(e.path(), dir).string()] = {bytes.size(), fnv1a(bytes)};
+    }
+  return out;
+}
+
+struct CmdResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr interleaved
+};
+
+// Runs a shell command line, capturing stdout+stderr.
+inline CmdResult run_cmd(const std::string& cmd) {
+  CmdResult r;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// The launcher, with one compute thread (see threads_env.cpp for why).
+inline std::string mart_bin() {
+  return "env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 " MART_BINARY_DIR "/mart";
+}
+
+// Single-quoted for the shell.
+inline std::string sh_quote(const std::string& s) {
+  std::string out = "'";
+  for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
+}
+
+inline TrainSummary train(const JobConfig& cfg, const std::string& run_dir, int stop_after = -1,
+                          bool resume = false) {
+  TrainOptions o;
+  o.run_dir = run_dir;
+  o.stop_after = stop_after;
+  o.resume = resume;
+  o.progress = false;
+  return Trainer(cfg, o).run();
+}
+
+inline std::string latest_dir(const std::string& run_dir) {
+  std::string name = read_all(run_dir + "/checkpoints/latest");
+  while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
+  return run_dir + "/checkpoints/" + name;
+}
+
+// Everything the Trainer builds for one configuration, built the same way (arena capacity ==
+// the predicted budget, so any allocation beyond the prediction throws).
+struct Rig {
+  std::unique_ptr<Device> dev;
+  std::unique_ptr<Ops> ops;
+  ModelSpec spec;
+  std::vector<ActMode> modes;
+  DeviceBudget budget;
+  std::unique_ptr<DeviceArena> arena;
+  std::unique_ptr<ModelStates> states;
+  std::unique_ptr<Executor> exec;
+  int B, T;
+
+  Rig(const ModelConfig& m, int B_, int T_, std::vector<ActMode> modes_ = {}, uint64_t seed = 42)
+      : B(B_), T(T_) {
+    dev = make_cpu_device();
+    ops = make_ops(*dev);
+    spec = build_model_spec(m);
+    modes = modes_.empty() ? std::vector<ActMode>(m.n_layer, ActMode::Keep) : modes_;
+    budget = device_budget(spec, *ops, B, T, modes, resident_state_bytes(spec, ops->act_dtype()));
+    arena = std::make_unique<DeviceArena>(dev.get(), budget.total());
+    states = make_resident_states(spec, *dev, *ops, *arena);
+    ExecutorOptions eo;
+    eo.micro_batch = B;
+    eo.seq_len = T;
+    eo.block_modes = modes;
+    exec = std::make_unique<Executor>(spec, *dev, *ops, *arena, *states, eo);
+    for (size_t i = 0; i < spec.params.size(); ++i) {
+      auto v = init_param(spec, static_cast<int>(i), seed);
+      states->write_param(static_cast<int>(i), v.data());
+    }
+  }
+  ~Rig() {
+    exec.reset();  // regions are freed in reverse order of allocation
+    states.reset();
+  }
+
+  std::vector<float> param(int id) {
+    std::vector<float> v(spec.params[id].numel);
+    states->read_param(id, v.data());
+    return v;
+  }
+  std::vector<float> grad(int id) {
+    std::vector<float> v(spec.params[id].numel);
+    states->read_grad(id, v.data());
+    return v;
+  }
+};
+
+// A deterministic pseudo-random micro-batch (a simple LCG; the values only need to be fixed).
+inline MicroBatch random_batch(int B, int T, int vocab, uint64_t seed) {
+  MicroBatch mb;
+  mb.inputs.resize(static_cast<size_t>(B) * T);
+  mb.targets.resize(mb.inputs.size());
+  uint64_t s = seed * 6364136223846793005ull + 1442695040888963407ull;
+  auto next = [&] {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<int32_t>((s >> 33) % static_cast<uint64_t>(vocab));
+  };
+  for (size_t i = 0; i < mb.inputs.size(); ++i) mb.inputs[i] = next();
+  for (size_t i = 0; i < mb.targets.size(); ++i) mb.targets[i] = next();
+  return mb;
+}
+
+// Bitwise equality of float vectors (distinguishes -0/+0 and NaN payloads, unlike ==).
+inline bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+}  // namespace mart::integ

@@ -1,0 +1,184 @@
+// Cost model: exact memory from the runtime's formulas; simulated time behaves as the schedule
+// says it must (compute-bound when resident, PCIe-bound when starved, accumulation, clipping).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "planner_test_util.h"
+#include "runtime/planner/chunk_memory.h"
+#include "runtime/planner/cost_model.h"
+
+namespace mart {
+namespace {
+
+double compute_sum(const MicroBatchProfile& mb, int L) {
+  return L * (mb.block_forward_s + mb.block_backward_s) + mb.embedding_forward_s +
+         mb.embedding_backward_s + mb.head_s;
+}
+
+TEST(CostModel, CountedActivationMemoryEqualsTheFormula) {
+  test::ToyModel t;
+  t.n_layer = 7;
+  Profile p = test::toy_profile(t);
+  for (int b : {1, 4}) {
+    CostContext ctx(p, b, chunk_size_grid(p.model).back());
+    for (double frac : {0.5, 0.25})
+      for (int s = 0; s <= 7; ++s)
+        for (int z = 0; z + s <= 7; ++z)
+          for (int c = 0; c + s + z <= 7; ++c) {
+            CompressBudget cb;
+            cb.payload_fraction = frac;
+            ActBytes a = activation_bytes(ctx, s, c, z, cb);
+            ActMemory m = activation_memory(layout_block_modes(7, s, c, z), ctx.body,
+                                            compress_budget(ctx, cb));
+            ASSERT_EQ(a.device, m.device_bytes) << s << c << z;
+            ASSERT_EQ(a.host, m.host_bytes) << s << c << z;
+          }
+  }
+}
+
+TEST(CostModel, MemoryIsTheSumOfTheRuntimeFormulas) {
+  Profile p = test::toy_profile();
+  const uint64_t e = chunk_size_grid(p.model)[2];
+  CostContext ctx(p, 2, e);
+  PlanChoice plan{2, 1, e, 1, 2, 2, 3, 0};
+  CostOptions o;
+  MemoryPrediction m = predict_memory(ctx, plan, o);
+  const auto& mb = *p.find(2);
+  const ChunkLayout L = layout_chunks(p.model.tensor_numel, e, p.model.tensor_glue);
+  EXPECT_EQ(m.model_states, chunk_state_device_bytes(L, 1, 2, 2, p.model.tensor_numel.size()));
+  EXPECT_EQ(m.chunk_host, chunk_state_host_bytes(L, 1, 2));
+  ActMemory act = activation_memory(layout_block_modes(8, 2, 3, 0), ctx.body);
+  EXPECT_EQ(m.activations, act.device_bytes);
+  EXPECT_EQ(m.swap_host, act.host_bytes);
+  EXPECT_EQ(m.device, m.model_states + mb.io_bytes + mb.inputs_bytes + mb.head_bytes +
+                          mb.scratch_bytes + act.device_bytes);
+  EXPECT_EQ(m.pinned_host, m.chunk_host + m.swap_host);
+  EXPECT_EQ(m.host, m.pinned_host);  // a GPU's arena is not host memory
+}
+
+TEST(CostModel, EverythingResidentIsComputeBound) {
+  Profile p = test::toy_profile();
+  const uint64_t e = chunk_size_grid(p.model).back();
+  CostContext ctx(p, 4, e);
+  PlanChoice plan{4, 1, e, ctx.chunks.n_chunks(), 0, 0, 0, 0};
+  EventSim sim;
+  TimePrediction t = predict_time(ctx, plan, CostOptions{}, sim);
+  // compute + device Adam over every parameter (+ memsets and norms, ~0.1%)
+  const double c = compute_sum(*p.find(4), 8) + p.model.n_params / p.hardware.device_adam_elems_per_s;
+  EXPECT_GE(t.iteration_s, c);
+  EXPECT_LT(t.iteration_s, c * 1.01);
+  EXPECT_EQ(t.binding, "compute");
+  EXPECT_EQ(t.uploads, 0u);
+  EXPECT_GT(t.mfu, 0);
+  EXPECT_NEAR(t.tokens_per_s, 4.0 * 1024 / t.iteration_s, 1e-6);
+}
+
+TEST(CostModel, StarvedPcieBindsAndRecomputeCosts) {
+  Profile p = test::toy_profile();
+  p.hardware.h2d_bps = p.hardware.d2h_bps = 1e9;  // 1 GB/s
+  p.hardware.h2d_duplex_bps = p.hardware.d2h_duplex_bps = 0.8e9;
+  const uint64_t e = chunk_size_grid(p.model)[0];
+  CostContext ctx(p, 1, e);
+  const int nb = std::max(1, min_buffers(p.model, ctx.chunks, 0));
+  PlanChoice off{1, 1, e, 0, nb, 0, 0, 0};
+  EventSim sim;
+  TimePrediction t = predict_time(ctx, off, CostOptions{}, sim);
+  EXPECT_EQ(t.binding, "h2d");
+  // Every chunk goes up at least once per pass, minus what the buffers keep between passes.
+  EXPECT_GE(t.uploads, static_cast<uint64_t>(2 * ctx.chunks.n_chunks() - nb));
+  EXPECT_EQ(t.offloads, static_cast<uint64_t>(ctx.chunks.n_chunks()));
+  // Uploads alone take this long at full bandwidth.
+  EXPECT_GE(t.iteration_s, static_cast<double>(t.upload_bytes) / p.hardware.h2d_bps);
+  // Checkpointing adds recompute on top of the same schedule.
+  Profile fast = test::toy_profile();
+  CostContext fctx(fast, 1, e);
+  PlanChoice keep{1, 1, e, fctx.chunks.n_chunks(), 0, 0, 0, 0};
+  PlanChoice ck = keep;
+  ck.n_checkpoint = 4;
+  const double tk = predict_time(fctx, keep, CostOptions{}, sim).iteration_s;
+  const double tc = predict_time(fctx, ck, CostOptions{}, sim).iteration_s;
+  EXPECT_NEAR(tc - tk, 4 * fast.find(1)->block_recompute_s, 1e-9);
+}
+
+TEST(CostModel, AccumulationRepeatsTheMicroBatchAndReuploadsGradients) {
+  Profile p = test::toy_profile();
+  const uint64_t e = chunk_size_grid(p.model)[1];
+  CostContext ctx(p, 1, e);
+  const int nc = ctx.chunks.n_chunks();
+  const int nb = std::max(1, min_buffers(p.model, ctx.chunks, 1));
+  PlanChoice one{1, 1, e, 1, nb, 0, 0, 0}, two = one;
+  two.grad_accum = 2;
+  EventSim sim;
+  TimePrediction a = predict_time(ctx, one, CostOptions{}, sim);
+  TimePrediction b = predict_time(ctx, two, CostOptions{}, sim);
+  EXPECT_GT(b.iteration_s, a.iteration_s);
+  EXPECT_NEAR(b.busy_s[0] - a.busy_s[0], compute_sum(*p.find(1), 8), 1e-3);  // one more pass
+  EXPECT_EQ(b.offloads, 2u * (nc - 1));
+  EXPECT_GE(b.uploads, a.uploads + (nc - 1));  // gradient re-uploads for the second micro-batch
+}
+
+TEST(CostModel, ClippingDefersCpuUpdatesButBothComplete) {
+  Profile p = test::toy_profile();
+  p.hardware.cpu_adam_elems_per_s = 0.2e9;  // slow CPU Adam
+  const uint64_t e = chunk_size_grid(p.model)[1];
+  CostContext ctx(p, 4, e);
+  const int nb = std::max(1, min_buffers(p.model, ctx.chunks, 0));
+  PlanChoice plan{4, 1, e, 0, nb, 0, 0, 0};
+  CostOptions clip, noclip;
+  noclip.grad_clip = false;
+  EventSim sim;
+  TimePrediction tc = predict_time(ctx, plan, clip, sim);
+  TimePrediction tn = predict_time(ctx, plan, noclip, sim);
+  // Without clipping the updates overlap backward, so the step is no slower.
+  EXPECT_LE(tn.iteration_s, tc.iteration_s * 1.0001);
+  EXPECT_EQ(tc.binding, "cpu_adam");
+  // CPU Adam does all offloaded elements once per step either way.
+  EXPECT_NEAR(tc.busy_s[3], tn.busy_s[3], 1e-9 + 1e-6 * tc.busy_s[3]);
+}
+
+TEST(CostModel, SwapTrafficShowsOnBothCopyStreams) {
+  Profile p = test::toy_profile();
+  const uint64_t e = chunk_size_grid(p.model).back();
+  CostContext ctx(p, 2, e);
+  PlanChoice plan{2, 1, e, ctx.chunks.n_chunks(), 0, 5, 0, 0};
+  EventSim sim;
+  nlohmann::json trace;
+  TimePrediction t = predict_time(ctx, plan, CostOptions{}, sim, &trace);
+  // 5 swapped blocks, the last 2 stay in their staging slots: 3 go out and come back.
+  EXPECT_EQ(t.swap_bytes, 2 * 3 * ctx.body.bytes());
+  EXPECT_GT(t.busy_s[1], 0);
+  EXPECT_GT(t.busy_s[2], 0);
+  EXPECT_TRUE(trace.is_array());
+  EXPECT_GT(trace.size(), 10u);
+}
+
+}  // namespace
+}  // namespace mart
+
+namespace mart {
+namespace {
+
+// The reported step is in steady state: simulating more steps does not change it.
+TEST(CostModel, TwoStepsReachTheSteadyState) {
+  Profile p = test::toy_profile();
+  p.hardware.cpu_adam_elems_per_s = 0.5e9;
+  for (uint64_t e : {chunk_size_grid(p.model)[0], chunk_size_grid(p.model)[3]})
+    for (bool clip : {true, false})
+      for (int np : {0, 2}) {
+        CostContext ctx(p, 2, e);
+        const int nb = std::max(1, min_buffers(p.model, ctx.chunks, np));
+        PlanChoice plan{2, 2, e, np, nb + 1, 3, 1, 0};
+        CostOptions two, five;
+        two.grad_clip = five.grad_clip = clip;
+        two.steps = 2;
+        five.steps = 5;
+        EventSim sim;
+        const double a = predict_time(ctx, plan, two, sim).iteration_s;
+        const double b = predict_time(ctx, plan, five, sim).iteration_s;
+        EXPECT_NEAR(a, b, 1e-9 * b) << "chunk " << e << " clip " << clip << " np " << np;
+      }
+}
+
+}  // namespace
+}  // namespace mart

@@ -1,0 +1,177 @@
+// Helpers of the activation-mode tests: tiny models of both families, an executor rig built as the
+// Trainer builds it (arena capacity == the predicted budget, pinned host allocator for swap), and
+// deterministic Markov micro-batches.
+#pragma once
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/ops.h"
+#include "memory/activation_manager.h"
+#include "memory/device_arena.h"
+#include "memory/host_allocator.h"
+#include "runtime/backend.h"
+#include "runtime/data/markov_corpus.h"
+#include "runtime/device/device.h"
+#include "runtime/executor.h"
+#include "runtime/memory_budget.h"
+#include "runtime/model/init.h"
+#include "runtime/model/model_spec.h"
+#include "runtime/model/model_states.h"
+
+namespace mart::acts_test {
+
+using Modes = std::vector<ActMode>;
+constexpr ActMode K = ActMode::Keep, C = ActMode::Checkpoint, S = ActMode::Swap,
+                  Z = ActMode::Compress;
+
+inline const char* family_tag(ModelFamily f) { return f == ModelFamily::GPT2 ? "gpt2" : "llama"; }
+inline std::string family_name(const ::testing::TestParamInfo<ModelFamily>& i) {
+  return family_tag(i.param);
+}
+
+inline std::string modes_str(const Modes& m) {
+  std::string s;
+  for (ActMode x : m) s += std::string(s.empty() ? "" : ",") + act_mode_name(x);
+  return s;
+}
+
+// A small model; Llama uses grouped-query attention (4 query heads, 2 kv heads).
+inline ModelConfig tiny_model(ModelFamily f, int n_layer = 4, int d_model = 32) {
+  ModelConfig m;
+  m.family = f;
+  m.n_layer = n_layer;
+  m.d_model = d_model;
+  m.n_head = 4;
+  m.n_kv_head = f == ModelFamily::GPT2 ? 4 : 2;
+  m.d_ff = f == ModelFamily::GPT2 ? 4 * d_model : 2 * d_model;
+  m.vocab_size = 32;  // the default synthetic corpus has 32 symbols
+  m.max_seq_len = 64;
+  m.tied_embeddings = f == ModelFamily::GPT2;
+  return m;
+}
+
+// Everything the Trainer builds for one configuration.
+struct Rig {
+  std::unique_ptr<Device> dev;
+  std::unique_ptr<Ops> ops;
+  ModelSpec spec;
+  Modes modes;
+  DeviceBudget budget;
+  std::unique_ptr<DeviceArena> arena;
+  std::unique_ptr<HostAllocator> host;
+  std::unique_ptr<ModelStates> states;
+  std::unique_ptr<Executor> exec;
+  int B, T;
+
+  Rig(const ModelConfig& m, int B_, int T_, Modes modes_, const ActivationOptions& ao = {},
+      uint64_t seed = 42)
+      : modes(std::move(modes_)), B(B_), T(T_) {
+    dev = make_cpu_device();
+    ops = make_ops(*dev);
+    spec = build_model_spec(m);
+    budget = device_budget(spec, *ops, B, T, modes, resident_state_bytes(spec, ops->act_dtype()),
+                           ao.budget);
+    arena = std::make_unique<DeviceArena>(dev.get(), budget.total());
+    HostAllocatorOptions ho;
+    ho.pin = PinMode::kOff;
+    host = std::make_unique<HostAllocator>(NumaTopology::load_this_system(), ho);
+    states = make_resident_states(spec, *dev, *ops, *arena);
+    ExecutorOptions eo;
+    eo.micro_batch = B;
+    eo.seq_len = T;
+    eo.block_modes = modes;
+    eo.host = host.get();
+    eo.activations = ao;
+    exec = std::make_unique<Executor>(spec, *dev, *ops, *arena, *states, eo);
+    for (size_t i = 0; i < spec.params.size(); ++i) {
+      auto v = init_param(spec, static_cast<int>(i), seed);
+      states->write_param(static_cast<int>(i), v.data());
+    }
+  }
+  ~Rig() {
+    exec.reset();  // regions are freed in reverse order of allocation
+    states.reset();
+  }
+  const ActivationManager& acts() const { return exec->activations(); }
+
+  std::vector<float> param(int id) {
+    std::vector<float> v(spec.params[id].numel);
+    states->read_param(id, v.data());
+    return v;
+  }
+  std::vector<float> grad(int id) {
+    std::vector<float> v(spec.params[id].numel);
+    states->read_grad(id, v.data());
+    return v;
+  }
+};
+
+// Micro-batches of the default synthetic corpus, the same sequence for every rig.
+class Batches {
+ public:
+  Batches(int B, int T, uint64_t seed = 99)
+      : B_(B), T_(T), stream_(std::make_shared<MarkovSource>(MarkovSpec{}), seed) {}
+  MicroBatch next() {
+    MicroBatch mb;
+    std::vector<uint32_t> tok(static_cast<size_t>(B_) * (T_ + 1));
+    for (auto& t : tok) t = stream_.next();
+    for (int b = 0; b < B_; ++b)
+      for (int t = 0; t < T_; ++t) {
+        mb.inputs.push_back(static_cast<int32_t>(tok[b * (T_ + 1) + t]));
+        mb.targets.push_back(static_cast<int32_t>(tok[b * (T_ + 1) + t + 1]));
+      }
+    return mb;
+  }
+
+ private:
+  int B_, T_;
+  MarkovStream stream_;
+};
+
+inline StepHyper hyper(int step) {
+  StepHyper h;
+  h.lr = 1e-2f;
+  h.weight_decay = 0.1f;
+  h.grad_clip = 1.0f;
+  h.step = step;
+  return h;
+}
+
+// Bitwise equality (distinguishes -0/+0 and NaN payloads, unlike ==).
+inline bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+inline uint64_t tag_bytes(const ArenaStats& st, const std::string& tag) {
+  auto it = st.by_tag.find(tag);
+  return it == st.by_tag.end() ? 0 : it->second;
+}
+
+// A fresh directory removed with its contents when the object dies.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag) {
+    static int counter = 0;
+    path_ = std::filesystem::temp_directory_path() /
+            ("mart_acts_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" +
+             tag);
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace mart::acts_test

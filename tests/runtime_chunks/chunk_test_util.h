@@ -1,0 +1,302 @@
+// Shared helpers for the chunk pipeline tests: small models of both families that pack into
+// several chunks, a rig that builds device, ops, arena, host allocator, CPU Adam, model states and
+// executor the way the Trainer does (resident or chunked), and a deterministic step loop whose
+// losses, norms, weights and Adam states can be compared bit for bit.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "memory/chunk_manager.h"
+#include "memory/cpu_adam.h"
+#include "memory/device_arena.h"
+#include "memory/host_allocator.h"
+#include "runtime/backend.h"
+#include "runtime/device/device.h"
+#include "runtime/executor.h"
+#include "runtime/memory_budget.h"
+#include "runtime/model/init.h"
+#include "runtime/model/model_spec.h"
+#include "runtime/model/model_states.h"
+#include "runtime/planner/chunk_layout.h"
+#include "runtime/planner/chunk_memory.h"
+
+namespace mart::chunks {
+
+inline const char* family_tag(ModelFamily f) { return f == ModelFamily::GPT2 ? "gpt2" : "llama"; }
+
+// Three blocks of width 64: about 0.1M parameters, a step takes a few milliseconds. Llama uses
+// grouped-query attention (4 query heads, 2 kv heads), so its glued q|k|v run is not square.
+// With 64 KiB chunks (16384 fp32 elements) every block spans two or three chunks, the largest
+// glued run (Llama gate|up, 2*128*64) fills a chunk exactly and GPT-2's c_fc does too.
+inline ModelConfig small_model(ModelFamily f, int n_layer = 3, int d_model = 64) {
+  ModelConfig m;
+  m.family = f;
+  m.n_layer = n_layer;
+  m.d_model = d_model;
+  m.n_head = 4;
+  m.n_kv_head = f == ModelFamily::GPT2 ? 4 : 2;
+  m.d_ff = f == ModelFamily::GPT2 ? 4 * d_model : 2 * d_model;
+  m.vocab_size = 64;
+  m.max_seq_len = 64;
+  m.tied_embeddings = f == ModelFamily::GPT2;
+  return m;
+}
+
+constexpr uint64_t kSmallChunkBytes = 64 << 10;
+
+struct RigOptions {
+  bool chunked = false;
+  int n_persist = -1;
+  int n_buffer = 2;
+  uint64_t chunk_bytes = kSmallChunkBytes;
+  bool trace_copies = false;
+  // The ChunkManager is built here (not through make_chunked_states) so tests can read its stats
+  // and copy log; ChunkedStates itself is a thin forwarding adapter (runtime/model/
+  // chunked_states.cpp) and the parity tests run through the real one.
+  bool direct_manager = false;
+  int B = 2, T = 16;
+  std::vector<ActMode> modes;  // empty: keep every block
+  uint64_t seed = 42;
+};
+
+// ModelStates over a ChunkManager the test owns; mirrors ChunkedStates in chunked_states.cpp.
+class DirectChunkedStates : public ModelStates {
+ public:
+  explicit DirectChunkedStates(std::unique_ptr<ChunkManager> cm) : cm_(std::move(cm)) {}
+  void* param(int id) override { return cm_->param(id); }
+  void* grad(int id) override { return cm_->grad(id); }
+  void acquire(int g, Pass p) override { cm_->acquire(g, p == Pass::Backward); }
+  void release(int g, Pass p) override { cm_->release(g, p == Pass::Backward); }
+  void zero_grads() override { cm_->zero_grads(); }
+  void begin_microbatch(int i, int n, const StepHyper& h) override {
+    cm_->begin_microbatch(i, n, to_chunk_step(h));
+  }
+  float step(const StepHyper& h) override { return cm_->step(to_chunk_step(h)); }
+  void read_param(int id, float* host) override { cm_->read_param(id, host); }
+  void write_param(int id, const float* host) override { cm_->write_param(id, host); }
+  void read_adam(int id, float* m, float* v) override { cm_->read_adam(id, m, v); }
+  void read_grad(int id, float* host) override { cm_->read_grad(id, host); }
+  void write_adam(int id, const float* m, const float* v) override { cm_->write_adam(id, m, v); }
+  std::string describe() const override { return "test-owned chunk manager"; }
+  ChunkManager& manager() { return *cm_; }
+
+  static ChunkOptimizerStep to_chunk_step(const StepHyper& h) {
+    ChunkOptimizerStep s;
+    s.adam.lr = h.lr;
+    s.adam.beta1 = h.beta1;
+    s.adam.beta2 = h.beta2;
+    s.adam.eps = h.eps;
+    s.adam.step = h.step;
+    s.weight_decay = h.weight_decay;
+    s.grad_clip = h.grad_clip;
+    return s;
+  }
+
+ private:
+  std::unique_ptr<ChunkManager> cm_;
+};
+
+inline ChunkLayout layout_for(const ModelSpec& spec, uint64_t chunk_bytes, size_t act_size = 4) {
+  return layout_chunks(chunk_tensor_sizes(spec), chunk_bytes / act_size, chunk_tensor_glue(spec));
+}
+
+// Everything the Trainer builds for one configuration, built the same way: the arena's capacity
+// is exactly the predicted budget, so any allocation beyond the prediction throws.
+// Members are declared in construction order; they are destroyed in reverse (executor first).
+struct ChunkRig {
+  RigOptions o;
+  std::unique_ptr<Device> dev;
+  std::unique_ptr<Ops> ops;
+  ModelSpec spec;
+  std::vector<ActMode> modes;
+  ChunkLayout layout;  // chunked only
+  uint64_t state_bytes = 0;
+  DeviceBudget budget;
+  std::unique_ptr<DeviceArena> arena;
+  std::unique_ptr<HostAllocator> host;
+  std::unique_ptr<CpuAdam> adam;
+  std::unique_ptr<ModelStates> states;
+  std::unique_ptr<Executor> exec;
+  DirectChunkedStates* direct = nullptr;
+
+  ChunkRig(const ModelConfig& m, const RigOptions& opt) : o(opt) {
+    dev = make_cpu_device();
+    ops = make_ops(*dev);
+    spec = build_model_spec(m);
+    modes = o.modes.empty() ? std::vector<ActMode>(m.n_layer, ActMode::Keep) : o.modes;
+    const DType act = ops->act_dtype();
+    if (o.chunked) {
+      layout = layout_for(spec, o.chunk_bytes, dtype_size(act));
+      state_bytes = ChunkManager::device_bytes(layout, o.n_persist, o.n_buffer, act,
+                                               spec.params.size());
+    } else {
+      state_bytes = resident_state_bytes(spec, act);
+    }
+    budget = device_budget(spec, *ops, o.B, o.T, modes, state_bytes);
+    arena = std::make_unique<DeviceArena>(dev.get(), budget.total());
+    if (o.chunked) {
+      HostAllocatorOptions ho;
+      ho.pin = PinMode::kOff;
+      ho.slab_bytes = 8ull << 20;  // small: a test rig holds a few MB of host state
+      ho.dedicated_threshold = 1ull << 20;
+      host = std::make_unique<HostAllocator>(NumaTopology::load_this_system(), ho);
+      adam = std::make_unique<CpuAdam>(CpuAdamOptions{});
+      if (o.direct_manager) {
+        std::vector<ChunkTensor> tensors;
+        for (auto& p : spec.params) tensors.push_back({p.numel, p.group, p.decay});
+        ChunkManagerOptions co;
+        co.n_persist = o.n_persist;
+        co.n_buffer = o.n_buffer;
+        co.use_sequence = executor_use_sequence(spec);
+        co.trace_copies = o.trace_copies;
+        auto cm = std::make_unique<ChunkManager>(*dev, *ops, *arena, *host, *adam, layout,
+                                                 std::move(tensors), co);
+        auto d = std::make_unique<DirectChunkedStates>(std::move(cm));
+        direct = d.get();
+        states = std::move(d);
+      } else {
+        ChunkedStatesOptions co;
+        co.n_persist = o.n_persist;
+        co.n_buffer = o.n_buffer;
+        co.chunk_elems = layout.chunk_elems;
+        co.trace_copies = o.trace_copies;
+        states = make_chunked_states(spec, *dev, *ops, *arena, *host, *adam, co);
+      }
+    } else {
+      states = make_resident_states(spec, *dev, *ops, *arena);
+    }
+    ExecutorOptions eo;
+    eo.micro_batch = o.B;
+    eo.seq_len = o.T;
+    eo.block_modes = modes;
+    exec = std::make_unique<Executor>(spec, *dev, *ops, *arena, *states, eo);
+    for (size_t i = 0; i < spec.params.size(); ++i) {
+      auto v = init_param(spec, static_cast<int>(i), o.seed);
+      states->write_param(static_cast<int>(i), v.data());
+    }
+  }
+  ~ChunkRig() {
+    exec.reset();  // regions are freed in reverse order of allocation
+    states.reset();
+  }
+  ChunkManager& manager() {
+    EXPECT_NE(direct, nullptr) << "RigOptions::direct_manager is needed for manager()";
+    return direct->manager();
+  }
+};
+
+// A deterministic pseudo-random micro-batch (an LCG; the values only need to be fixed).
+inline MicroBatch random_batch(int B, int T, int vocab, uint64_t seed) {
+  MicroBatch mb;
+  mb.inputs.resize(static_cast<size_t>(B) * T);
+  mb.targets.resize(mb.inputs.size());
+  uint64_t s = seed * 6364136223846793005ull + 1442695040888963407ull;
+  auto next = [&] {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<int32_t>((s >> 33) % static_cast<uint64_t>(vocab));
+  };
+  for (auto& x : mb.inputs) x = next();
+  for (auto& x : mb.targets) x = next();
+  return mb;
+}
+
+struct RunOptions {
+  int steps = 20;
+  int grad_accum = 1;
+  float grad_clip = 0;  // 0: off (offloaded chunks then update on the CPU during backward)
+  float lr = 1e-2f;     // large enough that every step visibly moves the weights
+  float weight_decay = 0.1f;
+};
+
+// What a run produced: per-step losses and norms, then final weights and Adam moments.
+struct RunResult {
+  std::vector<double> losses;
+  std::vector<float> norms;
+  std::vector<std::vector<float>> params, m, v;
+};
+
+inline StepHyper hyper_at(const RunOptions& r, int step) {
+  StepHyper h;
+  h.lr = r.lr;
+  h.weight_decay = r.weight_decay;
+  h.grad_clip = r.grad_clip;
+  h.step = step;
+  return h;
+}
+
+inline std::vector<MicroBatch> step_batches(const ChunkRig& rig, int step, int grad_accum) {
+  std::vector<MicroBatch> mbs;
+  for (int i = 0; i < grad_accum; ++i)
+    mbs.push_back(random_batch(rig.o.B, rig.o.T, rig.spec.cfg.vocab_size,
+                               1000u * static_cast<uint64_t>(step) + i));
+  return mbs;
+}
+
+inline RunResult run_steps(ChunkRig& rig, const RunOptions& r) {
+  RunResult out;
+  for (int s = 1; s <= r.steps; ++s) {
+    StepResult sr = rig.exec->train_step(step_batches(rig, s, r.grad_accum), hyper_at(r, s));
+    out.losses.push_back(sr.loss);
+    out.norms.push_back(sr.grad_norm);
+  }
+  for (size_t i = 0; i < rig.spec.params.size(); ++i) {
+    const uint64_t n = rig.spec.params[i].numel;
+    std::vector<float> p(n), m(n), v(n);
+    rig.states->read_param(static_cast<int>(i), p.data());
+    rig.states->read_adam(static_cast<int>(i), m.data(), v.data());
+    out.params.push_back(std::move(p));
+    out.m.push_back(std::move(m));
+    out.v.push_back(std::move(v));
+  }
+  return out;
+}
+
+// Bitwise equality of float vectors (distinguishes -0/+0 and NaN payloads, unlike ==).
+inline bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// Names the first tensor whose weights or Adam moments differ between two runs.
+inline ::testing::AssertionResult same_states(const ModelSpec& spec, const RunResult& a,
+                                              const RunResult& b) {
+  for (size_t i = 0; i < spec.params.size(); ++i) {
+    const char* what = !bitwise_equal(a.params[i], b.params[i]) ? "weights"
+                       : !bitwise_equal(a.m[i], b.m[i])         ? "Adam m"
+                       : !bitwise_equal(a.v[i], b.v[i])         ? "Adam v"
+                                                                : nullptr;
+    if (what)
+      return ::testing::AssertionFailure() << what << " of " << spec.params[i].name << " differ";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// The message of the mart::Error `fn` throws; fails the test if it throws nothing.
+template <class Fn>
+std::string error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const mart::Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a mart::Error";
+  return "";
+}
+
+// EXPECT_TRUE(has(msg, "...")): substring check that prints both on failure.
+inline ::testing::AssertionResult has(const std::string& text, const std::string& needle) {
+  if (text.find(needle) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "'" << needle << "' not found in: " << text;
+}
+
+inline double steady_now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace mart::chunks
