@@ -6,5 +6,7 @@ namespace mart::cli {
 
 void add_train(CLI::App& app);
 void add_prepare_data(CLI::App& app);
+void add_plan(CLI::App& app);     // cmd_plan.cpp
+void add_profile(CLI::App& app);  // cmd_profile.cpp
 
 }  // namespace mart::cli

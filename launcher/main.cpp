@@ -1,8 +1,13 @@
 // mart: the launcher. Every error reaches the user as one line that names the problem.
+#include <algorithm>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "launcher/commands.h"
+#include "runtime/config/suggest.h"
+#include "profiler/auto_plan.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -13,6 +18,20 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   mart::cli::add_train(app);
   mart::cli::add_prepare_data(app);
+  mart::cli::add_plan(app);
+  mart::cli::add_profile(app);
+  mart::install_auto_planner();  // memory.mode: auto in `mart train`
+  // "mart trian": say which word is wrong and what was meant, not just "subcommand required".
+  if (argc > 1 && argv[1][0] != '-') {
+    std::vector<std::string> names;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+      names.push_back(sub->get_name());
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+      std::fprintf(stderr, "mart: error: unknown command '%s'%s (see mart --help)\n", argv[1],
+                   mart::config_detail::suggestion(argv[1], names).c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

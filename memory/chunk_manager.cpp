@@ -314,13 +314,15 @@ void ChunkManager::finish_backward(int c) {
   if (last_mb && pending_.grad_clip <= 0) {
     // No clipping: the update needs no global information, so it starts as soon as the
     // gradients are on the host, while backward continues on the device.
-    dev_.host_task(kD2HStream, [this, c] { submit_update(c, 1.0f); });
+    // The hyperparameters travel by value: step() assigns pending_ on the calling thread while
+    // this task may still run on the D2H worker.
+    dev_.host_task(kD2HStream, [this, c, hyper = pending_] { submit_update(c, 1.0f, hyper); });
   }
 }
 
-void ChunkManager::submit_update(int c, float grad_scale) {
+void ChunkManager::submit_update(int c, float grad_scale, const ChunkOptimizerStep& hyper) {
   Chunk& ch = *chunks_[c];
-  AdamWHyper h = pending_.adam;
+  AdamWHyper h = hyper.adam;
   h.grad_scale = grad_scale;
   std::vector<CpuAdam::Ticket> tickets;
   for (int t : layout_.chunk_tensors[c]) {
@@ -334,7 +336,7 @@ void ChunkManager::submit_update(int c, float grad_scale) {
     s.out = act_ == DType::F32 ? nullptr : static_cast<char*>(ch.upload) + off * asz_;
     s.out_dtype = act_;
     s.n = tensors_[t].numel;
-    h.weight_decay = tensors_[t].decay ? pending_.weight_decay : 0.0f;
+    h.weight_decay = tensors_[t].decay ? hyper.weight_decay : 0.0f;
     tickets.push_back(adam_.submit(s, h));
   }
   std::lock_guard<std::mutex> lk(ch.mu);
@@ -412,7 +414,7 @@ float ChunkManager::step(const ChunkOptimizerStep& h) {
   if (h.grad_clip > 0) {
     for (int c = n_persist_; c < layout_.n_chunks(); ++c) {
       if (chunks_[c]->offloaded) dev_.synchronize(chunks_[c]->offloaded);
-      submit_update(c, scale);
+      submit_update(c, scale, h);
     }
   } else {
     dev_.synchronize_stream(kD2HStream);  // every clip-free update has been submitted

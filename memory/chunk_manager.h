@@ -128,7 +128,7 @@ class ChunkManager {
   void upload(int c, int b);
   void init_grads(int c);
   void finish_backward(int c);
-  void submit_update(int c, float grad_scale);
+  void submit_update(int c, float grad_scale, const ChunkOptimizerStep& hyper);
   void wait_updates(int c);
   void prefetch(int seq_pos);
   int next_use(int c, int seq_pos) const;  // distance in the cyclic use sequence; large = never

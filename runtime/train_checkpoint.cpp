@@ -155,6 +155,27 @@ JobConfig checkpoint_config(const std::string& dir) {
 TrainState load_checkpoint(const std::string& dir, const ModelSpec& spec, ModelStates& states) {
   nlohmann::json j = read_state_json(dir);
   JobConfig saved = job_config_from_json(j.at("config"));
+  // Every architectural field must agree: shapes alone can match across different models
+  // (e.g. another head count with the same widths).
+  {
+    const ModelConfig &a = saved.model, &b = spec.cfg;
+    auto fam = [](ModelFamily f) { return f == ModelFamily::GPT2 ? "gpt2" : "llama"; };
+    auto differ = [&](const char* field, auto x, auto y) {
+      MART_CHECK(x == y, "checkpoint ", dir, " was made for a model with model.", field, " = ", x,
+                 ", but the configured model has ", y, " (model config mismatch)");
+    };
+    differ("family", std::string(fam(a.family)), std::string(fam(b.family)));
+    differ("n_layer", a.n_layer, b.n_layer);
+    differ("d_model", a.d_model, b.d_model);
+    differ("n_head", a.n_head, b.n_head);
+    differ("n_kv_head", a.n_kv_head, b.n_kv_head);
+    differ("d_ff", a.d_ff, b.d_ff);
+    differ("vocab_size", a.vocab_size, b.vocab_size);
+    differ("max_seq_len", a.max_seq_len, b.max_seq_len);
+    differ("tied_embeddings", a.tied_embeddings, b.tied_embeddings);
+    differ("norm_eps", a.norm_eps, b.norm_eps);
+    differ("rope_theta", a.rope_theta, b.rope_theta);
+  }
   ModelSpec saved_spec = build_model_spec(saved.model);
   MART_CHECK(saved_spec.params.size() == spec.params.size() && saved_spec.n_params == spec.n_params,
              "checkpoint ", dir, " holds a model with ", saved_spec.n_params,

@@ -15,6 +15,7 @@
 #include "memory/chunk_manager.h"
 #include "memory/device_arena.h"
 #include "memory/host_allocator.h"
+#include "profiler/auto_plan.h"
 #include "runtime/backend.h"
 #include "runtime/checkpoint/atomic_file.h"
 #include "runtime/config/config_loader.h"
@@ -81,6 +82,7 @@ struct Trainer::Impl {
   std::shared_ptr<const MarkovSource> markov;
   std::unique_ptr<DataLoader> train_data, val_data;
   TrainState st;
+  nlohmann::json planner;  // memory.mode auto: the plan and its prediction (plan_auto_memory)
 
   Impl(JobConfig c, TrainOptions o) : cfg(std::move(c)), opt(std::move(o)) {
     MART_CHECK(!opt.run_dir.empty(), "trainer: a run directory is required");
@@ -92,6 +94,7 @@ struct Trainer::Impl {
     validate(cfg);
     dev = make_device(cfg.backend);
     ops = make_ops(*dev);
+    plan_auto_memory();
     spec = build_model_spec(cfg.model);
     modes = parse_act_modes(resolve_block_modes(cfg));
     MART_CHECK(cfg.memory.mode == "resident" || cfg.memory.mode == "manual",
@@ -178,6 +181,37 @@ struct Trainer::Impl {
       }
     }
   }
+
+  // ---- memory.mode: auto (profiler/auto_plan.h) -----------------------------------------------
+  // Profiles the job on this device, plans within memory.device_capacity and rewrites cfg to the
+  // plan (memory.mode manual with every knob set) before anything reads those knobs.
+  void plan_auto_memory() {
+    if (cfg.memory.mode != "auto") return;
+    const AutoPlanHook hook = auto_plan_hook();
+    MART_CHECK(hook, "memory.mode auto needs the planner, which this program does not install "
+               "(call mart::install_auto_planner() from mart_profiler), or use memory.mode manual");
+    planner = hook(cfg, *dev, *ops);
+    validate(cfg);
+  }
+
+  // The planner's prediction next to what this run measured (summary.json "planner").
+  nlohmann::json planner_report(const TrainSummary& s) {
+    nlohmann::json r = planner;
+    const uint64_t peak = r["predicted"]["peak_device_bytes"].get<uint64_t>();
+    const double step = r["predicted"]["iteration_s"].get<double>();
+    const double err = s.median_step_s > 0 ? (s.median_step_s - step) / step : 0;
+    r["measured"] = {{"peak_device_bytes", s.peak_device_bytes},
+                     {"iteration_s", s.median_step_s}};
+    r["error"] = {{"peak_device_bytes",
+                   static_cast<int64_t>(s.peak_device_bytes) - static_cast<int64_t>(peak)},
+                  {"iteration_rel", err}};
+    std::fprintf(stderr, "mart: planner: peak device memory predicted %s, measured %s%s; step "
+                 "time predicted %.4f s, measured %.4f s (median, %+.1f%%)\n",
+                 format_bytes(peak).c_str(), format_bytes(s.peak_device_bytes).c_str(),
+                 peak == s.peak_device_bytes ? " (exact)" : "", step, s.median_step_s, 100 * err);
+    return r;
+  }
+  // ---- end memory.mode: auto -------------------------------------------------------------------
 
   std::vector<MicroBatch> next_step_batches() {
     std::vector<MicroBatch> mbs(cfg.train.grad_accum);
@@ -338,6 +372,7 @@ struct Trainer::Impl {
                         {"peak_device_bytes", s.peak_device_bytes},
                         {"plan", plan_json()}};
     if (markov) j["entropy_rate_nats"] = markov->entropy_rate_nats();
+    if (!planner.is_null()) j["planner"] = planner_report(s);
     s.summary_path = opt.run_dir + "/summary.json";
     write_text(s.summary_path, j.dump(2) + "\n");
     std::fprintf(stderr, "mart: done: %d steps, final loss %.4f, %.0f tokens/s, peak device memory %s\n",

@@ -1,5 +1,6 @@
 #include "runtime/data/file_glob.h"
 
+#include <errno.h>
 #include <glob.h>
 
 #include <algorithm>
@@ -8,10 +9,17 @@
 
 namespace mart {
 
+namespace {
+
+// A directory that does not exist simply has no matches; any other read error aborts the walk.
+int glob_error(const char*, int err) { return err == ENOENT || err == ENOTDIR ? 0 : 1; }
+
+}  // namespace
+
 std::vector<std::string> expand_glob(const std::string& pattern) {
   MART_CHECK(!pattern.empty(), "empty file pattern; set data.train_pattern (e.g. 'data/tiny.bin')");
   glob_t g{};
-  const int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &g);
+  const int rc = ::glob(pattern.c_str(), 0, glob_error, &g);
   std::vector<std::string> out;
   if (rc == 0)
     for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);

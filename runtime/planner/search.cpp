@@ -22,6 +22,7 @@ struct Point {
   int32_t np, nb;
   int16_t s, c, z;
   uint64_t device;
+  uint64_t pinned;  // host bytes of offloaded chunks and swapped activations
 };
 
 // What the memory pass needs of one chunk size, for every n_persist at once.
@@ -274,7 +275,7 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
               const double lb = bd.lb, est = bd.est;
               pts.push_back({lb, est, static_cast<uint16_t>(bi), static_cast<uint16_t>(ci), np, nb,
                              static_cast<int16_t>(s), static_cast<int16_t>(c),
-                             static_cast<int16_t>(z), device});
+                             static_cast<int16_t>(z), device, pinned});
             }
           }
         }
@@ -317,11 +318,14 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
   }
 
   // ---- simulations: the most promising first, then branch and bound ----
-  // Ties go to the plan that needs less machinery (more persistent, fewer non-kept blocks, less
-  // memory): its simulation usually sits on its bound, which prunes the rest sooner.
+  // Ties go to the plan that needs less machinery: less offloaded, fewer non-kept blocks, fewer
+  // micro-batches, fewer buffers, less device memory. Its simulation usually sits on its bound,
+  // which prunes the rest sooner, and between plans the model cannot tell apart it is the safer.
   auto tie = [&](const Point& a, const Point& b) {
-    if (a.np != b.np) return a.np > b.np;
+    if (a.pinned != b.pinned) return a.pinned < b.pinned;
     if (a.s + a.c + a.z != b.s + b.c + b.z) return a.s + a.c + a.z < b.s + b.c + b.z;
+    if (a.bi != b.bi) return a.bi > b.bi;
+    if (a.nb != b.nb) return a.nb < b.nb;
     return a.device < b.device;
   };
   std::vector<uint32_t> by_est(pts.size()), by_lb(pts.size());
@@ -336,6 +340,7 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
   EventSim sim;
   const size_t keep_n = static_cast<size_t>(std::max(0, opt.alternatives)) + 1;
   std::vector<std::pair<double, size_t>> top;  // (time, point index), ascending
+  std::vector<std::pair<double, size_t>> all;  // every simulation
   std::vector<char> done(pts.size(), 0);
   uint64_t sim_ops = 0;
   auto elapsed = [&] {
@@ -349,11 +354,9 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
                   q.s, q.c, q.z};
     const double t = predict_time(*ctx, pc, co, sim).iteration_s;
     sim_ops += static_cast<uint64_t>(sim.size());
-    if (getenv("MART_PLAN_DEBUG") && R.simulated < 60)
-      fprintf(stderr, "lb %.4f est %.4f sim %.4f ops %d b%d e%llu np%d nb%d s%d c%d z%d\n", q.lb, q.est, t,
-              sim.size(), pc.micro_batch, (unsigned long long)pc.chunk_elems, q.np, q.nb, q.s, q.c, q.z);
     ++R.simulated;
     done[i] = 1;
+    all.push_back({t, i});
     top.insert(std::upper_bound(top.begin(), top.end(), std::make_pair(t, i)),
                std::make_pair(t, i));
     if (top.size() > keep_n) top.pop_back();
@@ -387,8 +390,17 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
     return c;
   };
   R.fits = true;
-  R.best = candidate(top.front().second);
-  for (size_t k = 1; k < top.size(); ++k) R.alternatives.push_back(candidate(top[k].second));
+  // The best is the simplest plan within `prefer_simpler` of the fastest: closer than that, the
+  // model cannot tell them apart.
+  size_t chosen = top.front().second;
+  for (auto& [t, i] : all)
+    if (t <= top.front().first * (1 + opt.prefer_simpler) && tie(pts[i], pts[chosen])) chosen = i;
+  R.best = candidate(chosen);
+  std::sort(all.begin(), all.end());
+  for (auto& [t, i] : all) {
+    if (R.alternatives.size() >= static_cast<size_t>(opt.alternatives)) break;
+    if (i != chosen) R.alternatives.push_back(candidate(i));
+  }
   R.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   return R;
 }

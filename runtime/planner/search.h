@@ -33,6 +33,7 @@ struct SearchOptions {
   int extra_buffers = 2;
   int alternatives = 3;      // runner-up plans to return
   double tolerance = 0.002;  // stop when the bound is within this fraction of the best
+  double prefer_simpler = 0.005;  // plans this close to the fastest count as ties (see .cpp)
   int estimate_first = 24;   // simulate this many best-estimated plans before bounding
   // Budget of the branch and bound, in simulated operations (deterministic, unlike a clock;
   // ~0.1-0.2 us each): large models whose bound cannot close stop here (`exhaustive` false).

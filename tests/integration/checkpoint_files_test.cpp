@@ -4,6 +4,9 @@
 // prefix (ignoring their attn.bias buffers); missing or misshapen tensors are named in the error.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "runtime/checkpoint/safetensors.h"
 #include "runtime/model/hf_checkpoint.h"
 #include "runtime/train_checkpoint.h"

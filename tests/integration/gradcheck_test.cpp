@@ -1,8 +1,14 @@
 // Whole-model gradient check: the executor's gradients (forward_backward + read_grad) against
 // central finite differences of Executor::eval_loss, for both families, through every tensor.
 //
-// The CPU backend is fp32 (no F64 ops backend exists yet; the per-kernel double-precision checks
-// live in tests/kernels). eval_loss is a mean of fp32 per-token losses, so two evaluations differ
+// Two backends:
+//  - the training backend (fp32 CPU), through the public ModelStates API;
+//  - the F64 reference backend (make_cpu_ops64: the same CPU kernels in double), where central
+//    differences are accurate to ~1e-10, so the gradients must match to 1e-6 relative. This one
+//    also runs with a checkpointed block, so the recompute path is checked in double too.
+//    (tests/runtime_gradcheck holds the exhaustive F64 check per element; this is the
+//    integration-level cross-check of both families through the executor.)
+// fp32: eval_loss is a mean of fp32 per-token losses, so two evaluations differ
 // by rounding noise of about 1e-7 relative (~5e-7 absolute at loss ~3.5). A central difference
 // with step h therefore carries noise ~5e-7 / h; with h = 1e-2 that is ~5e-5, while the
 // truncation error h^2/6 * f''' stays below that for these smooth, tiny models. Hence:
@@ -19,6 +25,7 @@
 #include <cmath>
 #include <random>
 
+#include "kernels/ops.h"
 #include "tests/integration/integ_util.h"
 
 namespace mart::integ {
@@ -175,6 +182,73 @@ TEST_P(GradcheckTest, CheckDetectsAWrongGradient) {
   for (float x : d[id]) nrm += static_cast<double>(x) * x;
   for (auto& x : d[id]) x = static_cast<float>(x / std::sqrt(nrm));
   EXPECT_FALSE(close(r.central(d, 1e-2), r.dot(d), kRelTol, kAbsTol));
+}
+
+// F64 reference backend: parameters are doubles in (CPU) device memory, perturbed in place, so the
+// step is exact; loss and gradients are double. Central differences with h = 1e-5 have truncation
+// error ~h^2 x (third derivative) ~ 1e-10 and round-off ~1e-16 / h ~ 1e-11, so 1e-6 relative
+// (+1e-9 absolute) leaves a wide margin while any real gradient error (>= 1e-3 relative) fails.
+TEST_P(GradcheckTest, DoublePrecisionGradientsMatchTightly) {
+  const ModelConfig m = tiny_model(GetParam());
+  const int B = 2, T = 8;
+  auto dev = make_cpu_device();
+  auto ops = make_cpu_ops64();
+  ASSERT_EQ(ops->act_dtype(), DType::F64);
+  ModelSpec spec = build_model_spec(m);
+  const std::vector<ActMode> modes = {ActMode::Checkpoint, ActMode::Keep};
+  DeviceBudget budget =
+      device_budget(spec, *ops, B, T, modes, resident_state_bytes(spec, DType::F64));
+  DeviceArena arena(dev.get(), budget.total());
+  auto states = make_resident_states(spec, *dev, *ops, arena);
+  ExecutorOptions eo;
+  eo.micro_batch = B;
+  eo.seq_len = T;
+  eo.block_modes = modes;
+  Executor exec(spec, *dev, *ops, arena, *states, eo);
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> normal;
+  for (size_t i = 0; i < spec.params.size(); ++i) {
+    // Wider than the training init and off the symmetric point (norms 1, biases 0), so every
+    // path carries signal.
+    auto v = init_param(spec, static_cast<int>(i), 3);
+    for (auto& x : v) x = static_cast<float>(5 * x + 0.05 * normal(rng));
+    states->write_param(static_cast<int>(i), v.data());
+  }
+  MicroBatch mb = random_batch(B, T, m.vocab_size, 8);
+  mb.targets[3] = -1;  // an ignored target
+  exec.forward_backward(mb);
+  auto p = [&](int id) { return static_cast<double*>(states->param(id)); };
+  auto g = [&](int id) { return static_cast<const double*>(states->grad(id)); };
+  std::vector<std::vector<double>> grads;
+  for (size_t i = 0; i < spec.params.size(); ++i)
+    grads.emplace_back(g(static_cast<int>(i)), g(static_cast<int>(i)) + spec.params[i].numel);
+
+  const double h = 1e-5;
+  for (size_t i = 0; i < spec.params.size(); ++i) {
+    const int id = static_cast<int>(i);
+    const ParamInfo& pi = spec.params[i];
+    SCOPED_TRACE(pi.name);
+    // A random unit direction within the tensor.
+    std::vector<double> d(pi.numel);
+    double n2 = 0;
+    for (auto& x : d) {
+      x = normal(rng);
+      n2 += x * x;
+    }
+    for (auto& x : d) x /= std::sqrt(n2);
+    std::vector<double> w0(p(id), p(id) + pi.numel);
+    auto loss_at = [&](double eps) {
+      for (uint64_t k = 0; k < pi.numel; ++k) p(id)[k] = w0[k] + eps * d[k];
+      double l = exec.eval_loss(mb);
+      std::copy(w0.begin(), w0.end(), p(id));
+      return l;
+    };
+    double an = 0;
+    for (uint64_t k = 0; k < pi.numel; ++k) an += grads[i][k] * d[k];
+    const double fd = (loss_at(h) - loss_at(-h)) / (2 * h);
+    EXPECT_TRUE(close(fd, an, 1e-6, 1e-9));
+    EXPECT_GT(std::fabs(an), 1e-6) << "no signal along the direction";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, GradcheckTest,

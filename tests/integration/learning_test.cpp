@@ -1,21 +1,21 @@
 // Learning: on the default job's corpus (the synthetic order-2 Markov source with JobConfig's
 // default data settings) a tiny model's loss must fall far below the levels a model without
-// working context reaches:
-//   unigram  ln(V) = 3.466 (V = 32; the stationary marginal is nearly uniform, H = 3.454)
-//   bigram   H(next | previous token) = 3.089  -- the best a model can do WITHOUT attention
-//   entropy  H(next | previous two tokens) = 0.825 -- the best achievable (entropy_rate_nats())
+// working context reaches. The levels are computed exactly from the source's tables:
+//   unigram  ln(V)                                 (the stationary marginal is nearly uniform)
+//   bigram   H(next | previous token)             the best a model can do WITHOUT attention
+//   entropy  H(next | previous two tokens)        the best achievable (entropy_rate_nats())
 // Going below the bigram level requires attention to carry the token before the previous one, so
-// a broken attention, gradient, optimizer or data pipeline stalls at or above 3.09 (or diverges).
+// a broken attention, gradient, optimizer or data pipeline stalls at or above it (or diverges).
 // Dropping below the entropy rate would mean a target leaked into the inputs (a causal-mask bug).
 //
-// Measured (CPU, deterministic), final validation loss:
-//   Llama, d 64, B 32 x T 32, lr 1e-2, 150 steps: 1.83     asserted < bigram - 0.6 = 2.49
-//   GPT-2, d 64, B 16 x T 16, lr 3e-3, 200 steps: ~2.98    asserted < bigram - 0.05 = 3.04
-// GPT-2 learns the order-2 structure far more slowly than Llama at equal cost (its learned
-// absolute position embeddings must first discover "previous position"; RoPE gives that for
-// free): at 600 steps it is at 2.87 where Llama is at 1.6. Both learn an order-1 corpus to within
-// 0.06 of its entropy rate in 150 steps. So the GPT-2 check asserts that it has started to use the
-// second token of context, with a smaller margin.
+// Measured with the defaults of this writing (V = 16: unigram 2.773, bigram 2.337, entropy 0.801),
+// d_model 64, B 32 x T 16, 150 steps (about 1.5 s of CPU for Llama, 3.5 s for GPT-2), final
+// validation loss:
+//   Llama (lr 1e-2): 1.451   asserted < bigram - 0.5  = 1.84
+//   GPT-2 (lr 5e-3): 1.870   asserted < bigram - 0.25 = 2.09
+// GPT-2 learns the order-2 structure more slowly than Llama at equal cost: its learned absolute
+// position embeddings must first discover "previous position", which RoPE gives for free (and at
+// lr 1e-2 it stalls near 2.6). Both learn an order-1 corpus to near its entropy rate quickly.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -63,11 +63,11 @@ TEST_P(LearningTest, LossFallsBelowTheBigramLevelTowardTheEntropyRate) {
   cfg.name = "learn";
   cfg.model = tiny_model(GetParam(), 64);  // ...with a tiny model
   cfg.model.max_seq_len = 32;
-  cfg.train.micro_batch = gpt2 ? 16 : 32;
-  cfg.train.seq_len = gpt2 ? 16 : 32;
-  cfg.train.steps = gpt2 ? 200 : 150;
-  cfg.train.lr = gpt2 ? 3e-3f : 1e-2f;
-  cfg.train.eval_every = cfg.train.steps / 3;
+  cfg.train.micro_batch = 32;
+  cfg.train.seq_len = 16;
+  cfg.train.steps = 150;
+  cfg.train.lr = gpt2 ? 5e-3f : 1e-2f;
+  cfg.train.eval_every = 50;
   cfg.train.eval_batches = 4;
   validate(cfg);
 
@@ -78,9 +78,9 @@ TEST_P(LearningTest, LossFallsBelowTheBigramLevelTowardTheEntropyRate) {
   ms.seed = cfg.data.synthetic_seed;
   ASSERT_EQ(ms.order, 2u) << "the default corpus changed; revisit the levels above";
   const Levels lv = levels_of(MarkovSource(ms));
-  EXPECT_NEAR(lv.unigram, 3.466, 1e-3);
-  EXPECT_NEAR(lv.bigram, 3.089, 1e-3);
-  EXPECT_NEAR(lv.entropy, 0.825, 1e-3);
+  // The bigram level must sit well between the other two, or the test below means little.
+  ASSERT_LT(lv.bigram, lv.unigram - 0.2);
+  ASSERT_GT(lv.bigram, lv.entropy + 1.0);
 
   TrainSummary s = train(cfg, tmp.file("run"));
   auto metrics = read_metrics(tmp.file("run"));
@@ -93,11 +93,14 @@ TEST_P(LearningTest, LossFallsBelowTheBigramLevelTowardTheEntropyRate) {
 
   double last10 = 0;
   for (size_t i = losses.size() - 10; i < losses.size(); ++i) last10 += losses[i] / 10;
-  std::printf("[learning %s] first %.4f last10 %.4f val %.4f %.4f %.4f\n", family_tag(GetParam()),
-              losses.front(), last10, vals[0].second, vals[1].second, vals[2].second);
+  std::printf(
+      "[learning %s] unigram %.3f bigram %.3f entropy %.3f | first %.4f last10 %.4f val "
+      "%.4f %.4f %.4f\n",
+      family_tag(GetParam()), lv.unigram, lv.bigram, lv.entropy, losses.front(), last10,
+      vals[0].second, vals[1].second, vals[2].second);
   // Starts near uniform over the model's vocabulary.
   EXPECT_NEAR(losses.front(), std::log(static_cast<double>(cfg.model.vocab_size)), 0.1);
-  const double margin = gpt2 ? 0.05 : 0.6;
+  const double margin = gpt2 ? 0.25 : 0.5;
   EXPECT_LT(s.final_val_loss, lv.bigram - margin);
   EXPECT_LT(last10, lv.bigram - margin);
   EXPECT_GT(s.final_val_loss, lv.entropy - 0.05);

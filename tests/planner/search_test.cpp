@@ -14,11 +14,14 @@ namespace mart {
 namespace {
 
 uint64_t resident_need(const Profile& p, int micro_batch) {
-  // All chunks persistent at the largest chunk size, every block kept.
-  CostContext ctx(p, micro_batch, chunk_size_grid(p.model).back());
-  PlanChoice plan{micro_batch, 1, ctx.chunks.layout.chunk_elems, ctx.chunks.n_chunks(), 0,
-                  0,           0, 0};
-  return predict_memory(ctx, plan, CostOptions{}).device;
+  // All chunks persistent, every block kept, at the chunk size with the least padding.
+  uint64_t best = UINT64_MAX;
+  for (uint64_t e : chunk_size_grid(p.model)) {
+    CostContext ctx(p, micro_batch, e);
+    PlanChoice plan{micro_batch, 1, e, ctx.chunks.n_chunks(), 0, 0, 0, 0};
+    best = std::min(best, predict_memory(ctx, plan, CostOptions{}).device);
+  }
+  return best;
 }
 
 TEST(Search, AmpleMemoryKeepsEverythingOnTheDevice) {
@@ -65,13 +68,17 @@ TEST(Search, TightMemoryOffloadsAndRecomputes) {
 
 TEST(Search, SwapIsUsedWhenItHidesUnderCompute) {
   Profile p = test::toy_profile();
+  // A link fast enough for a block's activations to travel under the next block's compute.
+  p.hardware.h2d_bps = p.hardware.d2h_bps = 2e12;
+  p.hardware.h2d_duplex_bps = p.hardware.d2h_duplex_bps = 1.5e12;
   SearchOptions o;
   o.global_batch = 4;
   o.fixed_micro_batch = 4;
   // Room for the model states resident but not for every block's activations.
   const uint64_t need = resident_need(p, 4);
-  o.device_capacity = need - 4 * p.find(4)->body_bytes;
+  o.device_capacity = need - 6 * p.find(4)->body_bytes;
   SearchResult with_swap = search_plan(p, o);
+  EXPECT_GT(with_swap.best.plan.n_swap, 0);
   o.allow_swap = false;
   SearchResult without = search_plan(p, o);
   ASSERT_TRUE(with_swap.fits && without.fits);

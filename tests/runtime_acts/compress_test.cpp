@@ -235,16 +235,18 @@ std::vector<double> losses(const std::string& run_dir) {
 }
 
 // The default job (Llama, synthetic Markov corpus, default optimizer and schedule) shrunk to a
-// small width, every block compressed at the default bound, against the same job with keep.
+// small width, every block compressed at the default bound (1e-3), against the same job with keep.
+// Measured (2026-11-22): mean |dloss| 0.013 over the last 50 of 300 steps, mean dloss -0.008,
+// max 0.041; the runs are deterministic, so the margin to the 0.02 tolerance is not noise.
 TEST(CompressTraining, FollowsTheExactLossCurve) {
   TempDir tmp("curve");
   JobConfig c;
-  c.model.d_model = 64;
+  c.model.d_model = 32;
   c.model.n_head = 4;
   c.model.n_kv_head = 2;
-  c.model.d_ff = 192;
+  c.model.d_ff = 96;
   c.train.micro_batch = 4;
-  c.train.seq_len = 64;
+  c.train.seq_len = 32;
   c.train.steps = 300;
   c.train.eval_every = 0;
   auto run = [&](int n_compress, const std::string& name) {
@@ -262,16 +264,19 @@ TEST(CompressTraining, FollowsTheExactLossCurve) {
   ASSERT_EQ(exact.size(), 300u);
   ASSERT_EQ(lossy.size(), 300u);
   EXPECT_EQ(exact[0], lossy[0]);  // forward is untouched: step 1's loss is exact
-  double mean_abs = 0, max_abs = 0, last = 0;
+  double mean_abs = 0, max_abs = 0, last = 0, sgn = 0;
   for (size_t i = 250; i < 300; ++i) {
+    sgn += (lossy[i] - exact[i]) / 50;
     mean_abs += std::fabs(exact[i] - lossy[i]) / 50;
     max_abs = std::max(max_abs, std::fabs(exact[i] - lossy[i]));
     last += lossy[i] / 50;
   }
   RecordProperty("mean_abs_dloss_last50", std::to_string(mean_abs));
   RecordProperty("max_abs_dloss_last50", std::to_string(max_abs));
-  std::printf("compress vs keep, last 50 of 300 steps: mean |dloss| %.5f, max %.5f, loss %.4f\n",
-              mean_abs, max_abs, last);
+  RecordProperty("mean_dloss_last50", std::to_string(sgn));
+  std::printf("compress (eb %g) vs keep, last 50 of 300 steps: mean |dloss| %.5f, mean dloss "
+              "%+.5f, max |dloss| %.5f, mean loss %.4f\n",
+              c.activations.eb, mean_abs, sgn, max_abs, last);
   EXPECT_LT(mean_abs, 0.02);
   EXPECT_LT(last, exact[0] - 1.0);  // it did train
 }

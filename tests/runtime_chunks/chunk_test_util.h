@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,6 +64,8 @@ struct RigOptions {
   int B = 2, T = 16;
   std::vector<ActMode> modes;  // empty: keep every block
   uint64_t seed = 42;
+  // Wraps the model states before the executor is built on them (e.g. to time each group).
+  std::function<std::unique_ptr<ModelStates>(std::unique_ptr<ModelStates>)> wrap_states;
 };
 
 // ModelStates over a ChunkManager the test owns; mirrors ChunkedStates in chunked_states.cpp.
@@ -171,6 +174,7 @@ struct ChunkRig {
     } else {
       states = make_resident_states(spec, *dev, *ops, *arena);
     }
+    if (o.wrap_states) states = o.wrap_states(std::move(states));
     ExecutorOptions eo;
     eo.micro_batch = o.B;
     eo.seq_len = o.T;
@@ -191,7 +195,8 @@ struct ChunkRig {
   }
 };
 
-// A deterministic pseudo-random micro-batch (an LCG; the values only need to be fixed).
+// A deterministic micro-batch: pseudo-random inputs (an LCG) and targets that are a fixed function
+// of the input token, so a few steps visibly lower the loss.
 inline MicroBatch random_batch(int B, int T, int vocab, uint64_t seed) {
   MicroBatch mb;
   mb.inputs.resize(static_cast<size_t>(B) * T);
@@ -201,8 +206,10 @@ inline MicroBatch random_batch(int B, int T, int vocab, uint64_t seed) {
     s = s * 6364136223846793005ull + 1442695040888963407ull;
     return static_cast<int32_t>((s >> 33) % static_cast<uint64_t>(vocab));
   };
-  for (auto& x : mb.inputs) x = next();
-  for (auto& x : mb.targets) x = next();
+  for (size_t i = 0; i < mb.inputs.size(); ++i) {
+    mb.inputs[i] = next();
+    mb.targets[i] = (mb.inputs[i] * 5 + 1) % vocab;
+  }
   return mb;
 }
 

@@ -1,0 +1,82 @@
+// mart plan [CONFIG] [--gpu-mem SIZE] [--host-mem SIZE] [--hardware NAME|FILE.yaml|PROFILE.json]
+//           [--json] [--explain] [--trace OUT.json] [--set key=value ...]
+// Needs no GPU and no data: an analytic profile of the job on a hardware description (or a
+// measured profile), the plan search, and the predicted memory and speed.
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/units.h"
+#include "launcher/commands.h"
+#include "profiler/hardware.h"
+#include "profiler/plan_job.h"
+#include "runtime/config/config_loader.h"
+
+namespace mart::cli {
+namespace {
+
+struct PlanCliArgs {
+  std::string config, gpu_mem, host_mem, hardware, trace;
+  std::vector<std::string> sets;
+  bool json = false, explain = false, allow_compress = false;
+};
+
+void run_plan(const PlanCliArgs& a) {
+  const JobConfig cfg = load_job_config(a.config, a.sets);
+  PlanArgs pa;
+  pa.hardware = a.hardware;
+  pa.gpu_mem = a.gpu_mem.empty() ? 0 : parse_size(a.gpu_mem);
+  pa.host_mem = a.host_mem.empty() ? 0 : parse_size(a.host_mem);
+  pa.allow_compress = a.allow_compress;
+  const JobPlan jp = plan_job(cfg, pa);
+  if (!a.trace.empty()) {
+    MART_CHECK(jp.result.fits, "--trace: nothing fits, so there is no schedule to trace");
+    nlohmann::json events = nlohmann::json::array();
+    evaluate_plan(jp.profile, jp.result.best.plan, jp.options.cost, &events);
+    std::ofstream f(a.trace);
+    MART_CHECK(f.good(), "cannot open ", a.trace, " for writing");
+    f << nlohmann::json{{"traceEvents", events}, {"displayTimeUnit", "ms"}}.dump() << "\n";
+  }
+  if (a.json) std::printf("%s\n", job_plan_json(jp).dump(2).c_str());
+  else std::printf("%s", job_plan_text(jp, a.explain).c_str());
+}
+
+}  // namespace
+
+void add_plan(CLI::App& app) {
+  auto a = std::make_shared<PlanCliArgs>();
+  std::string names;
+  for (auto& n : builtin_hardware_names()) names += (names.empty() ? "" : ", ") + n;
+  CLI::App* c = app.add_subcommand(
+      "plan",
+      "Plan a job's memory: what stays on the device, what is offloaded, recomputed or swapped,\n"
+      "the micro-batch, and the predicted peak memory and speed. Needs no GPU and no data.");
+  c->add_option("config", a->config, "Job config (YAML); see configs/jobs/. Omit for the default job");
+  c->add_option("--gpu-mem", a->gpu_mem,
+                "Device memory to plan for (e.g. 24GiB); default memory.device_capacity, else the "
+                "hardware's")
+      ->type_name("SIZE");
+  c->add_option("--host-mem", a->host_mem, "Host memory to plan for; default the hardware's")
+      ->type_name("SIZE");
+  c->add_option("--hardware", a->hardware,
+                "Built-in hardware (" + names + "), a hardware .yaml (configs/hardware/), or a "
+                "profile .json from `mart profile`. Default: h100-sxm, or cpu for backend: cpu")
+      ->type_name("NAME|FILE");
+  c->add_flag("--json", a->json, "Print one JSON object (fits, binding_resource, plan, predicted)");
+  c->add_flag("--explain", a->explain,
+              "Also print the memory breakdown, transfers, busy times, search statistics and "
+              "runner-up plans");
+  c->add_option("--trace", a->trace,
+                "Write the best plan's simulated schedule as a Chrome/Perfetto trace (JSON)")
+      ->type_name("OUT.json");
+  c->add_flag("--allow-compress", a->allow_compress,
+              "Let the plan compress activations (lossy, bounded by activations.eb)");
+  c->add_option("--set", a->sets, "Override a config value, e.g. --set train.micro_batch=4")
+      ->type_name("KEY=VALUE");
+  c->callback([a] { run_plan(*a); });
+}
+
+}  // namespace mart::cli

@@ -1,0 +1,51 @@
+// mart profile [CONFIG] -o PROFILE.json [--set key=value ...]
+// Measures the job's model and the machine on the configured backend (a few seconds) and writes
+// the planner's profile; `mart plan --hardware PROFILE.json` then plans with measured figures.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "launcher/commands.h"
+#include "profiler/measured_profile.h"
+#include "runtime/backend.h"
+#include "runtime/config/config_loader.h"
+
+namespace mart::cli {
+namespace {
+
+struct ProfileArgs {
+  std::string config, out;
+  std::vector<std::string> sets;
+  int reps = 3;
+};
+
+void run_profile(const ProfileArgs& a) {
+  const JobConfig cfg = load_job_config(a.config, a.sets);
+  auto dev = make_device(cfg.backend);
+  auto ops = make_ops(*dev);
+  MeasureOptions mo;
+  mo.reps = a.reps;
+  mo.verbose = true;
+  const Profile p = measured_profile(cfg, *dev, *ops, mo);
+  save_profile(p, a.out);
+  std::fprintf(stderr, "mart profile: wrote %s (%zu micro-batch sizes, %s)\n", a.out.c_str(),
+               p.micro_batches.size(), p.hardware.name.c_str());
+}
+
+}  // namespace
+
+void add_profile(CLI::App& app) {
+  auto a = std::make_shared<ProfileArgs>();
+  CLI::App* c = app.add_subcommand(
+      "profile",
+      "Measure the job's model and this machine (block times, copy bandwidth, CPU and device\n"
+      "Adam, matmul) on the configured backend and write a profile for `mart plan`.");
+  c->add_option("config", a->config, "Job config (YAML); omit for the default job");
+  c->add_option("-o,--output", a->out, "Where to write the profile JSON")->required();
+  c->add_option("--reps", a->reps, "Timed repetitions per measurement (median)")->type_name("N");
+  c->add_option("--set", a->sets, "Override a config value")->type_name("KEY=VALUE");
+  c->callback([a] { run_profile(*a); });
+}
+
+}  // namespace mart::cli

@@ -1,0 +1,140 @@
+// `mart plan` on the shipped job configs and the built-in hardware: every GPT-2 and the Llama
+// 1B/7B/13B plans fit on an H100 with a sane plan; Llama 70B does not fit a 1 TiB host, for the
+// reason "host", and fits when given more. Plus the hardware files, and the CLI itself.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "profiler/hardware.h"
+#include "profiler/plan_job.h"
+#include "runtime/config/config_loader.h"
+
+namespace mart {
+namespace {
+
+std::string job(const std::string& name) {
+  return std::string(MART_SOURCE_DIR) + "/configs/jobs/" + name + ".yaml";
+}
+
+void expect_sane(const JobPlan& jp, const JobConfig& cfg) {
+  const SearchResult& r = jp.result;
+  ASSERT_TRUE(r.fits) << r.message;
+  const PlanChoice& k = r.best.plan;
+  const ModelChunks mc = model_chunks(jp.profile.model, k.chunk_elems);
+  EXPECT_GE(k.n_persist, 0);
+  EXPECT_LE(k.n_persist, mc.n_chunks());
+  if (k.n_persist < mc.n_chunks()) {
+    EXPECT_GE(k.n_buffer, min_buffers(jp.profile.model, mc, k.n_persist));
+  }
+  EXPECT_LE(k.n_swap + k.n_checkpoint + k.n_compress, cfg.model.n_layer);
+  EXPECT_EQ(k.micro_batch * k.grad_accum, cfg.train.micro_batch * cfg.train.grad_accum);
+  EXPECT_LE(r.best.memory.device, r.device_capacity);
+  EXPECT_LE(r.best.memory.pinned_host, r.pinned_limit);
+  EXPECT_GT(r.best.time.iteration_s, 0);
+  EXPECT_GT(r.best.time.tokens_per_s, 0);
+  EXPECT_GT(r.best.time.mfu, 0);
+  EXPECT_LT(r.best.time.mfu, 1);
+  EXPECT_FALSE(r.best.time.binding.empty());
+  EXPECT_LT(r.seconds, 10.0);  // generous: the unit tests do not time it (docs/PLANNER.md does)
+}
+
+TEST(PlanJobs, GptAndLlamaUpTo13BFitOnAnH100) {
+  for (const char* name :
+       {"gpt2-124m", "gpt2-350m", "gpt2-774m", "gpt2-1.5b", "llama-1b", "llama-7b", "llama-13b"}) {
+    SCOPED_TRACE(name);
+    const JobConfig cfg = load_job_config(job(name));
+    const JobPlan jp = plan_job(cfg, PlanArgs{});
+    expect_sane(jp, cfg);
+    EXPECT_EQ(jp.profile.hardware.name, "h100-sxm");
+  }
+  // The small models keep everything on an H100; 7B and 13B must offload.
+  const JobConfig small = load_job_config(job("gpt2-124m"));
+  const JobPlan js = plan_job(small, PlanArgs{});
+  EXPECT_EQ(js.result.best.plan.n_persist,
+            model_chunks(js.profile.model, js.result.best.plan.chunk_elems).n_chunks());
+  EXPECT_EQ(js.result.best.time.binding, "compute");
+  const JobConfig big = load_job_config(job("llama-13b"));
+  const JobPlan jb = plan_job(big, PlanArgs{});
+  EXPECT_LT(jb.result.best.plan.n_persist,
+            model_chunks(jb.profile.model, jb.result.best.plan.chunk_elems).n_chunks());
+  EXPECT_GT(jb.result.best.memory.pinned_host, 0u);
+}
+
+TEST(PlanJobs, Llama70BNeedsMoreHostMemory) {
+  const JobConfig cfg = load_job_config(job("llama-70b"));
+  const JobPlan jp = plan_job(cfg, PlanArgs{});
+  EXPECT_FALSE(jp.result.fits);
+  EXPECT_EQ(jp.result.reason, "host");
+  const nlohmann::json j = job_plan_json(jp);
+  EXPECT_EQ(j["fits"], false);
+  EXPECT_EQ(j["binding_resource"], "host_memory");
+  PlanArgs more;
+  more.host_mem = 2ull << 40;
+  const JobPlan jm = plan_job(cfg, more);
+  expect_sane(jm, cfg);
+}
+
+TEST(PlanJobs, SmallGpuAndOtherHardware) {
+  const JobConfig cfg = load_job_config(job("llama-7b"));
+  for (const char* hw : {"rtx4090", "rtx3090", "a100-80gb", "h200"}) {
+    PlanArgs a;
+    a.hardware = hw;
+    SCOPED_TRACE(hw);
+    expect_sane(plan_job(cfg, a), cfg);
+  }
+  PlanArgs tiny;
+  tiny.gpu_mem = 256ull << 20;
+  const JobPlan jp = plan_job(cfg, tiny);
+  EXPECT_FALSE(jp.result.fits);
+  EXPECT_EQ(jp.result.reason, "device");
+}
+
+TEST(PlanJobs, JsonHasTheDocumentedFields) {
+  const JobConfig cfg = load_job_config(job("gpt2-350m"));
+  const nlohmann::json j = job_plan_json(plan_job(cfg, PlanArgs{}));
+  for (const char* k : {"fits", "binding_resource", "plan", "predicted"}) EXPECT_TRUE(j.contains(k)) << k;
+  for (const char* k : {"n_persist", "n_buffer", "chunk_bytes", "micro_batch", "block_modes"})
+    EXPECT_TRUE(j["plan"].contains(k)) << k;
+  for (const char* k : {"peak_device_bytes", "pinned_host_bytes", "host_bytes", "iteration_s",
+                        "tokens_per_s", "mfu"})
+    EXPECT_TRUE(j["predicted"].contains(k)) << k;
+  EXPECT_EQ(j["plan"]["block_modes"].size(), 24u);
+}
+
+TEST(Hardware, FilesEqualTheBuiltIns) {
+  for (const std::string& name : builtin_hardware_names()) {
+    const std::string path = std::string(MART_SOURCE_DIR) + "/configs/hardware/" + name + ".yaml";
+    ASSERT_TRUE(std::filesystem::exists(path)) << path;
+    EXPECT_EQ(to_json(load_hardware_yaml(path)), to_json(builtin_hardware(name))) << name;
+    EXPECT_TRUE(builtin_hardware(name).estimated);
+    // And the writer round-trips.
+    EXPECT_EQ(to_json(hardware_from_yaml(hardware_to_yaml(builtin_hardware(name)), name)),
+              to_json(builtin_hardware(name)));
+  }
+  EXPECT_THROW(builtin_hardware("tpu-v9"), Error);
+}
+
+// The CLI: `mart plan --json` answers without a GPU, quickly, for a shipped config.
+TEST(PlanCli, JsonFromTheBinary) {
+  const std::string mart = std::string(MART_BINARY_DIR) + "/mart";
+  if (!std::filesystem::exists(mart)) GTEST_SKIP() << "build the mart target first";
+  const std::string out = std::string(::testing::TempDir()) + "/plan.json";
+  const std::string trace = std::string(::testing::TempDir()) + "/trace.json";
+  const std::string cmd = mart + " plan " + job("llama-7b") + " --gpu-mem 24GiB --json --trace " +
+                          trace + " > " + out;
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::ifstream f(out);
+  const nlohmann::json j = nlohmann::json::parse(f);
+  EXPECT_EQ(j["fits"], true);
+  EXPECT_LE(j["predicted"]["peak_device_bytes"].get<uint64_t>(), 24ull << 30);
+  std::ifstream t(trace);
+  const nlohmann::json tr = nlohmann::json::parse(t);
+  EXPECT_GT(tr["traceEvents"].size(), 50u);
+}
+
+}  // namespace
+}  // namespace mart
