@@ -40,8 +40,10 @@ void run_plan(const PlanCliArgs& a) {
     MART_CHECK(f.good(), "cannot open ", a.trace, " for writing");
     f << nlohmann::json{{"traceEvents", events}, {"displayTimeUnit", "ms"}}.dump() << "\n";
   }
-  if (a.json) std::printf("%s\n", job_plan_json(jp).dump(2).c_str());
-  else std::printf("%s", job_plan_text(jp, a.explain).c_str());
+  if (a.json)
+    std::printf("%s\n", job_plan_json(jp).dump(2).c_str());
+  else
+    std::printf("%s", job_plan_text(jp, a.explain).c_str());
 }
 
 }  // namespace
@@ -54,7 +56,8 @@ void add_plan(CLI::App& app) {
       "plan",
       "Plan a job's memory: what stays on the device, what is offloaded, recomputed or swapped,\n"
       "the micro-batch, and the predicted peak memory and speed. Needs no GPU and no data.");
-  c->add_option("config", a->config, "Job config (YAML); see configs/jobs/. Omit for the default job");
+  c->add_option("config", a->config,
+                "Job config (YAML); see configs/jobs/. Omit for the default job");
   c->add_option("--gpu-mem", a->gpu_mem,
                 "Device memory to plan for (e.g. 24GiB); default memory.device_capacity, else the "
                 "hardware's")
@@ -62,8 +65,9 @@ void add_plan(CLI::App& app) {
   c->add_option("--host-mem", a->host_mem, "Host memory to plan for; default the hardware's")
       ->type_name("SIZE");
   c->add_option("--hardware", a->hardware,
-                "Built-in hardware (" + names + "), a hardware .yaml (configs/hardware/), or a "
-                "profile .json from `mart profile`. Default: h100-sxm, or cpu for backend: cpu")
+                "Built-in hardware (" + names +
+                    "), a hardware .yaml (configs/hardware/), or a "
+                    "profile .json from `mart profile`. Default: h100-sxm, or cpu for backend: cpu")
       ->type_name("NAME|FILE");
   c->add_flag("--json", a->json, "Print one JSON object (fits, binding_resource, plan, predicted)");
   c->add_flag("--explain", a->explain,

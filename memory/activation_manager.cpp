@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "common/error.h"
 #include "common/units.h"
@@ -30,8 +31,12 @@ static_assert(codec_meta_bytes(kCodecSegmentValues) == codec::layout(kCodecSegme
 static_assert(codec_max_encoded_bytes(12345) == codec::layout(12345).max_total);
 
 namespace {
-constexpr uint64_t align8(uint64_t v) { return (v + 7) / 8 * 8; }
-char* at(void* p, uint64_t off) { return static_cast<char*>(p) + off; }
+constexpr uint64_t align8(uint64_t v) {
+  return (v + 7) / 8 * 8;
+}
+char* at(void* p, uint64_t off) {
+  return static_cast<char*>(p) + off;
+}
 }  // namespace
 
 uint64_t ActivationManager::codec_workspace_bytes(bool cuda_codec, uint64_t act_values) {
@@ -63,7 +68,6 @@ ActivationManager::ActivationManager(Device& dev, DeviceArena& arena, HostAlloca
                                      const ActivationOptions& opt)
     : dev_(dev), arena_(arena), host_(host), modes_(std::move(modes)), body_(body), opt_(opt) {
   cuda_ = dev.backend() == Backend::CUDA;
-  const int n = n_blocks();
   const bool any_comp = std::count(modes_.begin(), modes_.end(), ActMode::Compress) > 0;
   if (any_comp) {
     MART_CHECK(opt_.act_dtype == DType::F32 || opt_.act_dtype == DType::BF16,
@@ -75,11 +79,22 @@ ActivationManager::ActivationManager(Device& dev, DeviceArena& arena, HostAlloca
                ": the compress error bound must be finite and > 0");
   }
   const ActMemory m = memory_needed(modes_, body_, opt_.budget, cuda_);
-  opt_.budget.codec_workspace_bytes =
-      any_comp ? codec_workspace_bytes(cuda_, body_.act_values) : 0;
+  opt_.budget.codec_workspace_bytes = any_comp ? codec_workspace_bytes(cuda_, body_.act_values) : 0;
   MART_CHECK(m.host_bytes == 0 || host_ != nullptr,
              "activation mode 'swap' needs pinned host memory, but no host allocator was given");
 
+  // Regions in a fixed order: per-block ones in block order, then the shared ones. A failure
+  // part-way (arena or pinned host exhausted) gives back what was taken before rethrowing.
+  try {
+    allocate(m);
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+void ActivationManager::allocate(const ActMemory& m) {
+  const int n = n_blocks();
   own_.resize(n);
   swap_index_.assign(n, -1);
   host_body_.assign(n, nullptr);
@@ -93,7 +108,6 @@ ActivationManager::ActivationManager(Device& dev, DeviceArena& arena, HostAlloca
   stats_.saved_device_bytes.assign(n, 0);
   stats_.layout = m;
   const bool dry = arena_.base() == nullptr;  // planning-only arena: no host memory either
-  // Regions in a fixed order: per-block ones in block order, then the shared ones.
   for (int b = 0; b < n; ++b) {
     BlockActStats& s = stats_.blocks[b];
     s.mode = modes_[b];
@@ -122,7 +136,7 @@ ActivationManager::ActivationManager(Device& dev, DeviceArena& arena, HostAlloca
   }
   slot_copy_.resize(stages_);
   slot_owner_.assign(stages_, -1);
-  if (any_comp) {
+  if (m.codec_bytes > 0) {  // any compressed block
     codec_layout_ = codec_scratch_layout(body_, opt_.budget);
     codec_ = arena_.alloc(codec_layout_.bytes, "act_codec");
     stats_.device_bytes += codec_.bytes;
@@ -144,21 +158,27 @@ ActivationManager::ActivationManager(Device& dev, DeviceArena& arena, HostAlloca
   }
   // Invariant: what was allocated is what the pure formula predicts (planner == runtime).
   MART_CHECK(stats_.device_bytes == m.device_bytes && stats_.host_bytes == m.host_bytes,
-             "activation manager: allocated ", stats_.device_bytes, " device / ",
-             stats_.host_bytes, " host bytes but activation_memory() predicts ", m.device_bytes,
-             " / ", m.host_bytes);
+             "activation manager: allocated ", stats_.device_bytes, " device / ", stats_.host_bytes,
+             " host bytes but activation_memory() predicts ", m.device_bytes, " / ", m.host_bytes);
 }
 
 ActivationManager::~ActivationManager() {
+  release();
+}
+
+void ActivationManager::release() {
   // Copies may still read a staging slot or write a host body.
   dev_.synchronize();
-  for (void* p : host_body_)
-    if (p) host_->deallocate(p);
-  if (codec_) arena_.free(codec_);
-  for (auto it = stage_.rbegin(); it != stage_.rend(); ++it) arena_.free(*it);
-  if (scratch_) arena_.free(scratch_);
+  for (void*& p : host_body_)
+    if (p) host_->deallocate(std::exchange(p, nullptr));
+  if (codec_) arena_.free(std::exchange(codec_, Region{}));
+  while (!stage_.empty()) {
+    arena_.free(stage_.back());
+    stage_.pop_back();
+  }
+  if (scratch_) arena_.free(std::exchange(scratch_, Region{}));
   for (auto it = own_.rbegin(); it != own_.rend(); ++it)
-    if (*it) arena_.free(*it);
+    if (*it) arena_.free(std::exchange(*it, Region{}));
 }
 
 float ActivationManager::bound(int b) const {
@@ -171,10 +191,13 @@ char* ActivationManager::scratch_act(uint64_t s) const {
 
 void* ActivationManager::forward_body(int b) const {
   switch (modes_[b]) {
-    case ActMode::Keep: return own_[b].ptr;
-    case ActMode::Swap: return stage_[slot_of(b)].ptr;
+    case ActMode::Keep:
+      return own_[b].ptr;
+    case ActMode::Swap:
+      return stage_[slot_of(b)].ptr;
     case ActMode::Checkpoint:
-    case ActMode::Compress: break;
+    case ActMode::Compress:
+      break;
   }
   return scratch_.ptr;
 }
@@ -192,8 +215,8 @@ void* ActivationManager::forward_begin(int b) {
 }
 
 void ActivationManager::forward_end(int b) {
-  if (opt_.trace) trace_.push_back({ActTraceEntry::Forward, b, fwd_start_[b],
-                                    dev_.record(kComputeStream)});
+  if (opt_.trace)
+    trace_.push_back({ActTraceEntry::Forward, b, fwd_start_[b], dev_.record(kComputeStream)});
   if (opt_.body_hook) opt_.body_hook(b, false, forward_body(b));
   if (modes_[b] == ActMode::Swap) {
     const int k = slot_of(b);
@@ -241,7 +264,9 @@ void* ActivationManager::backward_begin(int b, bool* recompute) {
   *recompute = false;
   void* body = nullptr;
   switch (modes_[b]) {
-    case ActMode::Keep: body = own_[b].ptr; break;
+    case ActMode::Keep:
+      body = own_[b].ptr;
+      break;
     case ActMode::Checkpoint:
       *recompute = true;
       body = scratch_.ptr;
@@ -256,19 +281,27 @@ void* ActivationManager::backward_begin(int b, bool* recompute) {
     }
     case ActMode::Compress:
       body = scratch_.ptr;
-      if (fallback_[b]) *recompute = true;
-      else decompress(b);
+      if (fallback_[b]) {
+        *recompute = true;
+      } else {
+        MART_CHECK(!segments_[b].empty(), "activation manager: compressed block ", b,
+                   " has no encoding at its backward (forward not run?)");
+        decompress(b);
+      }
       break;
   }
-  if (*recompute) ++stats_.recomputed_blocks;
-  else if (opt_.body_hook) opt_.body_hook(b, true, body);
+  if (*recompute)
+    ++stats_.recomputed_blocks;
+  else if (opt_.body_hook)
+    opt_.body_hook(b, true, body);
   if (opt_.trace) bwd_start_[b] = dev_.record(kComputeStream);
   return body;
 }
 
 void ActivationManager::backward_end(int b) {
-  if (opt_.trace) trace_.push_back({ActTraceEntry::Backward, b, bwd_start_[b],
-                                    dev_.record(kComputeStream)});
+  if (opt_.trace)
+    trace_.push_back({ActTraceEntry::Backward, b, bwd_start_[b], dev_.record(kComputeStream)});
+  if (modes_[b] == ActMode::Compress) segments_[b].clear();  // consumed
   if (modes_[b] != ActMode::Swap) return;
   const int k = slot_of(b);
   slot_owner_[k] = -1;
@@ -309,8 +342,8 @@ void ActivationManager::decode_segment(const uint8_t* enc, uint64_t enc_bytes, u
                                        void* dst) {
   const bool bf16 = opt_.act_dtype == DType::BF16;
   // A bf16 body is decoded to fp32 in the codec scratch, then rounded to bf16 into place.
-  float* tmp = bf16 ? reinterpret_cast<float*>(at(codec_.ptr, codec_layout_.out))
-                    : static_cast<float*>(dst);
+  float* tmp =
+      bf16 ? reinterpret_cast<float*>(at(codec_.ptr, codec_layout_.out)) : static_cast<float*>(dst);
   if (!cuda_) {
     codec::decode(enc, enc_bytes, tmp);
     if (bf16) {
@@ -369,11 +402,12 @@ void ActivationManager::compress(int b) {
   if (fallback_[b]) {
     ++st.fallbacks;
     st.encoded_bytes = 0;
+    segs.clear();
     return;
   }
   st.encoded_bytes = total;
-  dev_.memcpy_async(region, at(scratch_.ptr, act_bytes), body_.stat_bytes,
-                    CopyKind::DeviceToDevice, kComputeStream);
+  dev_.memcpy_async(region, at(scratch_.ptr, act_bytes), body_.stat_bytes, CopyKind::DeviceToDevice,
+                    kComputeStream);
   if (adaptive_ && adaptive_->should_measure(passes_) && measured_pass_[b] != passes_) {
     measured_pass_[b] = passes_;  // once per pass, whatever evaluations run in between
     measure(b);
@@ -388,8 +422,8 @@ void ActivationManager::decompress(int b) {
     decode_segment(reinterpret_cast<const uint8_t*>(region + g.offset), g.bytes,
                    codec_segment_values(body_.act_values, s), scratch_act(s));
   }
-  dev_.memcpy_async(at(scratch_.ptr, act_bytes), region, body_.stat_bytes,
-                    CopyKind::DeviceToDevice, kComputeStream);
+  dev_.memcpy_async(at(scratch_.ptr, act_bytes), region, body_.stat_bytes, CopyKind::DeviceToDevice,
+                    kComputeStream);
 }
 
 // Adaptive bound: the relative L2 error of what backward will see, measured on the host with the

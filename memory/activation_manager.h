@@ -1,5 +1,6 @@
 // ActivationManager: owns the saved activations of every transformer block and applies the block's
-// mode (docs/ACTIVATIONS.md). A block's saved tensors are split in two (runtime/model/transformer.h):
+// mode (docs/ACTIVATIONS.md). A block's saved tensors are split in two
+// (runtime/model/transformer.h):
 //   - its input x_in [N,C], always resident (the executor owns it: it is the residual stream and
 //     the recompute seed);
 //   - its "body": every other saved tensor, one contiguous region (ActBody: act-dtype values, then
@@ -44,9 +45,9 @@ namespace mart {
 class HostAllocator;
 
 struct ActivationOptions {
-  DType act_dtype = DType::F32;  // of the body's act part (compress encodes F32 or BF16)
-  float eb = 1e-3f;              // compress: absolute bound on every reconstructed value
-  bool adaptive_eb = false;      // compress: per-block bound from codec::AdaptiveBound
+  DType act_dtype = DType::F32;    // of the body's act part (compress encodes F32 or BF16)
+  float eb = 1e-3f;                // compress: absolute bound on every reconstructed value
+  bool adaptive_eb = false;        // compress: per-block bound from codec::AdaptiveBound
   codec::AdaptiveConfig adaptive;  // its controller (eb_init is replaced by eb)
   double adaptive_gain = 1.0;      // metric = relative L2 activation error * gain
   CompressBudget budget;           // codec_workspace_bytes is filled in by the manager
@@ -69,8 +70,8 @@ struct BlockActStats {
 };
 
 struct ActivationStats {
-  uint64_t device_bytes = 0;  // arena bytes owned by the manager (all regions)
-  uint64_t host_bytes = 0;    // pinned host bytes (swap)
+  uint64_t device_bytes = 0;                 // arena bytes owned by the manager (all regions)
+  uint64_t host_bytes = 0;                   // pinned host bytes (swap)
   std::vector<uint64_t> saved_device_bytes;  // per block, == blocks[b].device_bytes
   std::vector<BlockActStats> blocks;
   ActMemory layout;                // the formula's breakdown, as allocated
@@ -135,6 +136,8 @@ class ActivationManager {
   };
   int slot_of(int b) const { return swap_index_[b] % stages_; }
   void* forward_body(int b) const;
+  void allocate(const ActMemory& m);
+  void release();
   void swap_out(int b);
   void swap_in(int b);
   void compress(int b);
@@ -158,9 +161,9 @@ class ActivationManager {
   uint64_t enc_capacity_ = 0;
   // swap
   int stages_ = 0;
-  std::vector<int> swap_index_;  // per block, -1 if not swapped
-  std::vector<int> swap_blocks_;  // block id by swap index
-  std::vector<void*> host_body_;  // per block; null when it never leaves its slot
+  std::vector<int> swap_index_;    // per block, -1 if not swapped
+  std::vector<int> swap_blocks_;   // block id by swap index
+  std::vector<void*> host_body_;   // per block; null when it never leaves its slot
   std::vector<Event> host_ready_;  // per block: its D2H copy has completed
   std::vector<Event> slot_copy_;   // per slot: the last copy into or out of it
   std::vector<int> slot_owner_;    // per slot: block whose body it holds (or will, once copied)

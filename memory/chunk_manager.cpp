@@ -311,7 +311,7 @@ void ChunkManager::finish_backward(int c) {
   buffers_[ch.buf].offloaded = ch.offloaded;
   ++stats_.offloads;
   stats_.offload_bytes += bytes;
-  if (last_mb && pending_.grad_clip <= 0) {
+  if (last_mb && step_follows_ && pending_.grad_clip <= 0) {
     // No clipping: the update needs no global information, so it starts as soon as the
     // gradients are on the host, while backward continues on the device.
     // The hyperparameters travel by value: step() assigns pending_ on the calling thread while
@@ -374,10 +374,11 @@ void ChunkManager::zero_grads() {
   }
 }
 
-void ChunkManager::begin_microbatch(int index, int count, const ChunkOptimizerStep& h) {
+void ChunkManager::begin_microbatch(int index, int count, const ChunkOptimizerStep* h) {
   mb_index_ = index;
   mb_count_ = count;
-  pending_ = h;
+  step_follows_ = h != nullptr;
+  if (h) pending_ = *h;
 }
 
 float ChunkManager::step(const ChunkOptimizerStep& h) {

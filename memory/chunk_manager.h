@@ -96,7 +96,8 @@ class ChunkManager {
   void acquire(int group, bool backward);
   void release(int group, bool backward);
   void zero_grads();
-  void begin_microbatch(int index, int count, const ChunkOptimizerStep& h);
+  // h: the coming step's hyperparameters; nullptr when no step follows (gradient-only passes).
+  void begin_microbatch(int index, int count, const ChunkOptimizerStep* h);
   float step(const ChunkOptimizerStep& h);  // returns the pre-clip global gradient norm
   void synchronize();                       // waits for every copy and CPU update in flight
 
@@ -154,6 +155,7 @@ class ChunkManager {
   int seq_pos_ = -1;
   int mb_index_ = 0, mb_count_ = 1;
   ChunkOptimizerStep pending_;
+  bool step_follows_ = false;  // set per micro-batch: may updates start during backward?
   ChunkManagerStats stats_;
   mutable std::mutex log_mu_;
   std::vector<std::shared_ptr<CopyRecord>> traced_;

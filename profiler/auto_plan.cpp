@@ -16,8 +16,8 @@ nlohmann::json auto_plan_for_training(JobConfig& cfg, Device& dev, Ops& ops) {
   mo.reps = 5;  // medians of five: steadier on a busy machine, still seconds
   Profile p = measured_profile(cfg, dev, ops, mo);
   // The capacity the trainer will enforce: memory.device_capacity, else what the device has free.
-  const uint64_t capacity = cfg.memory.device_capacity ? cfg.memory.device_capacity
-                                                       : dev.free_memory();
+  const uint64_t capacity =
+      cfg.memory.device_capacity ? cfg.memory.device_capacity : dev.free_memory();
   PlanArgs a;
   a.gpu_mem = capacity;
   JobPlan jp = plan_with_profile(cfg, std::move(p), a);
@@ -30,10 +30,12 @@ nlohmann::json auto_plan_for_training(JobConfig& cfg, Device& dev, Ops& ops) {
   }
   apply_plan(cfg, jp.profile, r.best);
   const auto& k = r.best.plan;
-  std::fprintf(stderr, "mart: memory.mode auto: %d of %d chunks persistent, %d buffers, "
+  std::fprintf(stderr,
+               "mart: memory.mode auto: %d of %d chunks persistent, %d buffers, "
                "micro-batch %d x %d, blocks %d swap / %d checkpoint / %d compress; predicted peak "
                "%s, %.3f s per step (%s-bound)\n",
-               k.n_persist, static_cast<int>(model_chunks(jp.profile.model, k.chunk_elems).n_chunks()),
+               k.n_persist,
+               static_cast<int>(model_chunks(jp.profile.model, k.chunk_elems).n_chunks()),
                k.n_buffer, k.micro_batch, k.grad_accum, k.n_swap, k.n_checkpoint, k.n_compress,
                format_bytes(r.best.memory.device).c_str(), r.best.time.iteration_s,
                r.best.time.binding.c_str());

@@ -25,6 +25,8 @@ inline AutoPlanHook& auto_plan_hook() {
 
 // Defined in mart_profiler.
 nlohmann::json auto_plan_for_training(JobConfig& cfg, Device& dev, Ops& ops);
-inline void install_auto_planner() { auto_plan_hook() = &auto_plan_for_training; }
+inline void install_auto_planner() {
+  auto_plan_hook() = &auto_plan_for_training;
+}
 
 }  // namespace mart

@@ -106,11 +106,24 @@ HardwareProfile hardware_from_yaml(const std::string& text, const std::string& o
     MART_FAIL(origin, ": not valid YAML: ", e.what());
   }
   MART_CHECK(n.IsMap(), origin, ": a hardware description is a mapping of keys");
-  static const char* known[] = {"name", "estimated", "backend", "device_memory", "host_memory",
-                                "pinned_limit", "h2d_gbps", "d2h_gbps", "h2d_duplex_gbps",
-                                "d2h_duplex_gbps", "peak_tflops", "matmul_tflops", "mem_bw_gbps",
-                                "cpu_adam_gelems", "device_adam_gelems", "codec_gbps",
-                                "compute_on_host", "host_overlap_rate"};
+  static const char* known[] = {"name",
+                                "estimated",
+                                "backend",
+                                "device_memory",
+                                "host_memory",
+                                "pinned_limit",
+                                "h2d_gbps",
+                                "d2h_gbps",
+                                "h2d_duplex_gbps",
+                                "d2h_duplex_gbps",
+                                "peak_tflops",
+                                "matmul_tflops",
+                                "mem_bw_gbps",
+                                "cpu_adam_gelems",
+                                "device_adam_gelems",
+                                "codec_gbps",
+                                "compute_on_host",
+                                "host_overlap_rate"};
   for (auto it : n) {
     const std::string k = it.first.as<std::string>();
     bool ok = false;
@@ -147,8 +160,8 @@ HardwareProfile hardware_from_yaml(const std::string& text, const std::string& o
   h.device_adam_elems_per_s = dbl("device_adam_gelems") * G;
   h.codec_bps = n["codec_gbps"] ? dbl("codec_gbps") * G : 0;
   h.compute_on_host = n["compute_on_host"] ? n["compute_on_host"].as<bool>() : h.backend == "cpu";
-  h.host_overlap_rate = n["host_overlap_rate"] ? dbl("host_overlap_rate")
-                                               : (h.compute_on_host ? 0.5 : 1.0);
+  h.host_overlap_rate =
+      n["host_overlap_rate"] ? dbl("host_overlap_rate") : (h.compute_on_host ? 0.5 : 1.0);
   // Validate through the JSON reader, which checks ranges and names problems.
   return hardware_from_json(to_json(h));
 }

@@ -12,7 +12,7 @@ namespace mart {
 // The CUDA backend's layout: bf16 activations, fp32 statistics, and the classifier workspace of
 // kernels/cuda/classifier.cu (rows_per_chunk(N, V) rows of the vocabulary padded to 64, bf16,
 // rounded to 256 B; rows = min(N, max(128, floor(256 MiB / (Vp * 2) / 128) * 128))).
-// tests/cuda checks it against CudaOps on a CUDA build.
+// tests/profiler_auto checks it against CudaOps where a CUDA build has a GPU.
 std::unique_ptr<Ops> make_cuda_layout_ops();
 size_t cuda_classifier_workspace_bytes(int N, int V);
 

@@ -71,13 +71,20 @@ HardwareProfile measure_hardware(Device& dev, Ops& ops, const JobConfig& cfg,
   const uint64_t adam_n = cuda ? 64ull << 20 : 2ull << 20;
   const int C = cfg.model.d_model, F = cfg.model.d_ff;
   const int N = std::max(1, cfg.train.micro_batch) * cfg.train.seq_len;
-  const uint64_t mm_bytes = (static_cast<uint64_t>(N) * (C + F) + static_cast<uint64_t>(F) * C) * asz;
+  const uint64_t mm_bytes =
+      (static_cast<uint64_t>(N) * (C + F) + static_cast<uint64_t>(F) * C) * asz;
   const uint64_t adam_dev = adam_n * (2 * asz + 12);
   const uint64_t region = std::max({2 * copy_bytes, adam_dev, mm_bytes}) + (1 << 20);
   DeviceArena arena(&dev, arena_round(region) + 4 * DeviceArena::kAlign);
   Region r = arena.alloc(region, "profile");
   char* d = static_cast<char*>(r.ptr);
-  HostAllocator host(NumaTopology::load_this_system());
+  // Host memory and CPU Adam threads exactly as the trainer sets them up (runtime/trainer.cpp):
+  // on the device's NUMA node, one Adam worker per PU of that node.
+  const NumaTopology topo = NumaTopology::load_this_system();
+  const unsigned node = cuda ? topo.gpu_local_nodes(0).node() : topo.first_node();
+  HostAllocatorOptions ho;
+  ho.default_node = static_cast<int>(node);
+  HostAllocator host(topo, ho);
   void* hb_up = host.allocate(copy_bytes);
   void* hb_down = host.allocate(copy_bytes);
   std::memset(hb_up, 1, copy_bytes);
@@ -175,7 +182,10 @@ HardwareProfile measure_hardware(Device& dev, Ops& ops, const JobConfig& cfg,
     s.out = asz == 4 ? nullptr : alloc(n * asz);
     s.out_dtype = act;
     s.n = n;
-    CpuAdam adam{CpuAdamOptions{}};
+    CpuAdamOptions ao;
+    ao.pus = topo.pus_of_node(node);
+    ao.threads = static_cast<int>(ao.pus.size());
+    CpuAdam adam(ao);
     AdamWHyper hy;
     std::vector<double> t;
     for (int i = 0; i <= reps; ++i) {
@@ -225,7 +235,8 @@ HardwareProfile measure_hardware(Device& dev, Ops& ops, const JobConfig& cfg,
   host.deallocate(hb_down);
   arena.free(r);
   if (opt.verbose)
-    std::fprintf(stderr, "mart profile: H2D %.1f GB/s, D2H %.1f GB/s (both: %.1f / %.1f), matmul "
+    std::fprintf(stderr,
+                 "mart profile: H2D %.1f GB/s, D2H %.1f GB/s (both: %.1f / %.1f), matmul "
                  "%.2f TFLOP/s, CPU Adam %.2f G/s, device Adam %.2f G/s\n",
                  h.h2d_bps / 1e9, h.d2h_bps / 1e9, h.h2d_duplex_bps / 1e9, h.d2h_duplex_bps / 1e9,
                  h.matmul_flops / 1e12, h.cpu_adam_elems_per_s / 1e9,

@@ -66,8 +66,8 @@ Profile measure_model(const JobConfig& cfg, Device& dev, Ops& ops, const Hardwar
   p.model = model_facts(full, cfg.name, T, asz);
   p.act_modes = runtime_act_modes(cuda);
   p.hardware = hw;
-  const std::vector<int> bs = opt.micro_batches.empty() ? micro_batch_candidates(cfg)
-                                                        : opt.micro_batches;
+  const std::vector<int> bs =
+      opt.micro_batches.empty() ? micro_batch_candidates(cfg) : opt.micro_batches;
   // Parameters once (for the largest micro-batch's arena as well).
   const int bmax = *std::max_element(bs.begin(), bs.end());
   const ExecutorLayout Lmax = executor_layout(one, ops, bmax, T);
@@ -94,10 +94,13 @@ Profile measure_model(const JobConfig& cfg, Device& dev, Ops& ops, const Hardwar
   // look faster than it is in a step. On the CPU backend every timed run therefore starts with
   // caches flushed by streaming a buffer larger than the last-level cache. (GPU caches are small
   // next to a block's data.)
-  std::vector<char> flush_buf(cuda ? 0 : 96ull << 20);
+  // Loads, not memset: a large memset uses non-temporal stores, which bypass the caches.
+  std::vector<uint64_t> flush_buf(cuda ? 0 : (96ull << 20) / 8, 1);
+  volatile uint64_t flush_sink = 0;
   auto flush = [&] {
-    if (flush_buf.empty()) return;
-    std::memset(flush_buf.data(), static_cast<int>(flush_buf[7] + 1), flush_buf.size());
+    uint64_t acc = 0;
+    for (size_t i = 0; i < flush_buf.size(); i += 8) acc += flush_buf[i];  // one load per line
+    flush_sink = flush_sink + acc;
   };
 
   for (int B : bs) {
@@ -120,8 +123,9 @@ Profile measure_model(const JobConfig& cfg, Device& dev, Ops& ops, const Hardwar
     b.lnf = arena.alloc(N * C * asz, "profile_lnf");
     b.dlnf = arena.alloc(N * C * asz, "profile_dlnf");
     b.stats = arena.alloc(3 * N * ss, "profile_stats");
-    b.cls = arena.alloc(std::max<size_t>(256, ops.classifier_workspace_bytes(static_cast<int>(N), V)),
-                        "profile_classifier");
+    b.cls =
+        arena.alloc(std::max<size_t>(256, ops.classifier_workspace_bytes(static_cast<int>(N), V)),
+                    "profile_classifier");
     fill(dev, ops, b.x_in.ptr, N * C, 2.0f, 1);
     fill(dev, ops, b.dres.ptr, N * C, 1e-3f, 2);
     const BlockActs acts = block_acts(one, B, T, asz, b.x_in.ptr, b.body.ptr, ss);
@@ -213,9 +217,11 @@ Profile measure_model(const JobConfig& cfg, Device& dev, Ops& ops, const Hardwar
                       &b.x_in, &b.io})
       arena.free(*r);
     if (opt.verbose)
-      std::fprintf(stderr, "mart profile: micro-batch %d: block forward %.3f ms, backward %.3f ms, "
-                   "recompute %.3f ms, head %.3f ms\n", B, mb.block_forward_s * 1e3,
-                   mb.block_backward_s * 1e3, mb.block_recompute_s * 1e3, mb.head_s * 1e3);
+      std::fprintf(stderr,
+                   "mart profile: micro-batch %d: block forward %.3f ms, backward %.3f ms, "
+                   "recompute %.3f ms, head %.3f ms\n",
+                   B, mb.block_forward_s * 1e3, mb.block_backward_s * 1e3,
+                   mb.block_recompute_s * 1e3, mb.head_s * 1e3);
     p.micro_batches.push_back(mb);
   }
   std::sort(p.micro_batches.begin(), p.micro_batches.end(),

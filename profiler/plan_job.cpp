@@ -162,16 +162,22 @@ nlohmann::json job_plan_json(const JobPlan& jp) {
       {"message", r.message},
       {"suggestions", r.suggestions},
       {"model",
-       {{"name", p.model.name}, {"n_params", p.model.n_params}, {"n_layer", p.model.n_layer},
+       {{"name", p.model.name},
+        {"n_params", p.model.n_params},
+        {"n_layer", p.model.n_layer},
         {"seq_len", p.model.seq_len}}},
       {"hardware", {{"name", p.hardware.name}, {"estimated", p.hardware.estimated}}},
       {"profile", {{"source", p.source}, {"note", jp.profile_note}}},
       {"limits",
-       {{"device_bytes", r.device_capacity}, {"host_bytes", r.host_memory},
+       {{"device_bytes", r.device_capacity},
+        {"host_bytes", r.host_memory},
         {"pinned_bytes", r.pinned_limit}}},
       {"search",
-       {{"points", r.points}, {"feasible", r.feasible}, {"simulated", r.simulated},
-        {"exhaustive", r.exhaustive}, {"seconds", r.seconds}}}};
+       {{"points", r.points},
+        {"feasible", r.feasible},
+        {"simulated", r.simulated},
+        {"exhaustive", r.exhaustive},
+        {"seconds", r.seconds}}}};
   if (r.fits) {
     j["binding_resource"] = r.best.time.binding;
     j["why"] = r.best.time.why;
@@ -193,7 +199,9 @@ std::string job_plan_text(const JobPlan& jp, bool explain) {
   const SearchResult& r = jp.result;
   const Profile& p = jp.profile;
   std::ostringstream os;
-  os << "model     " << p.model.name << ": " << fixed(p.model.n_params / 1e9, 2) << "B params, "
+  const double np = static_cast<double>(p.model.n_params);
+  os << "model     " << p.model.name << ": "
+     << (np >= 1e9 ? fixed(np / 1e9, 2) + "B" : fixed(np / 1e6, 2) + "M") << " params, "
      << p.model.n_layer << " blocks, seq " << p.model.seq_len << ", global batch "
      << jp.options.global_batch << "\n";
   os << "hardware  " << p.hardware.name
@@ -222,8 +230,7 @@ std::string job_plan_text(const JobPlan& jp, bool explain) {
   os << "          pinned host memory " << format_bytes(b.memory.pinned_host) << ", host memory "
      << format_bytes(b.memory.host) << "\n";
   os << "          iteration " << fixed(b.time.iteration_s, 4) << " s, "
-     << fixed(b.time.tokens_per_s, 0) << " tokens/s, MFU " << fixed(100 * b.time.mfu, 1)
-     << "%\n";
+     << fixed(b.time.tokens_per_s, 0) << " tokens/s, MFU " << fixed(100 * b.time.mfu, 1) << "%\n";
   os << "binding   " << b.time.binding << ": " << b.time.why << "\n";
   if (explain) {
     const auto& m = b.memory;
@@ -239,14 +246,14 @@ std::string job_plan_text(const JobPlan& jp, bool explain) {
        << "), " << b.time.offloads << " offloads (" << format_bytes(b.time.offload_bytes)
        << "), swap " << format_bytes(b.time.swap_bytes) << "\n";
     os << "busy: compute " << fixed(b.time.busy_s[0], 4) << " s, h2d " << fixed(b.time.busy_s[1], 4)
-       << " s, d2h " << fixed(b.time.busy_s[2], 4) << " s, cpu adam "
-       << fixed(b.time.busy_s[3], 4) << " s\n";
+       << " s, d2h " << fixed(b.time.busy_s[2], 4) << " s, cpu adam " << fixed(b.time.busy_s[3], 4)
+       << " s\n";
     os << "block modes: ";
     for (auto& s : plan_block_modes(p, k))
       os << (s == "keep" ? 'k' : s == "checkpoint" ? 'c' : s == "swap" ? 's' : 'z');
     os << "  (k keep, c checkpoint, s swap, z compress; block 0 first)\n";
-    os << "search: " << r.points << " plans priced in memory, " << r.feasible
-       << " fit, " << r.simulated << " simulated"
+    os << "search: " << r.points << " plans priced in memory, " << r.feasible << " fit, "
+       << r.simulated << " simulated"
        << (r.exhaustive ? " (branch and bound closed)" : " (stopped by the simulation budget)")
        << ", " << fixed(r.seconds * 1e3, 1) << " ms\n";
     if (!r.alternatives.empty()) os << "runner-ups:\n";
@@ -256,8 +263,8 @@ std::string job_plan_text(const JobPlan& jp, bool explain) {
          << ", chunks " << ac.n_chunks() << " x "
          << format_bytes(a.plan.chunk_elems * static_cast<uint64_t>(p.model.act_bytes))
          << ", persist " << a.plan.n_persist << ", buffers " << a.plan.n_buffer << ", "
-         << modes_summary(a.plan, p.model.n_layer) << ", device "
-         << format_bytes(a.memory.device) << "\n";
+         << modes_summary(a.plan, p.model.n_layer) << ", device " << format_bytes(a.memory.device)
+         << "\n";
     }
   }
   return os.str();

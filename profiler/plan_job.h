@@ -11,9 +11,9 @@
 namespace mart {
 
 struct PlanArgs {
-  std::string hardware;     // NAME | FILE.yaml | PROFILE.json; "" = the backend's default
-  uint64_t gpu_mem = 0;     // device capacity; 0 = memory.device_capacity, else the hardware's
-  uint64_t host_mem = 0;    // 0 = the hardware's
+  std::string hardware;         // NAME | FILE.yaml | PROFILE.json; "" = the backend's default
+  uint64_t gpu_mem = 0;         // device capacity; 0 = memory.device_capacity, else the hardware's
+  uint64_t host_mem = 0;        // 0 = the hardware's
   bool allow_compress = false;  // also allowed when the job itself uses compress
 };
 

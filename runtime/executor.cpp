@@ -44,6 +44,8 @@ ExecutorLayout executor_layout(const ModelSpec& spec, const Ops& ops, int B, int
   L.body.act_values = BL.act_elems - BL.x_in_elems;
   L.body.act_size = sz;
   L.body.stat_bytes = BL.stat_elems * ops.stat_size();
+  // The CUDA codec's encode workspace is part of the compress memory (memory/activation_manager.h).
+  L.cuda_codec = std::string_view(ops.name()) == "cuda";
   return L;
 }
 
@@ -198,7 +200,7 @@ StepResult Executor::train_step(const std::vector<MicroBatch>& mbs, const StepHy
   double loss_sum = 0;
   for (size_t i = 0; i < mbs.size(); ++i) {
     const MicroBatch& mb = mbs[i];
-    states_.begin_microbatch(static_cast<int>(i), static_cast<int>(mbs.size()), h);
+    states_.begin_microbatch(static_cast<int>(i), static_cast<int>(mbs.size()), &h);
     upload(mb);
     forward_blocks();
     head(dloss);
@@ -216,7 +218,7 @@ double Executor::forward_backward(const MicroBatch& mb) {
   uint64_t valid = count_valid(mb);
   MART_CHECK(valid > 0, "forward_backward: every target is ignored");
   states_.zero_grads();
-  states_.begin_microbatch(0, 1, StepHyper{});
+  states_.begin_microbatch(0, 1, nullptr);  // gradients only: no update may start
   upload(mb);
   forward_blocks();
   head(1.0f / static_cast<float>(valid));

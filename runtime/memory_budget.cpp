@@ -24,8 +24,7 @@ DeviceBudget device_budget(const ModelSpec& spec, const Ops& ops, int B, int T,
   d.model_states = model_state_bytes;
   d.io = L.io_bytes;
   d.block_inputs = L.inputs_bytes;
-  d.activations =
-      ActivationManager::device_bytes_needed(modes, L.body, compress, L.cuda_codec);
+  d.activations = ActivationManager::device_bytes_needed(modes, L.body, compress, L.cuda_codec);
   d.head = L.head_bytes;
   d.scratch = L.scratch_bytes;
   return d;

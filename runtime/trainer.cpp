@@ -127,12 +127,25 @@ struct Trainer::Impl {
                "activations (activations.n_checkpoint), or offload model states (memory.mode: "
                "manual or auto)");
     arena = std::make_unique<DeviceArena>(dev.get(), budget.total());
-    // Pinned host memory: offloaded chunks and swapped activations.
-    if (chunked || std::count(modes.begin(), modes.end(), ActMode::Swap) > 0)
-      host = std::make_unique<HostAllocator>(NumaTopology::load_this_system());
+    // Pinned host memory: offloaded chunks and swapped activations. It and the CPU Adam threads
+    // go on the device's NUMA node (DESIGN-NOTES section 3: far-socket buffers or threads cost up
+    // to half the copy bandwidth): the GPU's nearest node on CUDA, the first node on the CPU
+    // backend. CPU Adam results do not depend on its thread count or binding (elementwise).
+    if (chunked || std::count(modes.begin(), modes.end(), ActMode::Swap) > 0) {
+      const NumaTopology topo = NumaTopology::load_this_system();
+      const unsigned node =
+          dev->backend() == Backend::CUDA ? topo.gpu_local_nodes(0).node() : topo.first_node();
+      HostAllocatorOptions ho;
+      ho.default_node = static_cast<int>(node);
+      host = std::make_unique<HostAllocator>(topo, ho);
+      if (chunked) {
+        CpuAdamOptions ao;
+        ao.pus = topo.pus_of_node(node);  // empty for a CPU-less node: workers stay unbound
+        ao.threads = static_cast<int>(ao.pus.size());  // one worker per local PU
+        cpu_adam = std::make_unique<CpuAdam>(ao);
+      }
+    }
     if (chunked) {
-      CpuAdamOptions ao;
-      cpu_adam = std::make_unique<CpuAdam>(ao);
       states = make_chunked_states(spec, *dev, *ops, *arena, *host, *cpu_adam, chunk_opt);
     } else {
       states = make_resident_states(spec, *dev, *ops, *arena);

@@ -31,8 +31,13 @@ class ChunkedStates final : public ModelStates {
   void acquire(int g, Pass p) override { cm_->acquire(g, p == Pass::Backward); }
   void release(int g, Pass p) override { cm_->release(g, p == Pass::Backward); }
   void zero_grads() override { cm_->zero_grads(); }
-  void begin_microbatch(int i, int n, const StepHyper& h) override {
-    cm_->begin_microbatch(i, n, to_chunk_step(h));
+  void begin_microbatch(int i, int n, const StepHyper* h) override {
+    if (h) {
+      const ChunkOptimizerStep s = to_chunk_step(*h);
+      cm_->begin_microbatch(i, n, &s);
+    } else {
+      cm_->begin_microbatch(i, n, nullptr);
+    }
   }
   float step(const StepHyper& h) override { return cm_->step(to_chunk_step(h)); }
   void read_param(int id, float* host) override { cm_->read_param(id, host); }

@@ -39,9 +39,10 @@ class ModelStates {
   virtual void acquire(int group, Pass pass) = 0;
   virtual void release(int group, Pass pass) = 0;
   virtual void zero_grads() = 0;
-  // Called before each micro-batch's forward (index of count); h is the step's hyperparameters,
-  // known early so offloaded updates can start during backward when clipping is off.
-  virtual void begin_microbatch(int index, int count, const StepHyper& h) {}
+  // Called before each micro-batch's forward (index of count). h is the step's hyperparameters,
+  // known early so offloaded updates can start during backward when clipping is off; nullptr
+  // means no optimizer step follows (gradient-only passes), so nothing may be updated.
+  virtual void begin_microbatch(int index, int count, const StepHyper* h) {}
   // After every micro-batch's backward: global-norm clipping + AdamW. Returns the pre-clip norm.
   virtual float step(const StepHyper& h) = 0;
   // Host fp32 views of the master state, for init and checkpoints (outside a step).

@@ -9,10 +9,14 @@ namespace mart {
 
 const char* act_mode_name(ActMode m) {
   switch (m) {
-    case ActMode::Keep: return "keep";
-    case ActMode::Checkpoint: return "checkpoint";
-    case ActMode::Swap: return "swap";
-    case ActMode::Compress: return "compress";
+    case ActMode::Keep:
+      return "keep";
+    case ActMode::Checkpoint:
+      return "checkpoint";
+    case ActMode::Swap:
+      return "swap";
+    case ActMode::Compress:
+      return "compress";
   }
   return "?";
 }
@@ -29,15 +33,16 @@ std::vector<ActMode> parse_act_modes(const std::vector<std::string>& s) {
   return out;
 }
 
-uint64_t codec_segments(uint64_t n) { return (n + kCodecSegmentValues - 1) / kCodecSegmentValues; }
+uint64_t codec_segments(uint64_t n) {
+  return (n + kCodecSegmentValues - 1) / kCodecSegmentValues;
+}
 
 uint64_t codec_segment_values(uint64_t n, uint64_t s) {
   return std::min(kCodecSegmentValues, n - s * kCodecSegmentValues);
 }
 
 uint64_t compress_encoded_capacity(const ActBody& body, const CompressBudget& c) {
-  MART_CHECK(std::isfinite(c.payload_fraction) && c.payload_fraction > 0 &&
-                 c.payload_fraction <= 2,
+  MART_CHECK(std::isfinite(c.payload_fraction) && c.payload_fraction > 0 && c.payload_fraction <= 2,
              "compress budget: payload_fraction = ", c.payload_fraction,
              " must be in (0, 2] (the payload bytes a compressed block may use per raw act byte)");
   // Per segment: its exact header/metadata, plus 8 bytes because encodings are stored 8-byte
@@ -88,7 +93,9 @@ ActMemory activation_memory(const std::vector<ActMode>& modes, const ActBody& bo
         m.block_device_bytes[b] = rbody;
         m.keep_bytes += rbody;
         break;
-      case ActMode::Checkpoint: m.block_transient_bytes[b] = rbody; break;
+      case ActMode::Checkpoint:
+        m.block_transient_bytes[b] = rbody;
+        break;
       case ActMode::Swap:
         m.block_transient_bytes[b] = rbody;
         // The last swap_stages swapped blocks stay in their staging slots (never copied).

@@ -70,7 +70,9 @@ constexpr uint64_t codec_meta_bytes(uint64_t n) {
   return (48 + 8 * (nblocks + 1) + 4 * nblocks + 2 * nblocks + 7) / 8 * 8;
 }
 // codec max_encoded_bytes(n): every block raw (4 bytes per value).
-constexpr uint64_t codec_max_encoded_bytes(uint64_t n) { return codec_meta_bytes(n) + 4 * n; }
+constexpr uint64_t codec_max_encoded_bytes(uint64_t n) {
+  return codec_meta_bytes(n) + 4 * n;
+}
 
 // Segments of a body: sizes of [0, act_values) cut every kCodecSegmentValues.
 uint64_t codec_segments(uint64_t act_values);
@@ -78,7 +80,9 @@ uint64_t codec_segment_values(uint64_t act_values, uint64_t segment);
 // Bytes a compressed block may fill with its encodings (each starts 8-byte aligned).
 uint64_t compress_encoded_capacity(const ActBody& body, const CompressBudget& c);
 // Offset of the first encoding in a compressed region (the raw stats come first).
-inline uint64_t compress_stats_span(const ActBody& body) { return (body.stat_bytes + 7) / 8 * 8; }
+inline uint64_t compress_stats_span(const ActBody& body) {
+  return (body.stat_bytes + 7) / 8 * 8;
+}
 // Arena bytes of one compressed block's region.
 uint64_t compress_region_bytes(const ActBody& body, const CompressBudget& c);
 // Layout of the shared codec scratch: [encode output / fp32 decode temp | workspace | words].

@@ -28,7 +28,9 @@ std::string pct(double x) {
 }  // namespace
 
 CostContext::CostContext(const Profile& p, int micro_batch, uint64_t chunk_elems)
-    : profile(p), mb(find_mb(p, micro_batch)), chunks(model_chunks(p.model, chunk_elems)),
+    : profile(p),
+      mb(find_mb(p, micro_batch)),
+      chunks(model_chunks(p.model, chunk_elems)),
       order(executor_acquire_order(p.model.n_layer, p.model.tied_head)),
       body(act_body(p.model, mb)) {
   // next_use as the chunk manager computes it (smallest i in 1..n with c used at pos + i),
@@ -81,10 +83,9 @@ MemoryPrediction predict_memory(const CostContext& ctx, const PlanChoice& plan,
   p.block_inputs = ctx.mb.inputs_bytes;
   p.head = ctx.mb.head_bytes;
   p.scratch = ctx.mb.scratch_bytes;
-  const ActMemory act =
-      activation_memory(layout_block_modes(m.n_layer, plan.n_swap, plan.n_checkpoint,
-                                           plan.n_compress),
-                        ctx.body, compress_budget(ctx, opt.compress));
+  const ActMemory act = activation_memory(
+      layout_block_modes(m.n_layer, plan.n_swap, plan.n_checkpoint, plan.n_compress), ctx.body,
+      compress_budget(ctx, opt.compress));
   p.activations = act.device_bytes;
   p.device = p.model_states + p.io + p.block_inputs + p.activations + p.head + p.scratch;
   p.chunk_host = chunk_state_host_bytes(ctx.chunks.layout, plan.n_persist, asz);

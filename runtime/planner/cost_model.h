@@ -58,8 +58,8 @@ struct TimePrediction {
   double iteration_s = 0;  // one optimizer step, steady state
   double tokens_per_s = 0, mfu = 0;
   double busy_s[kResources] = {};  // per resource, within the reported step
-  std::string binding;  // compute | h2d | d2h | cpu_adam
-  std::string why;      // one sentence
+  std::string binding;             // compute | h2d | d2h | cpu_adam
+  std::string why;                 // one sentence
   uint64_t uploads = 0, upload_bytes = 0, offloads = 0, offload_bytes = 0;  // per step
   uint64_t swap_bytes = 0;                                                  // both ways
 };

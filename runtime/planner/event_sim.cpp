@@ -10,11 +10,16 @@ namespace mart {
 
 const char* resource_name(Resource r) {
   switch (r) {
-    case Resource::Compute: return "compute";
-    case Resource::H2D: return "h2d";
-    case Resource::D2H: return "d2h";
-    case Resource::CpuAdam: return "cpu_adam";
-    case Resource::Host: return "host";
+    case Resource::Compute:
+      return "compute";
+    case Resource::H2D:
+      return "h2d";
+    case Resource::D2H:
+      return "d2h";
+    case Resource::CpuAdam:
+      return "cpu_adam";
+    case Resource::Host:
+      return "host";
   }
   return "?";
 }

@@ -114,8 +114,10 @@ HardwareProfile hardware_from_json(const json& j) {
   h.name = get<std::string>(j, "name", w);
   h.estimated = get<bool>(j, "estimated", w);
   h.backend = get<std::string>(j, "backend", w);
-  MART_CHECK(h.backend == "cuda" || h.backend == "cpu", "profile: hardware.backend must be cuda "
-             "or cpu, got '", h.backend, "'");
+  MART_CHECK(h.backend == "cuda" || h.backend == "cpu",
+             "profile: hardware.backend must be cuda "
+             "or cpu, got '",
+             h.backend, "'");
   h.device_memory = get<uint64_t>(j, "device_memory", w);
   h.host_memory = get<uint64_t>(j, "host_memory", w);
   h.pinned_limit = get_or<uint64_t>(j, "pinned_limit", 0, w);
@@ -131,10 +133,10 @@ HardwareProfile hardware_from_json(const json& j) {
   h.codec_bps = get_or<double>(j, "codec_bps", 0, w);
   h.compute_on_host = get_or<bool>(j, "compute_on_host", h.backend == "cpu", w);
   h.host_overlap_rate = get_or<double>(j, "host_overlap_rate", 1.0, w);
-  for (double r : {h.h2d_bps, h.d2h_bps, h.h2d_duplex_bps, h.d2h_duplex_bps,
-                   h.cpu_adam_elems_per_s, h.device_adam_elems_per_s, h.matmul_flops,
-                   h.peak_flops, h.mem_bw_bps})
-    MART_CHECK(r > 0, "profile: hardware '", h.name, "' has a rate that is not positive: every "
+  for (double r : {h.h2d_bps, h.d2h_bps, h.h2d_duplex_bps, h.d2h_duplex_bps, h.cpu_adam_elems_per_s,
+                   h.device_adam_elems_per_s, h.matmul_flops, h.peak_flops, h.mem_bw_bps})
+    MART_CHECK(r > 0, "profile: hardware '", h.name,
+               "' has a rate that is not positive: every "
                "bandwidth, FLOP/s and elements/s figure must be > 0");
   MART_CHECK(h.host_overlap_rate > 0 && h.host_overlap_rate <= 1,
              "profile: hardware.host_overlap_rate must be in (0, 1]");
@@ -145,8 +147,10 @@ Profile profile_from_json(const json& j) {
   MART_CHECK(j.is_object() && j.contains("mart_profile_version"),
              "not a MART profile: no 'mart_profile_version' key (write one with `mart profile`)");
   const int v = get<int>(j, "mart_profile_version", "");
-  MART_CHECK(v == kProfileVersion, "profile version ", v, " is not supported (this mart reads "
-             "version ", kProfileVersion, "); re-run `mart profile`");
+  MART_CHECK(v == kProfileVersion, "profile version ", v,
+             " is not supported (this mart reads "
+             "version ",
+             kProfileVersion, "); re-run `mart profile`");
   Profile p;
   p.source = get<std::string>(j, "source", "");
   const json& m = j.at("model");
@@ -201,7 +205,8 @@ Profile profile_from_json(const json& j) {
                                 get<uint64_t>(v, "host", wb + "act_mode_bytes." + k + ".")};
     MART_CHECK(mb.micro_batch > 0, "profile: micro_batch must be positive");
     MART_CHECK(mb.body_act_values * p.model.act_bytes + mb.body_stat_bytes == mb.body_bytes,
-               "profile: micro-batch ", mb.micro_batch, ": body_bytes != body_act_values * "
+               "profile: micro-batch ", mb.micro_batch,
+               ": body_bytes != body_act_values * "
                "act_bytes + body_stat_bytes");
     p.micro_batches.push_back(mb);
   }

@@ -35,19 +35,19 @@ constexpr int kProfileVersion = 1;
 
 struct HardwareProfile {
   std::string name;
-  bool estimated = true;        // datasheet figures, not measured on this machine
-  std::string backend = "cuda";  // "cuda" (bf16 activations) | "cpu" (fp32)
-  uint64_t device_memory = 0;    // bytes
-  uint64_t host_memory = 0;      // bytes of host RAM
-  uint64_t pinned_limit = 0;     // bytes that may be pinned; 0 = host_memory
+  bool estimated = true;                          // datasheet figures, not measured on this machine
+  std::string backend = "cuda";                   // "cuda" (bf16 activations) | "cpu" (fp32)
+  uint64_t device_memory = 0;                     // bytes
+  uint64_t host_memory = 0;                       // bytes of host RAM
+  uint64_t pinned_limit = 0;                      // bytes that may be pinned; 0 = host_memory
   double h2d_bps = 0, d2h_bps = 0;                // each direction alone
   double h2d_duplex_bps = 0, d2h_duplex_bps = 0;  // each direction while the other also runs
-  double cpu_adam_elems_per_s = 0;     // CpuAdam over offloaded chunks
-  double device_adam_elems_per_s = 0;  // Ops::adamw_update on the device
-  double matmul_flops = 0;  // achieved by the matmul kernels (FLOP/s)
-  double peak_flops = 0;    // datasheet dense peak in the act dtype, for MFU
-  double mem_bw_bps = 0;    // device memory bandwidth (elementwise kernels, memsets)
-  double codec_bps = 0;     // activation codec, input bytes per second (encode or decode)
+  double cpu_adam_elems_per_s = 0;                // CpuAdam over offloaded chunks
+  double device_adam_elems_per_s = 0;             // Ops::adamw_update on the device
+  double matmul_flops = 0;                        // achieved by the matmul kernels (FLOP/s)
+  double peak_flops = 0;                          // datasheet dense peak in the act dtype, for MFU
+  double mem_bw_bps = 0;  // device memory bandwidth (elementwise kernels, memsets)
+  double codec_bps = 0;   // activation codec, input bytes per second (encode or decode)
   // CPU backend: compute, the copy streams and CPU Adam run on the same host cores. When compute
   // and CPU Adam are busy at once each progresses at host_overlap_rate of its own speed.
   bool compute_on_host = false;

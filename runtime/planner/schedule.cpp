@@ -11,9 +11,16 @@ constexpr int kNever = 1 << 30;  // as the chunk manager's
 
 Schedule::Schedule(const CostContext& ctx, const PlanChoice& plan, const CostOptions& opt,
                    EventSim& sim)
-    : ctx_(ctx), plan_(plan), opt_(opt), sim_(sim), hw_(ctx.profile.hardware), mb_(ctx.mb),
-      inline_(ctx.profile.hardware.compute_on_host), asz_(ctx.profile.model.act_bytes),
-      L_(ctx.n_layer()), nc_(ctx.chunks.n_chunks()) {
+    : ctx_(ctx),
+      plan_(plan),
+      opt_(opt),
+      sim_(sim),
+      hw_(ctx.profile.hardware),
+      mb_(ctx.mb),
+      inline_(ctx.profile.hardware.compute_on_host),
+      asz_(ctx.profile.model.act_bytes),
+      L_(ctx.n_layer()),
+      nc_(ctx.chunks.n_chunks()) {
   np_ = std::clamp(plan.n_persist, 0, nc_);
   nb_ = np_ == nc_ ? 0 : plan.n_buffer;
   MART_CHECK(np_ == nc_ || nb_ >= std::max(1, min_buffers(ctx.profile.model, ctx.chunks, np_)),
@@ -276,15 +283,14 @@ void Schedule::step() {
   for (int c = 0; c < np_; ++c) numel += static_cast<double>(ctx_.chunks.chunk_numel[c]);
   if (np_ > 0) dev_op(Resource::Compute, numel * asz_ / hw_.mem_bw_bps, {}, "grad sumsq");
   host_sync({record(Resource::Compute)});  // the norms are read back for the global norm
-  if (np_ > 0)
-    dev_op(Resource::Compute, numel / hw_.device_adam_elems_per_s, {}, "device adam");
+  if (np_ > 0) dev_op(Resource::Compute, numel / hw_.device_adam_elems_per_s, {}, "device adam");
   if (opt_.grad_clip) {
     for (int c = np_; c < nc_; ++c) {
       host_sync({chunks_[c].offloaded});
-      chunks_[c].adam = dev_op(Resource::CpuAdam,
-                               static_cast<double>(ctx_.chunks.chunk_numel[c]) /
-                                   hw_.cpu_adam_elems_per_s,
-                               {}, "cpu adam", c);
+      chunks_[c].adam =
+          dev_op(Resource::CpuAdam,
+                 static_cast<double>(ctx_.chunks.chunk_numel[c]) / hw_.cpu_adam_elems_per_s, {},
+                 "cpu adam", c);
       chunks_[c].tickets = true;
     }
   } else {
@@ -314,9 +320,13 @@ void Schedule::act_forward_end(int b) {
 
 bool Schedule::act_backward_begin(int b) {
   switch (modes_[b]) {
-    case ActMode::Keep: return false;
-    case ActMode::Checkpoint: return true;
-    case ActMode::Swap: stream_wait(Resource::Compute, slot_copy_[slot_of(b)]); return false;
+    case ActMode::Keep:
+      return false;
+    case ActMode::Checkpoint:
+      return true;
+    case ActMode::Swap:
+      stream_wait(Resource::Compute, slot_copy_[slot_of(b)]);
+      return false;
     case ActMode::Compress: {
       const double bytes = static_cast<double>(ctx_.body.act_values * ctx_.body.act_size);
       dev_op(Resource::Compute, bytes / hw_.codec_bps, {}, "decode", b);

@@ -16,8 +16,8 @@ namespace {
 
 // A survivor of the memory pass: enough to rebuild the plan, plus its bound.
 struct Point {
-  double lb;   // no simulation can be faster (each resource's own work, phase by phase)
-  double est;  // a phase-by-phase estimate of the simulation (ProTrain's equation, extended)
+  double lb;        // no simulation can be faster (each resource's own work, phase by phase)
+  double est;       // a phase-by-phase estimate of the simulation (ProTrain's equation, extended)
   uint16_t bi, ci;  // micro-batch and chunk-size indices
   int32_t np, nb;
   int16_t s, c, z;
@@ -29,10 +29,10 @@ struct Point {
 struct ChunkSize {
   uint64_t elems = 0;
   ModelChunks chunks;
-  std::vector<int> min_buf;             // [np], np = 0..n_chunks
-  std::vector<double> off_bytes;        // [np]: act bytes of chunks >= np (uploads, offloads)
-  std::vector<double> off_numel;        // [np]: their parameter elements (CPU Adam)
-  std::vector<double> persist_numel;    // [np]: parameter elements of chunks < np
+  std::vector<int> min_buf;           // [np], np = 0..n_chunks
+  std::vector<double> off_bytes;      // [np]: act bytes of chunks >= np (uploads, offloads)
+  std::vector<double> off_numel;      // [np]: their parameter elements (CPU Adam)
+  std::vector<double> persist_numel;  // [np]: parameter elements of chunks < np
 };
 
 ChunkSize chunk_size_info(const ModelProfile& m, uint64_t elems) {
@@ -108,14 +108,16 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
   const uint64_t asz = static_cast<uint64_t>(m.act_bytes);
   SearchResult R;
   // The trainer floors the capacity to the arena alignment; so does the plan.
-  R.device_capacity = (opt.device_capacity ? opt.device_capacity : hw.device_memory) /
-                      kArenaAlign * kArenaAlign;
+  R.device_capacity =
+      (opt.device_capacity ? opt.device_capacity : hw.device_memory) / kArenaAlign * kArenaAlign;
   R.host_memory = opt.host_memory ? opt.host_memory : hw.host_memory;
-  if (opt.pinned_limit) R.pinned_limit = opt.pinned_limit;
+  if (opt.pinned_limit)
+    R.pinned_limit = opt.pinned_limit;
   else if (opt.host_memory && hw.pinned_limit && hw.host_memory)  // keep the preset's fraction
-    R.pinned_limit = static_cast<uint64_t>(static_cast<double>(opt.host_memory) *
-                                           hw.pinned_limit / hw.host_memory);
-  else R.pinned_limit = opt.host_memory ? opt.host_memory : hw.pinned_capacity();
+    R.pinned_limit = static_cast<uint64_t>(static_cast<double>(opt.host_memory) * hw.pinned_limit /
+                                           hw.host_memory);
+  else
+    R.pinned_limit = opt.host_memory ? opt.host_memory : hw.pinned_capacity();
   const uint64_t cap = R.device_capacity;
   const bool swap_ok = opt.allow_swap && p.supports("swap");
   const bool comp_ok = opt.allow_compress && p.supports("compress") && hw.codec_bps > 0;
@@ -146,9 +148,11 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
     x.codec_s = hw.codec_bps > 0 ? body.act_values * body.act_size / hw.codec_bps : 0;
     mbs.push_back(x);
   }
-  MART_CHECK(!mbs.empty(), "plan: the profile has no micro-batch size that divides the global "
-             "batch of ", global, " sequences (profiled: ", p.micro_batches.front().micro_batch,
-             "..", p.micro_batches.back().micro_batch, ")");
+  MART_CHECK(!mbs.empty(),
+             "plan: the profile has no micro-batch size that divides the global "
+             "batch of ",
+             global, " sequences (profiled: ", p.micro_batches.front().micro_batch, "..",
+             p.micro_batches.back().micro_batch, ")");
 
   std::vector<ChunkSize> sizes;
   for (uint64_t e : chunk_size_grid(m)) sizes.push_back(chunk_size_info(m, e));
@@ -161,7 +165,8 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
   const double h2d = hw.h2d_bps, d2h = hw.d2h_bps, cpu_adam = hw.cpu_adam_elems_per_s;
   const double share = hw.compute_on_host ? std::max(1.0, 2 * hw.host_overlap_rate) : 0;
   const double pcie = std::max({h2d, d2h, hw.h2d_duplex_bps + hw.d2h_duplex_bps});
-  const double h2d_dup = std::min(h2d, hw.h2d_duplex_bps), d2h_dup = std::min(d2h, hw.d2h_duplex_bps);
+  const double h2d_dup = std::min(h2d, hw.h2d_duplex_bps),
+               d2h_dup = std::min(d2h, hw.d2h_duplex_bps);
   struct Bounds {
     double lb, est;
   };
@@ -182,8 +187,8 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
     const double up_total = up_f0 + (2.0 * G - 1) * (off - retain) + (G - 1) * off + G * swap;
     const double down_total = G * (off + swap);
     Bounds r;
-    r.lb = std::max({comp, up_total / h2d, down_total / d2h, (up_total + down_total) / pcie,
-                     adam_t});
+    r.lb =
+        std::max({comp, up_total / h2d, down_total / d2h, (up_total + down_total) / pcie, adam_t});
     if (share > 0) r.lb = std::max(r.lb, (comp + adam_t) / share);
     if (offloaded && co.grad_clip) {
       // With clipping, CPU Adam starts after the whole backward (the global norm), and the next
@@ -202,9 +207,12 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
     const double b0 = std::max({cb, (up_b + swap) / hb, off / db, serial});
     const double bi = std::max({cb, (up_b + swap + off) / hb, off / db, serial});
     double est = (G - 1) * (fi + bi) + fixed;
-    if (!offloaded) est += f0 + b0;
-    else if (co.grad_clip) est += std::max(f0, adam_t) + b0;
-    else est += f0 + std::max(b0, adam_t);
+    if (!offloaded)
+      est += f0 + b0;
+    else if (co.grad_clip)
+      est += std::max(f0, adam_t) + b0;
+    else
+      est += f0 + std::max(b0, adam_t);
     if (share > 0) est = std::max(est, (comp + adam_t) / share);
     r.est = std::max(est, r.lb);
     return r;
@@ -268,7 +276,8 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
               min_pinned = std::min(min_pinned, pinned);
               min_host = std::min(min_host, host);
               if (pinned > R.pinned_limit || host > R.host_memory) continue;
-              const double comp = fixed_compute + G * (c * mb.block_recompute_s + 2.0 * z * B.codec_s);
+              const double comp =
+                  fixed_compute + G * (c * mb.block_recompute_s + 2.0 * z * B.codec_s);
               const double swap_b = static_cast<double>(swap_host);
               Bounds bd = bounds(B, mb, off, retain, adam_t, swap_b, comp, c, z, np < nc,
                                  nb - cs.min_buf[np]);
@@ -288,30 +297,41 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
     R.fits = false;
     if (!device_fit) {
       R.reason = "device";
-      R.message = "nothing fits in " + format_bytes(cap) + " of device memory: the smallest plan "
-                  "(micro-batch " + std::to_string(min_device_b) + ", no chunk persistent, every "
-                  "block checkpointed) needs " + format_bytes(min_device) + ".";
+      R.message = "nothing fits in " + format_bytes(cap) +
+                  " of device memory: the smallest plan "
+                  "(micro-batch " +
+                  std::to_string(min_device_b) +
+                  ", no chunk persistent, every "
+                  "block checkpointed) needs " +
+                  format_bytes(min_device) + ".";
       R.suggestions.push_back("a device with at least " + format_bytes(min_device) +
                               " (--gpu-mem / memory.device_capacity)");
       if (min_device_b > 1 || p.micro_batches.front().micro_batch > 1)
-        R.suggestions.push_back("a smaller micro-batch: --set train.micro_batch=1 with "
-                                "train.grad_accum=" + std::to_string(global) +
-                                " keeps the global batch");
-      R.suggestions.push_back("a shorter train.seq_len (block inputs and activations scale "
-                              "with it)");
+        R.suggestions.push_back(
+            "a smaller micro-batch: --set train.micro_batch=1 with "
+            "train.grad_accum=" +
+            std::to_string(global) + " keeps the global batch");
+      R.suggestions.push_back(
+          "a shorter train.seq_len (block inputs and activations scale "
+          "with it)");
     } else {
       R.reason = "host";
-      R.message = "the device can hold a plan, but host memory cannot: the offloaded model "
-                  "states need at least " + format_bytes(min_pinned) + " of pinned host memory "
-                  "(limit " + format_bytes(R.pinned_limit) + ") and " + format_bytes(min_host) +
-                  " of host memory in all (have " + format_bytes(R.host_memory) + ").";
+      R.message =
+          "the device can hold a plan, but host memory cannot: the offloaded model "
+          "states need at least " +
+          format_bytes(min_pinned) +
+          " of pinned host memory "
+          "(limit " +
+          format_bytes(R.pinned_limit) + ") and " + format_bytes(min_host) +
+          " of host memory in all (have " + format_bytes(R.host_memory) + ").";
       R.suggestions.push_back("more host memory: at least " +
                               format_bytes(std::max(min_host, min_pinned)) + " (--host-mem)");
       R.suggestions.push_back("more device memory, so that more chunks stay persistent there");
       if (!comp_ok && p.supports("compress"))
-        R.suggestions.push_back("activation compression (lossy; activations.n_compress or "
-                                "--allow-compress) frees device memory for persistent chunks "
-                                "instead of swapping activations to the host");
+        R.suggestions.push_back(
+            "activation compression (lossy; activations.n_compress or "
+            "--allow-compress) frees device memory for persistent chunks "
+            "instead of swapping activations to the host");
     }
     R.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     return R;
@@ -350,8 +370,14 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
     const Point& q = pts[i];
     auto& ctx = ctxs[{q.bi, q.ci}];
     if (!ctx) ctx = std::make_unique<CostContext>(p, mbs[q.bi].mb->micro_batch, sizes[q.ci].elems);
-    PlanChoice pc{mbs[q.bi].mb->micro_batch, mbs[q.bi].grad_accum, sizes[q.ci].elems, q.np, q.nb,
-                  q.s, q.c, q.z};
+    PlanChoice pc{mbs[q.bi].mb->micro_batch,
+                  mbs[q.bi].grad_accum,
+                  sizes[q.ci].elems,
+                  q.np,
+                  q.nb,
+                  q.s,
+                  q.c,
+                  q.z};
     const double t = predict_time(*ctx, pc, co, sim).iteration_s;
     sim_ops += static_cast<uint64_t>(sim.size());
     ++R.simulated;
@@ -378,8 +404,14 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
   }
   auto candidate = [&](size_t i) {
     const Point& q = pts[i];
-    PlanChoice pc{mbs[q.bi].mb->micro_batch, mbs[q.bi].grad_accum, sizes[q.ci].elems, q.np, q.nb,
-                  q.s, q.c, q.z};
+    PlanChoice pc{mbs[q.bi].mb->micro_batch,
+                  mbs[q.bi].grad_accum,
+                  sizes[q.ci].elems,
+                  q.np,
+                  q.nb,
+                  q.s,
+                  q.c,
+                  q.z};
     PlanCandidate c;
     c.plan = pc;
     const CostContext& ctx = *ctxs.at({q.bi, q.ci});

@@ -31,10 +31,10 @@ struct SearchOptions {
   bool allow_swap = true;        // where the profile supports it
   bool allow_compress = false;   // lossy: only when the job opts in
   int extra_buffers = 2;
-  int alternatives = 3;      // runner-up plans to return
-  double tolerance = 0.002;  // stop when the bound is within this fraction of the best
+  int alternatives = 3;           // runner-up plans to return
+  double tolerance = 0.002;       // stop when the bound is within this fraction of the best
   double prefer_simpler = 0.005;  // plans this close to the fastest count as ties (see .cpp)
-  int estimate_first = 24;   // simulate this many best-estimated plans before bounding
+  int estimate_first = 24;        // simulate this many best-estimated plans before bounding
   // Budget of the branch and bound, in simulated operations (deterministic, unlike a clock;
   // ~0.1-0.2 us each): large models whose bound cannot close stop here (`exhaustive` false).
   uint64_t max_sim_ops = 3'000'000;
@@ -57,10 +57,10 @@ struct SearchResult {
   PlanCandidate best;
   std::vector<PlanCandidate> alternatives;
   // Search statistics.
-  uint64_t points = 0;      // plans priced in memory
-  uint64_t feasible = 0;    // survivors (fit, minimal checkpointing)
-  uint64_t simulated = 0;   // simulations run
-  bool exhaustive = true;   // false: the budget ended the branch and bound before the bound did
+  uint64_t points = 0;     // plans priced in memory
+  uint64_t feasible = 0;   // survivors (fit, minimal checkpointing)
+  uint64_t simulated = 0;  // simulations run
+  bool exhaustive = true;  // false: the budget ended the branch and bound before the bound did
   double seconds = 0;
   uint64_t device_capacity = 0, host_memory = 0, pinned_limit = 0;  // as used
 };

@@ -65,7 +65,8 @@ TEST(CostModel, EverythingResidentIsComputeBound) {
   EventSim sim;
   TimePrediction t = predict_time(ctx, plan, CostOptions{}, sim);
   // compute + device Adam + zeroing the gradients and their sums of squares (+ chunk padding)
-  const double c = compute_sum(*p.find(4), 8) + p.model.n_params / p.hardware.device_adam_elems_per_s +
+  const double c = compute_sum(*p.find(4), 8) +
+                   p.model.n_params / p.hardware.device_adam_elems_per_s +
                    2.0 * p.model.n_params * 2 / p.hardware.mem_bw_bps;
   EXPECT_GE(t.iteration_s, c * (1 - 1e-9));
   EXPECT_LT(t.iteration_s, c * 1.001);

@@ -49,8 +49,8 @@ TEST(EventSim, DuplexCopiesSlowEachOther) {
   auto u2 = t.add(Resource::H2D, 1.0, {}, "up");
   auto d2 = t.add(Resource::D2H, 2.0, {}, "down");
   t.run(r);
-  EXPECT_DOUBLE_EQ(t.end(u2), 2);    // 1 s of work at half speed
-  EXPECT_DOUBLE_EQ(t.end(d2), 3);    // 1 s done by t = 2, the rest alone
+  EXPECT_DOUBLE_EQ(t.end(u2), 2);  // 1 s of work at half speed
+  EXPECT_DOUBLE_EQ(t.end(d2), 3);  // 1 s done by t = 2, the rest alone
 }
 
 TEST(EventSim, HostCoresAreSharedOnTheCpuBackend) {

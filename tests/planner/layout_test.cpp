@@ -12,7 +12,10 @@ namespace {
 std::string letters(int n, int s, int c, int z) {
   std::string out;
   for (ActMode m : layout_block_modes(n, s, c, z))
-    out += m == ActMode::Swap ? 's' : m == ActMode::Checkpoint ? 'c' : m == ActMode::Compress ? 'z' : 'k';
+    out += m == ActMode::Swap         ? 's'
+           : m == ActMode::Checkpoint ? 'c'
+           : m == ActMode::Compress   ? 'z'
+                                      : 'k';
   return out;
 }
 

@@ -85,7 +85,8 @@ TEST(Search, SwapIsUsedWhenItHidesUnderCompute) {
   EXPECT_LE(with_swap.best.time.iteration_s, without.best.time.iteration_s);
   // Without swap, something else gives way: recompute or fewer persistent chunks.
   CostContext ctx(p, 4, without.best.plan.chunk_elems);
-  EXPECT_TRUE(without.best.plan.n_checkpoint > 0 || without.best.plan.n_persist < ctx.chunks.n_chunks());
+  EXPECT_TRUE(without.best.plan.n_checkpoint > 0 ||
+              without.best.plan.n_persist < ctx.chunks.n_chunks());
 }
 
 TEST(Search, TooLittleHostMemoryDoesNotFitForTheReasonHost) {
@@ -93,7 +94,7 @@ TEST(Search, TooLittleHostMemoryDoesNotFitForTheReasonHost) {
   SearchOptions o;
   o.global_batch = 4;
   o.device_capacity = resident_need(p, 1) / 3;  // must offload
-  o.host_memory = 64ull << 20;                   // but the host holds almost nothing
+  o.host_memory = 64ull << 20;                  // but the host holds almost nothing
   SearchResult r = search_plan(p, o);
   EXPECT_FALSE(r.fits);
   EXPECT_EQ(r.reason, "host");
@@ -138,8 +139,8 @@ TEST(Search, EightyLayersIsQuick) {
   std::printf("80 layers: %llu points, %llu feasible, %llu simulated (%s), %.3f s\n",
               static_cast<unsigned long long>(r.points),
               static_cast<unsigned long long>(r.feasible),
-              static_cast<unsigned long long>(r.simulated),
-              r.exhaustive ? "exhaustive" : "budget", r.seconds);
+              static_cast<unsigned long long>(r.simulated), r.exhaustive ? "exhaustive" : "budget",
+              r.seconds);
   EXPECT_LT(r.best.plan.n_persist, 1000);
 }
 

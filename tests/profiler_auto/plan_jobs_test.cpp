@@ -96,7 +96,8 @@ TEST(PlanJobs, SmallGpuAndOtherHardware) {
 TEST(PlanJobs, JsonHasTheDocumentedFields) {
   const JobConfig cfg = load_job_config(job("gpt2-350m"));
   const nlohmann::json j = job_plan_json(plan_job(cfg, PlanArgs{}));
-  for (const char* k : {"fits", "binding_resource", "plan", "predicted"}) EXPECT_TRUE(j.contains(k)) << k;
+  for (const char* k : {"fits", "binding_resource", "plan", "predicted"})
+    EXPECT_TRUE(j.contains(k)) << k;
   for (const char* k : {"n_persist", "n_buffer", "chunk_bytes", "micro_batch", "block_modes"})
     EXPECT_TRUE(j["plan"].contains(k)) << k;
   for (const char* k : {"peak_device_bytes", "pinned_host_bytes", "host_bytes", "iteration_s",
@@ -124,8 +125,8 @@ TEST(PlanCli, JsonFromTheBinary) {
   if (!std::filesystem::exists(mart)) GTEST_SKIP() << "build the mart target first";
   const std::string out = std::string(::testing::TempDir()) + "/plan.json";
   const std::string trace = std::string(::testing::TempDir()) + "/trace.json";
-  const std::string cmd = mart + " plan " + job("llama-7b") + " --gpu-mem 24GiB --json --trace " +
-                          trace + " > " + out;
+  const std::string cmd =
+      mart + " plan " + job("llama-7b") + " --gpu-mem 24GiB --json --trace " + trace + " > " + out;
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   std::ifstream f(out);
   const nlohmann::json j = nlohmann::json::parse(f);

@@ -9,8 +9,8 @@
 #include "profiler/analytic_profile.h"
 #include "profiler/hardware.h"
 #include "profiler/layout_ops.h"
-#include "runtime/config/config_loader.h"
 #include "runtime/backend.h"
+#include "runtime/config/config_loader.h"
 #include "runtime/device/device.h"
 #include "runtime/executor.h"
 #include "runtime/memory_budget.h"
@@ -88,7 +88,8 @@ TEST(Replicas, PredictedMemoryEqualsTheRuntimeBudget) {
     for (const char* hw : {"cpu", "h100-sxm"}) {
       const Profile p = analytic_profile(cfg, builtin_hardware(hw));
       const ModelSpec spec = build_model_spec(cfg.model);
-      std::unique_ptr<Ops> ops = p.hardware.backend == "cpu" ? make_cpu_ops() : make_cuda_layout_ops();
+      std::unique_ptr<Ops> ops =
+          p.hardware.backend == "cpu" ? make_cpu_ops() : make_cuda_layout_ops();
       for (int B : {1, 2}) {
         for (uint64_t e : chunk_size_grid(p.model)) {
           CostContext ctx(p, B, e);

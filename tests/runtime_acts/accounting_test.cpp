@@ -84,12 +84,12 @@ TEST_P(Accounting, EveryModeMixIsExactAndThePeakFallsAsExpected) {
     int64_t saving;  // keep peak - this peak
   };
   const std::vector<Case> cases = {
-      {{C, K, K, K, K, K}, 0},                     // one body out, one scratch in
-      {{C, C, C, K, K, K}, 2 * rb},                // n checkpoints: n - 1 bodies
-      {{S, S, K, K, K, K}, 0},                     // two swaps fill the two staging slots
-      {{S, S, S, S, K, K}, 2 * rb},                // more swaps: one body each
-      {{S, S, S, S, S, S}, 4 * rb},                //
-      {{Z, K, K, K, K, K}, -region - codec},          // region + scratch + codec: a loss
+      {{C, K, K, K, K, K}, 0},                // one body out, one scratch in
+      {{C, C, C, K, K, K}, 2 * rb},           // n checkpoints: n - 1 bodies
+      {{S, S, K, K, K, K}, 0},                // two swaps fill the two staging slots
+      {{S, S, S, S, K, K}, 2 * rb},           // more swaps: one body each
+      {{S, S, S, S, S, S}, 4 * rb},           //
+      {{Z, K, K, K, K, K}, -region - codec},  // region + scratch + codec: a loss
       {{Z, Z, Z, Z, Z, Z}, 6 * (rb - region) - rb - codec},
       {{S, S, C, Z, C, K}, 5 * rb - rb - 2 * rb - region - codec},  // shared scratch
   };

@@ -30,7 +30,9 @@ using Modes = std::vector<ActMode>;
 constexpr ActMode K = ActMode::Keep, C = ActMode::Checkpoint, S = ActMode::Swap,
                   Z = ActMode::Compress;
 
-inline const char* family_tag(ModelFamily f) { return f == ModelFamily::GPT2 ? "gpt2" : "llama"; }
+inline const char* family_tag(ModelFamily f) {
+  return f == ModelFamily::GPT2 ? "gpt2" : "llama";
+}
 inline std::string family_name(const ::testing::TestParamInfo<ModelFamily>& i) {
   return family_tag(i.param);
 }
@@ -158,9 +160,8 @@ class TempDir {
  public:
   explicit TempDir(const std::string& tag) {
     static int counter = 0;
-    path_ = std::filesystem::temp_directory_path() /
-            ("mart_acts_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" +
-             tag);
+    path_ = std::filesystem::temp_directory_path() / ("mart_acts_" + std::to_string(::getpid()) +
+                                                      "_" + std::to_string(counter++) + "_" + tag);
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }

@@ -81,9 +81,9 @@ TEST_P(CompressFamily, RealActivationsComeBackWithinTheBound) {
       EXPECT_GT(st.encoded_bytes, 0u);
       EXPECT_LT(st.encoded_bytes, body.act_values * body.act_size / 2);
       EXPECT_EQ(st.eb, eb);
-      RecordProperty(std::string("bits_per_value_b") + std::to_string(b) + "_eb" +
-                         std::to_string(eb),
-                     std::to_string(8.0 * st.encoded_bytes / body.act_values));
+      RecordProperty(
+          std::string("bits_per_value_b") + std::to_string(b) + "_eb" + std::to_string(eb),
+          std::to_string(8.0 * st.encoded_bytes / body.act_values));
     }
     EXPECT_EQ(rig.acts().stats().recomputed_blocks, 1u);  // the checkpointed block only
   }
@@ -170,7 +170,8 @@ TEST(CompressManager, MultiSegmentBodiesInBothDtypes) {
       char* p = static_cast<char*>(acts.forward_begin(b));
       for (uint64_t i = 0; i < body.act_values; ++i) {
         float v = nd(rng) * (i % 1000 == 0 ? 30.0f : 1.0f);  // a few outliers
-        if (dt == DType::F32) std::memcpy(p + 4 * i, &v, 4);
+        if (dt == DType::F32)
+          std::memcpy(p + 4 * i, &v, 4);
         else {
           const uint16_t h = f32_to_bf16(v);
           std::memcpy(p + 2 * i, &h, 2);
@@ -274,9 +275,10 @@ TEST(CompressTraining, FollowsTheExactLossCurve) {
   RecordProperty("mean_abs_dloss_last50", std::to_string(mean_abs));
   RecordProperty("max_abs_dloss_last50", std::to_string(max_abs));
   RecordProperty("mean_dloss_last50", std::to_string(sgn));
-  std::printf("compress (eb %g) vs keep, last 50 of 300 steps: mean |dloss| %.5f, mean dloss "
-              "%+.5f, max |dloss| %.5f, mean loss %.4f\n",
-              c.activations.eb, mean_abs, sgn, max_abs, last);
+  std::printf(
+      "compress (eb %g) vs keep, last 50 of 300 steps: mean |dloss| %.5f, mean dloss "
+      "%+.5f, max |dloss| %.5f, mean loss %.4f\n",
+      c.activations.eb, mean_abs, sgn, max_abs, last);
   EXPECT_LT(mean_abs, 0.02);
   EXPECT_LT(last, exact[0] - 1.0);  // it did train
 }

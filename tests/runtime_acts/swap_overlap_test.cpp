@@ -32,8 +32,9 @@ bool is_copy(const Interval& i) {
 }
 
 TEST(SwapOverlap, CopiesAreOrderedAndOverlapCompute) {
-  // Bodies of ~1.3 MB, so a copy takes long enough to be seen next to a block's compute.
-  ModelConfig m = tiny_model(ModelFamily::Llama, 6, 64);
+  // Bodies of ~2.6 MB and blocks that compute for milliseconds, longer than a busy machine's
+  // thread wake-up latency.
+  ModelConfig m = tiny_model(ModelFamily::Llama, 6, 128);
   const int B = 4, T = 64;
   const Modes modes = {S, S, S, S, K, K};
   ActivationOptions ao;
@@ -42,7 +43,8 @@ TEST(SwapOverlap, CopiesAreOrderedAndOverlapCompute) {
   Batches data(B, T);
   int overlaps = 0, copies = 0;
   double overlap_s = 0;
-  for (int step = 1; step <= 6 && overlaps == 0; ++step) {
+  int steps = 0;
+  for (int step = 1; step <= 20 && overlaps == 0; ++step, ++steps) {
     const_cast<ActivationManager&>(rig.acts()).clear_trace();
     rig.exec->train_step({data.next()}, hyper(step));
     const auto tl = timeline(*rig.dev, rig.acts().trace());
@@ -71,7 +73,8 @@ TEST(SwapOverlap, CopiesAreOrderedAndOverlapCompute) {
   }
   // Blocks 0 and 1 go out and come back; blocks 2 and 3 stay in their staging slots.
   EXPECT_GT(copies, 0);
-  EXPECT_GE(overlaps, 1) << "no swap copy overlapped any block's compute in 6 steps";
+  EXPECT_GE(overlaps, 1) << "no swap copy overlapped any block's compute in 20 steps";
+  RecordProperty("steps", steps);
   RecordProperty("overlapping_intervals", overlaps);
   RecordProperty("overlap_us", static_cast<int>(overlap_s * 1e6));
 }

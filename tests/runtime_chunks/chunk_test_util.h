@@ -29,7 +29,9 @@
 
 namespace mart::chunks {
 
-inline const char* family_tag(ModelFamily f) { return f == ModelFamily::GPT2 ? "gpt2" : "llama"; }
+inline const char* family_tag(ModelFamily f) {
+  return f == ModelFamily::GPT2 ? "gpt2" : "llama";
+}
 
 // Three blocks of width 64: about 0.1M parameters, a step takes a few milliseconds. Llama uses
 // grouped-query attention (4 query heads, 2 kv heads), so its glued q|k|v run is not square.
@@ -77,8 +79,10 @@ class DirectChunkedStates : public ModelStates {
   void acquire(int g, Pass p) override { cm_->acquire(g, p == Pass::Backward); }
   void release(int g, Pass p) override { cm_->release(g, p == Pass::Backward); }
   void zero_grads() override { cm_->zero_grads(); }
-  void begin_microbatch(int i, int n, const StepHyper& h) override {
-    cm_->begin_microbatch(i, n, to_chunk_step(h));
+  void begin_microbatch(int i, int n, const StepHyper* h) override {
+    if (!h) return cm_->begin_microbatch(i, n, nullptr);
+    const ChunkOptimizerStep s = to_chunk_step(*h);
+    cm_->begin_microbatch(i, n, &s);
   }
   float step(const StepHyper& h) override { return cm_->step(to_chunk_step(h)); }
   void read_param(int id, float* host) override { cm_->read_param(id, host); }
@@ -136,8 +140,8 @@ struct ChunkRig {
     const DType act = ops->act_dtype();
     if (o.chunked) {
       layout = layout_for(spec, o.chunk_bytes, dtype_size(act));
-      state_bytes = ChunkManager::device_bytes(layout, o.n_persist, o.n_buffer, act,
-                                               spec.params.size());
+      state_bytes =
+          ChunkManager::device_bytes(layout, o.n_persist, o.n_buffer, act, spec.params.size());
     } else {
       state_bytes = resident_state_bytes(spec, act);
     }
@@ -302,8 +306,7 @@ inline ::testing::AssertionResult has(const std::string& text, const std::string
 }
 
 inline double steady_now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace mart::chunks

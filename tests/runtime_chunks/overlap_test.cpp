@@ -7,7 +7,7 @@
 // some gradient offload must run while a later block's backward computes.
 //
 // Robust on two busy cores: blocks are big enough that each computes for milliseconds while a
-// chunk copy takes about a hundred microseconds, and up to 6 steps are searched for one overlap of
+// chunk copy takes about a hundred microseconds, and up to 10 steps are searched for one overlap of
 // each kind (not a fraction of them).
 #include <gtest/gtest.h>
 
@@ -44,7 +44,7 @@ class TimedStates : public ModelStates {
     in_->release(g, p);
   }
   void zero_grads() override { in_->zero_grads(); }
-  void begin_microbatch(int i, int n, const StepHyper& h) override {
+  void begin_microbatch(int i, int n, const StepHyper* h) override {
     in_->begin_microbatch(i, n, h);
   }
   float step(const StepHyper& h) override { return in_->step(h); }
@@ -76,7 +76,9 @@ ModelConfig wide_model() {
   return m;
 }
 
-bool overlaps(double a0, double a1, double b0, double b1) { return a0 < b1 && b0 < a1; }
+bool overlaps(double a0, double a1, double b0, double b1) {
+  return a0 < b1 && b0 < a1;
+}
 
 TEST(ChunkOverlap, UploadsAndOffloadsRunWhileBlocksCompute) {
   const ModelConfig m = wide_model();
@@ -111,7 +113,7 @@ TEST(ChunkOverlap, UploadsAndOffloadsRunWhileBlocksCompute) {
   double compute_s = 0;
   RunOptions r;
   r.grad_clip = 1.0f;
-  for (int s = 1; s <= 6 && (prefetch_overlaps == 0 || offload_overlaps == 0); ++s, ++steps) {
+  for (int s = 1; s <= 10 && (prefetch_overlaps == 0 || offload_overlaps == 0); ++s, ++steps) {
     timed->clear();
     rig.exec->train_step(step_batches(rig, s, 1), hyper_at(r, s));
     // train_step ends with the device synchronised: every record below is complete.
@@ -130,8 +132,8 @@ TEST(ChunkOverlap, UploadsAndOffloadsRunWhileBlocksCompute) {
   }
   EXPECT_GT(prefetch_overlaps, 0) << "no prefetch upload overlapped compute in " << steps
                                   << " steps (" << compute_s << " s of compute)";
-  EXPECT_GT(offload_overlaps, 0) << "no gradient offload overlapped backward compute in "
-                                 << steps << " steps";
+  EXPECT_GT(offload_overlaps, 0) << "no gradient offload overlapped backward compute in " << steps
+                                 << " steps";
   EXPECT_GT(rig.manager().stats().buffer_hits, 0u);
 }
 

@@ -28,7 +28,8 @@ TEST(ChunkLayoutShape, SmallModelsSpanSeveralChunksAndKeepGluedRunsWhole) {
     for (int g = 1; g <= spec.cfg.n_layer; ++g) {
       std::vector<int> cs;
       for (size_t t = 0; t < spec.params.size(); ++t)
-        if (spec.params[t].group == g && std::find(cs.begin(), cs.end(), L.tensor_chunk[t]) == cs.end())
+        if (spec.params[t].group == g &&
+            std::find(cs.begin(), cs.end(), L.tensor_chunk[t]) == cs.end())
           cs.push_back(L.tensor_chunk[t]);
       widest = std::max(widest, static_cast<int>(cs.size()));
     }

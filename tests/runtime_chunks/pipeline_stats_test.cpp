@@ -122,7 +122,8 @@ TEST_P(ChunkPipelineStats, LastBlocksChunksAreReusedByBackward) {
   // ... while the first block's chunks, needed first by forward and last by backward, are not.
   int first_block_reuploads = 0;
   for (int c : chunks_of_group(spec, L, 1))
-    if (std::find(last.begin(), last.end(), c) == last.end()) first_block_reuploads += uploads[c] > steps;
+    if (std::find(last.begin(), last.end(), c) == last.end())
+      first_block_reuploads += uploads[c] > steps;
   EXPECT_GT(first_block_reuploads, 0);
   EXPECT_GT(rig.manager().stats().buffer_hits, 0u);
 }

@@ -103,8 +103,8 @@ uint64_t budget_of(const JobConfig& c) {
   uint64_t states = resident_state_bytes(spec, ops->act_dtype());
   if (c.memory.mode == "manual") {
     const ChunkLayout L = layout_for(spec, c.memory.chunk_size);
-    states = chunk_state_device_bytes(L, c.memory.n_persist, c.memory.n_buffer, 4,
-                                      spec.params.size());
+    states =
+        chunk_state_device_bytes(L, c.memory.n_persist, c.memory.n_buffer, 4, spec.params.size());
   }
   return device_budget(spec, *ops, c.train.micro_batch, c.train.seq_len,
                        std::vector<ActMode>(c.model.n_layer, ActMode::Keep), states)
@@ -145,7 +145,8 @@ TEST_P(TrainerOffload, FortyPercentCapacityTrainsBitwiseLikeResident) {
 
   const TrainRun ref = train(base, tmp.sub("resident"));
   EXPECT_EQ(ref.summary.peak_device_bytes, resident_need);
-  EXPECT_LT(ref.metrics.back().at("loss").get<double>(), ref.metrics.front().at("loss").get<double>());
+  EXPECT_LT(ref.metrics.back().at("loss").get<double>(),
+            ref.metrics.front().at("loss").get<double>());
 
   struct Combo {
     int np, nb;
@@ -155,11 +156,13 @@ TEST_P(TrainerOffload, FortyPercentCapacityTrainsBitwiseLikeResident) {
     const JobConfig cfg = manual(base, c.np, c.nb, capacity);
     const uint64_t predicted = budget_of(cfg);
     if (predicted > capacity) continue;  // n_buffer + 1 may not fit next to np_max: not tried
-    const TrainRun got = train(cfg, tmp.sub("manual_" + std::to_string(c.np) + "_" + std::to_string(c.nb)));
+    const TrainRun got =
+        train(cfg, tmp.sub("manual_" + std::to_string(c.np) + "_" + std::to_string(c.nb)));
     expect_same_run(got, ref);
     EXPECT_LE(got.summary.peak_device_bytes, capacity);
     EXPECT_EQ(got.summary.peak_device_bytes, predicted);
-    for (const auto& m : got.metrics) EXPECT_LE(m.at("peak_device_bytes").get<uint64_t>(), capacity);
+    for (const auto& m : got.metrics)
+      EXPECT_LE(m.at("peak_device_bytes").get<uint64_t>(), capacity);
     const auto summary = nlohmann::json::parse(read_all(got.summary.summary_path));
     EXPECT_EQ(summary.at("plan").at("memory_mode"), "manual");
     EXPECT_EQ(summary.at("plan").at("device_budget_bytes").get<uint64_t>(), predicted);
