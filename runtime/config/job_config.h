@@ -42,7 +42,7 @@ struct DataConfig {
 
 struct TrainConfig {
   int micro_batch = 8;
-  int seq_len = 128;
+  int seq_len = 64;
   int grad_accum = 1;
   int steps = 120;
   float lr = 3e-3f;
