@@ -45,7 +45,8 @@ ExecutorLayout executor_layout(const ModelSpec& spec, const Ops& ops, int B, int
   L.body.act_size = sz;
   L.body.stat_bytes = BL.stat_elems * ops.stat_size();
   // The CUDA codec's encode workspace is part of the compress memory (memory/activation_manager.h).
-  L.cuda_codec = std::string_view(ops.name()) == "cuda";
+  // The CUDA backend and its dry-run stand-in ("cuda-layout") encode on the device.
+  L.cuda_codec = std::string_view(ops.name()).rfind("cuda", 0) == 0;
   return L;
 }
 

@@ -180,6 +180,15 @@ constexpr uint64_t sizes_region(uint64_t nblocks) {
 
 uint64_t scan_temp_bytes(uint64_t nblocks) {
   if (nblocks == 0) return 0;
+  // Dry runs (mart plan with no GPU) still size this workspace: cub's query needs a device, so
+  // without one return an upper bound of its decoupled look-back scan state (<= 16 bytes per
+  // tile of >= 128 items, 32 padding tiles, 256-byte aligned sub-allocations). With a device the
+  // exact query below runs, so a plan made on the machine matches the runtime to the byte.
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    cudaGetLastError();  // clear the sticky "no device" error
+    return 32 * (nblocks + 32) + 1024;
+  }
   size_t bytes = 0;
   MART_CODEC_CUDA_CHECK(
       cub::DeviceScan::InclusiveSum(nullptr, bytes, static_cast<uint64_t*>(nullptr),
