@@ -40,7 +40,7 @@ struct AdamWConsts {
 AdamWConsts adamw_consts(const AdamWHyper& h);
 
 // The buffers of one update. grad_dtype and out_dtype are F32 or BF16. out may be null (no param
-// copy wanted). Buffers must not overlap, except that nothing is read after it is written.
+// copy wanted). The buffers must not overlap one another.
 struct AdamWSpan {
   const void* grad = nullptr;
   DType grad_dtype = DType::F32;
