@@ -11,13 +11,20 @@ enum class DType : uint8_t { F32, BF16, F16, I32, U16, U32, F64 };
 
 constexpr size_t dtype_size(DType t) {
   switch (t) {
-    case DType::F32: return 4;
-    case DType::BF16: return 2;
-    case DType::F16: return 2;
-    case DType::I32: return 4;
-    case DType::U16: return 2;
-    case DType::U32: return 4;
-    case DType::F64: return 8;
+    case DType::F32:
+      return 4;
+    case DType::BF16:
+      return 2;
+    case DType::F16:
+      return 2;
+    case DType::I32:
+      return 4;
+    case DType::U16:
+      return 2;
+    case DType::U32:
+      return 4;
+    case DType::F64:
+      return 8;
   }
   return 0;
 }

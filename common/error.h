@@ -35,8 +35,8 @@ std::string str(const Args&... args) {
 
 // MART_CHECK(cond, parts...): throws mart::Error "file:line: parts..." when cond is false.
 // The message should name the bad thing and, where possible, the fix.
-#define MART_CHECK(cond, ...)                                                      \
-  do {                                                                             \
+#define MART_CHECK(cond, ...)                                                       \
+  do {                                                                              \
     if (!(cond)) ::mart::throw_error(__FILE__, __LINE__, ::mart::str(__VA_ARGS__)); \
   } while (0)
 

@@ -66,7 +66,8 @@ class Ops {
 
   // Causal scaled-dot-product attention with grouped-query heads. qkv[B,T,(NH+2*NKV)*HS] holds
   // per row the NH query heads, then NKV key heads, then NKV value heads; query head h uses kv head
-  // h / (NH/NKV). out[B,T,NH*HS]; lse[B,NH,T] = logsumexp of the scaled scores (saved for backward).
+  // h / (NH/NKV). out[B,T,NH*HS]; lse[B,NH,T] = logsumexp of the scaled scores (saved for
+  // backward).
   virtual void attention_forward(void* out, float* lse, const void* qkv, int B, int T, int NH,
                                  int NKV, int HS) = 0;
   // dqkv[B,T,(NH+2NKV)*HS] overwritten.
@@ -91,9 +92,10 @@ class Ops {
   virtual void add(void* out, const void* a, const void* b, size_t n) = 0;
 
   // Output head fused with softmax cross-entropy, processed in row chunks so the full [N,V] logits
-  // never exist at once: logits = x[N,C] @ wout[V,C]^T; losses[n] = -log softmax(logits_n)[target_n]
-  // (0 where target < 0). If dloss != 0 the gradient of dloss * sum(losses) is produced:
-  // dx[N,C] overwritten, dwout[V,C] +=. workspace must hold classifier_workspace_bytes(N, V).
+  // never exist at once: logits = x[N,C] @ wout[V,C]^T; losses[n] = -log
+  // softmax(logits_n)[target_n] (0 where target < 0). If dloss != 0 the gradient of dloss *
+  // sum(losses) is produced: dx[N,C] overwritten, dwout[V,C] +=. workspace must hold
+  // classifier_workspace_bytes(N, V).
   virtual void classifier_forward_backward(float* losses, void* dx, void* dwout, const void* x,
                                            const void* wout, const int32_t* targets, int N, int C,
                                            int V, float dloss, void* workspace) = 0;

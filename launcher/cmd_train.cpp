@@ -24,7 +24,8 @@ void run_train(const TrainArgs& a) {
   JobConfig cfg;
   TrainOptions opt;
   if (!a.resume.empty()) {
-    MART_CHECK(a.config.empty(), "--resume continues a run with the config saved in its "
+    MART_CHECK(a.config.empty(),
+               "--resume continues a run with the config saved in its "
                "checkpoint; do not pass CONFIG (use --set to change e.g. train.steps)");
     MART_CHECK(a.run_dir.empty(), "--resume DIR writes into DIR; do not also pass --run-dir");
     cfg = checkpoint_config(latest_checkpoint(a.resume));
@@ -50,10 +51,12 @@ void add_train(CLI::App& app) {
       "Train a model. With no CONFIG, runs the built-in default job: a ~3M-parameter Llama on a\n"
       "synthetic order-2 Markov corpus whose ideal loss (its entropy rate) is printed, so the\n"
       "falling loss can be judged against the best achievable.");
-  c->add_option("config", a->config, "Job config (YAML); see configs/jobs/. Omit for the default job");
-  c->add_option("--set", a->sets,
-                "Override a config value, e.g. --set train.steps=200 --set memory.device_capacity=64MiB "
-                "(repeatable)")
+  c->add_option("config", a->config,
+                "Job config (YAML); see configs/jobs/. Omit for the default job");
+  c->add_option(
+       "--set", a->sets,
+       "Override a config value, e.g. --set train.steps=200 --set memory.device_capacity=64MiB "
+       "(repeatable)")
       ->type_name("KEY=VALUE");
   c->add_option("--run-dir", a->run_dir,
                 "Where to write config.yaml, metrics.jsonl, summary.json and checkpoints/ "

@@ -6,8 +6,8 @@
 
 #include "common/error.h"
 #include "launcher/commands.h"
-#include "runtime/config/suggest.h"
 #include "profiler/auto_plan.h"
+#include "runtime/config/suggest.h"
 
 int main(int argc, char** argv) {
   CLI::App app{

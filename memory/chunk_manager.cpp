@@ -58,13 +58,22 @@ uint64_t ChunkManager::host_bytes(const ChunkLayout& L, int n_persist, DType act
 ChunkManager::ChunkManager(Device& dev, Ops& ops, DeviceArena& arena, HostAllocator& host,
                            CpuAdam& adam, ChunkLayout layout, std::vector<ChunkTensor> tensors,
                            ChunkManagerOptions opt)
-    : dev_(dev), ops_(ops), arena_(arena), host_(host), adam_(adam), layout_(std::move(layout)),
-      tensors_(std::move(tensors)), opt_(std::move(opt)), act_(ops.act_dtype()),
+    : dev_(dev),
+      ops_(ops),
+      arena_(arena),
+      host_(host),
+      adam_(adam),
+      layout_(std::move(layout)),
+      tensors_(std::move(tensors)),
+      opt_(std::move(opt)),
+      act_(ops.act_dtype()),
       asz_(dtype_size(act_)) {
   const int nc = layout_.n_chunks();
   n_persist_ = opt_.n_persist < 0 ? nc : std::min(opt_.n_persist, nc);
-  MART_CHECK(n_persist_ == nc || opt_.n_buffer >= 1, "memory.n_buffer must be at least 1 when "
-             "chunks are offloaded (n_persist ", n_persist_, " of ", nc, " chunks)");
+  MART_CHECK(n_persist_ == nc || opt_.n_buffer >= 1,
+             "memory.n_buffer must be at least 1 when "
+             "chunks are offloaded (n_persist ",
+             n_persist_, " of ", nc, " chunks)");
   int n_groups = 0;
   for (auto& t : tensors_) n_groups = std::max(n_groups, t.group + 1);
   for (auto& u : opt_.use_sequence) n_groups = std::max(n_groups, u.group + 1);
@@ -107,8 +116,7 @@ ChunkManager::ChunkManager(Device& dev, Ops& ops, DeviceArena& arena, HostAlloca
     for (auto& b : buffers_) b.region = arena_.alloc(e * 2 * asz_, "chunk_buffer");
   }
   norms_ = arena_.alloc(tensors_.size() * 4, "grad_norms");
-  stats_.device_bytes =
-      device_bytes(layout_, n_persist_, opt_.n_buffer, act_, tensors_.size());
+  stats_.device_bytes = device_bytes(layout_, n_persist_, opt_.n_buffer, act_, tensors_.size());
   dev_.synchronize_stream(kComputeStream);
 }
 
@@ -134,7 +142,8 @@ ChunkManager::~ChunkManager() {
 void* ChunkManager::dev_param(int c) {
   if (persistent(c)) return chunks_[c]->dev.ptr;
   const int b = chunks_[c]->buf;
-  MART_CHECK(b >= 0, "chunk ", c, " used while not resident in a device buffer (acquire its "
+  MART_CHECK(b >= 0, "chunk ", c,
+             " used while not resident in a device buffer (acquire its "
              "group first)");
   return buffers_[b].region.ptr;
 }
@@ -151,7 +160,9 @@ void* ChunkManager::grad(int t) {
   return static_cast<char*>(dev_grad(layout_.tensor_chunk[t])) + layout_.tensor_offset[t] * asz_;
 }
 
-void* ChunkManager::host_grad(int c) { return chunks_[c]->hgrad; }
+void* ChunkManager::host_grad(int c) {
+  return chunks_[c]->hgrad;
+}
 
 int ChunkManager::advance(int group, bool backward) {
   const int n = static_cast<int>(opt_.use_sequence.size());
@@ -220,7 +231,8 @@ void ChunkManager::ensure_resident(int c, int pos) {
     return;
   }
   int b = pick_victim(c, pos, true);
-  MART_CHECK(b >= 0, "memory.n_buffer = ", buffers_.size(), " is too small: a group needs more "
+  MART_CHECK(b >= 0, "memory.n_buffer = ", buffers_.size(),
+             " is too small: a group needs more "
              "offloaded chunks at once than there are device chunk buffers; raise memory.n_buffer");
   upload(c, b);
 }
@@ -394,7 +406,8 @@ float ChunkManager::step(const ChunkOptimizerStep& h) {
   const float norm = static_cast<float>(std::sqrt(s));
   MART_CHECK(std::isfinite(norm), "training diverged: the gradient norm is ", norm, " at step ",
              h.adam.step, " (lower train.lr or enable train.grad_clip)");
-  const float scale = h.grad_clip <= 0 || !(norm > h.grad_clip) ? 1.0f : h.grad_clip / (norm + 1e-6f);
+  const float scale =
+      h.grad_clip <= 0 || !(norm > h.grad_clip) ? 1.0f : h.grad_clip / (norm + 1e-6f);
   // Persistent chunks: AdamW on the device, tensor by tensor (as a resident run does).
   AdamWHyper a = h.adam;
   a.grad_scale = scale;
@@ -465,7 +478,8 @@ void ChunkManager::write_param(int t, const float* host) {
   if (!persistent(c)) {
     Chunk& ch = *chunks_[c];
     std::memcpy(ch.master + off, host, n * 4);
-    if (ch.upload != ch.master) std::memcpy(static_cast<char*>(ch.upload) + off * asz_, act_src, n * asz_);
+    if (ch.upload != ch.master)
+      std::memcpy(static_cast<char*>(ch.upload) + off * asz_, act_src, n * asz_);
     if (ch.buf >= 0) buffers_[ch.buf].chunk = -1, ch.buf = -1;  // buffer copy is stale
     return;
   }
@@ -513,12 +527,16 @@ void ChunkManager::read_grad(int t, float* host) {
   const uint64_t n = tensors_[t].numel, off = layout_.tensor_offset[t], e = layout_.chunk_elems;
   const void* src;
   bool on_host = false;
-  if (persistent(c)) src = static_cast<char*>(chunks_[c]->dev.ptr) + e * asz_ + off * asz_;
-  else if (chunks_[c]->grads_live) src = static_cast<char*>(dev_grad(c)) + off * asz_;
-  else src = static_cast<char*>(chunks_[c]->hgrad) + off * asz_, on_host = true;
+  if (persistent(c))
+    src = static_cast<char*>(chunks_[c]->dev.ptr) + e * asz_ + off * asz_;
+  else if (chunks_[c]->grads_live)
+    src = static_cast<char*>(dev_grad(c)) + off * asz_;
+  else
+    src = static_cast<char*>(chunks_[c]->hgrad) + off * asz_, on_host = true;
   std::vector<uint16_t> bf(act_ == DType::F32 ? 0 : n);
   void* dst = act_ == DType::F32 ? static_cast<void*>(host) : bf.data();
-  if (on_host) std::memcpy(dst, src, n * asz_);
+  if (on_host)
+    std::memcpy(dst, src, n * asz_);
   else {
     dev_.memcpy_async(dst, src, n * asz_, CopyKind::DeviceToHost, kComputeStream);
     dev_.synchronize_stream(kComputeStream);

@@ -46,8 +46,8 @@ class HostAllocator;
 
 struct ChunkTensor {
   uint64_t numel = 0;
-  int group = 0;        // execution group that uses it
-  bool decay = false;   // weight decay applies
+  int group = 0;       // execution group that uses it
+  bool decay = false;  // weight decay applies
 };
 
 struct ChunkUse {
@@ -65,7 +65,7 @@ struct ChunkManagerOptions {
 };
 
 struct ChunkOptimizerStep {
-  AdamWHyper adam;           // lr, betas, eps, step; weight_decay per tensor from ChunkTensor
+  AdamWHyper adam;  // lr, betas, eps, step; weight_decay per tensor from ChunkTensor
   float weight_decay = 0;
   float grad_clip = 0;
 };

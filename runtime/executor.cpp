@@ -12,7 +12,9 @@
 namespace mart {
 namespace {
 
-void* at(void* base, uint64_t bytes) { return static_cast<char*>(base) + bytes; }
+void* at(void* base, uint64_t bytes) {
+  return static_cast<char*>(base) + bytes;
+}
 
 }  // namespace
 
@@ -35,10 +37,9 @@ ExecutorLayout executor_layout(const ModelSpec& spec, const Ops& ops, int B, int
   // xf_in, lnf [N,C]; mean, rstd, losses [N] fp32
   L.head_bytes = arena_round(N * C * sz) * 2 + arena_round(N * ops.stat_size()) * 3;
   // block scratch; dres, dlnf [N,C]; classifier workspace
-  L.scratch_bytes = arena_round(block_scratch_elems(spec, B, T) * sz) +
-                    arena_round(N * C * sz) * 2 +
-                    arena_round(ops.classifier_workspace_bytes(static_cast<int>(N),
-                                                               spec.cfg.vocab_size));
+  L.scratch_bytes =
+      arena_round(block_scratch_elems(spec, B, T) * sz) + arena_round(N * C * sz) * 2 +
+      arena_round(ops.classifier_workspace_bytes(static_cast<int>(N), spec.cfg.vocab_size));
   L.body_bytes = block_body_bytes(spec, B, T, sz, ops.stat_size());
   const auto BL = spec.block_layout(B, T);
   L.body.act_values = BL.act_elems - BL.x_in_elems;
@@ -52,8 +53,14 @@ ExecutorLayout executor_layout(const ModelSpec& spec, const Ops& ops, int B, int
 
 Executor::Executor(const ModelSpec& spec, Device& dev, Ops& ops, DeviceArena& arena,
                    ModelStates& states, const ExecutorOptions& opt)
-    : spec_(spec), dev_(dev), ops_(ops), arena_(arena), states_(states), B_(opt.micro_batch),
-      T_(opt.seq_len), asz_(dtype_size(ops.act_dtype())) {
+    : spec_(spec),
+      dev_(dev),
+      ops_(ops),
+      arena_(arena),
+      states_(states),
+      B_(opt.micro_batch),
+      T_(opt.seq_len),
+      asz_(dtype_size(ops.act_dtype())) {
   const auto& c = spec.cfg;
   MART_CHECK(B_ > 0 && T_ > 0, "executor: micro_batch and seq_len must be positive");
   MART_CHECK(T_ <= c.max_seq_len, "train.seq_len (", T_, ") exceeds model.max_seq_len (",
@@ -99,11 +106,11 @@ Executor::~Executor() {
 
 void Executor::upload(const MicroBatch& mb) {
   const size_t N = static_cast<size_t>(B_) * T_;
-  MART_CHECK(mb.inputs.size() == N && mb.targets.size() == N, "micro-batch has ",
-             mb.inputs.size(), " inputs and ", mb.targets.size(), " targets, expected B*T = ", N);
+  MART_CHECK(mb.inputs.size() == N && mb.targets.size() == N, "micro-batch has ", mb.inputs.size(),
+             " inputs and ", mb.targets.size(), " targets, expected B*T = ", N);
   for (size_t i = 0; i < N; ++i)
-    MART_CHECK(mb.inputs[i] >= 0 && mb.inputs[i] < spec_.cfg.vocab_size && mb.targets[i] <
-                   spec_.cfg.vocab_size,
+    MART_CHECK(mb.inputs[i] >= 0 && mb.inputs[i] < spec_.cfg.vocab_size &&
+                   mb.targets[i] < spec_.cfg.vocab_size,
                "token ", mb.inputs[i], " / target ", mb.targets[i], " at position ", i,
                " is outside the model's vocabulary (", spec_.cfg.vocab_size, ")");
   dev_.memcpy_async(tokens_, mb.inputs.data(), N * 4, CopyKind::HostToDevice, kComputeStream);
@@ -119,7 +126,8 @@ void Executor::forward_blocks() {
   BlockScratch s = block_scratch(spec_, B_, T_, asz_, block_scratch_base_);
   for (int l = 0; l < c.n_layer; ++l) {
     states_.acquire(l + 1, Pass::Forward);
-    BlockActs a = block_acts(spec_, B_, T_, asz_, x_in_[l], acts_->forward_begin(l), ops_.stat_size());
+    BlockActs a =
+        block_acts(spec_, B_, T_, asz_, x_in_[l], acts_->forward_begin(l), ops_.stat_size());
     block_forward(ops_, spec_, states_, l, a, l + 1 < c.n_layer ? x_in_[l + 1] : xf_in_, s, B_, T_);
     acts_->forward_end(l);
     states_.release(l + 1, Pass::Forward);
@@ -135,9 +143,8 @@ void Executor::head(float dloss) {
   final_norm_forward(ops_, spec_, states_, lnf_, lnf_mean_, lnf_rstd_, xf_in_, N);
   const int hw = spec_.head_weight();
   ops_.classifier_forward_backward(losses_, dloss != 0 ? dlnf_ : nullptr,
-                                   dloss != 0 ? states_.grad(hw) : nullptr, lnf_,
-                                   states_.param(hw), targets_, N, c.d_model, c.vocab_size, dloss,
-                                   cls_ws_);
+                                   dloss != 0 ? states_.grad(hw) : nullptr, lnf_, states_.param(hw),
+                                   targets_, N, c.d_model, c.vocab_size, dloss, cls_ws_);
   if (dloss != 0) {
     dev_.memset_async(dres_, 0, static_cast<size_t>(N) * c.d_model * asz_, kComputeStream);
     final_norm_backward(ops_, spec_, states_, dres_, dlnf_, xf_in_, lnf_mean_, lnf_rstd_, N);
@@ -161,8 +168,9 @@ void Executor::backward_blocks() {
     states_.release(l + 1, Pass::Backward);
   }
   states_.acquire(0, Pass::Backward);
-  ops_.embedding_backward(states_.grad(spec_.wte), spec_.wpe >= 0 ? states_.grad(spec_.wpe) : nullptr,
-                          dres_, tokens_, B_, T_, c.d_model);
+  ops_.embedding_backward(states_.grad(spec_.wte),
+                          spec_.wpe >= 0 ? states_.grad(spec_.wpe) : nullptr, dres_, tokens_, B_,
+                          T_, c.d_model);
   states_.release(0, Pass::Backward);
 }
 

@@ -33,10 +33,10 @@ struct MicroBatch {
 };
 
 struct StepResult {
-  double loss = 0;       // mean over valid target tokens of the whole step
-  float grad_norm = 0;   // before clipping
-  double seconds = 0;    // wall time of the step, device synchronised
-  uint64_t tokens = 0;   // valid target tokens
+  double loss = 0;      // mean over valid target tokens of the whole step
+  float grad_norm = 0;  // before clipping
+  double seconds = 0;   // wall time of the step, device synchronised
+  uint64_t tokens = 0;  // valid target tokens
 };
 
 struct ExecutorOptions {

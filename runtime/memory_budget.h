@@ -16,9 +16,7 @@ class Ops;
 struct DeviceBudget {
   uint64_t model_states = 0;  // params, grads, Adam m/v (+ master), grad-norm scratch
   uint64_t block_inputs = 0, activations = 0, head = 0, scratch = 0, io = 0;
-  uint64_t total() const {
-    return model_states + block_inputs + activations + head + scratch + io;
-  }
+  uint64_t total() const { return model_states + block_inputs + activations + head + scratch + io; }
   std::string describe() const;
 };
 

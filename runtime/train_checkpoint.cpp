@@ -54,7 +54,8 @@ nlohmann::json file_entry(const fs::path& p) {
 
 nlohmann::json read_state_json(const std::string& dir) {
   const std::string path = dir + "/trainer_state.json";
-  MART_CHECK(fs::exists(path), "'", dir, "' is not a MART checkpoint: trainer_state.json is missing");
+  MART_CHECK(fs::exists(path), "'", dir,
+             "' is not a MART checkpoint: trainer_state.json is missing");
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(read_text(path));
@@ -71,17 +72,16 @@ nlohmann::json read_state_json(const std::string& dir) {
     uint64_t bytes = fs::file_size(p);
     MART_CHECK(bytes == e.at("bytes").get<uint64_t>(), "corrupt checkpoint: ", p.string(), " has ",
                bytes, " bytes, expected ", e.at("bytes").get<uint64_t>(), " (truncated?)");
-    MART_CHECK(crc32c_file(p.string()) == e.at("crc32c").get<uint32_t>(), "corrupt checkpoint: ",
-               p.string(), " fails its CRC32C check");
+    MART_CHECK(crc32c_file(p.string()) == e.at("crc32c").get<uint32_t>(),
+               "corrupt checkpoint: ", p.string(), " fails its CRC32C check");
   }
   return j;
 }
 
 }  // namespace
 
-std::string save_checkpoint(const std::string& run_dir, const JobConfig& cfg,
-                            const ModelSpec& spec, ModelStates& states, const TrainState& st,
-                            int keep) {
+std::string save_checkpoint(const std::string& run_dir, const JobConfig& cfg, const ModelSpec& spec,
+                            ModelStates& states, const TrainState& st, int keep) {
   const fs::path root = fs::path(run_dir) / "checkpoints";
   fs::create_directories(root);
   const std::string name = step_name(st.step);
@@ -178,16 +178,15 @@ TrainState load_checkpoint(const std::string& dir, const ModelSpec& spec, ModelS
   }
   ModelSpec saved_spec = build_model_spec(saved.model);
   MART_CHECK(saved_spec.params.size() == spec.params.size() && saved_spec.n_params == spec.n_params,
-             "checkpoint ", dir, " holds a model with ", saved_spec.n_params,
-             " parameters in ", saved_spec.params.size(), " tensors, but the configured model has ",
-             spec.n_params, " in ", spec.params.size(), " (model config mismatch)");
+             "checkpoint ", dir, " holds a model with ", saved_spec.n_params, " parameters in ",
+             saved_spec.params.size(), " tensors, but the configured model has ", spec.n_params,
+             " in ", spec.params.size(), " (model config mismatch)");
   load_hf_weights(spec, states, dir + "/model.safetensors");
   SafetensorsFile opt(dir + "/optimizer.safetensors");
   for (size_t i = 0; i < spec.params.size(); ++i) {
     const ParamInfo& p = spec.params[i];
     for (const char* suffix : {".exp_avg", ".exp_avg_sq"})
-      MART_CHECK(opt.contains(p.name + suffix) &&
-                     opt.tensor(p.name + suffix).shape == p.shape &&
+      MART_CHECK(opt.contains(p.name + suffix) && opt.tensor(p.name + suffix).shape == p.shape &&
                      opt.tensor(p.name + suffix).dtype == DType::F32,
                  "checkpoint ", dir, ": optimizer state '", p.name, suffix,
                  "' is missing or has the wrong shape/dtype");

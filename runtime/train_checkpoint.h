@@ -27,16 +27,14 @@ struct TrainState {
 };
 
 // Writes a checkpoint for `st` into RUN/checkpoints and updates `latest`. Keeps the newest `keep`.
-std::string save_checkpoint(const std::string& run_dir, const JobConfig& cfg,
-                            const ModelSpec& spec, ModelStates& states, const TrainState& st,
-                            int keep = 2);
+std::string save_checkpoint(const std::string& run_dir, const JobConfig& cfg, const ModelSpec& spec,
+                            ModelStates& states, const TrainState& st, int keep = 2);
 
 // The directory of the newest complete checkpoint of RUN; throws if there is none.
 std::string latest_checkpoint(const std::string& run_dir);
 // Reads the job config stored in a checkpoint (verified).
 JobConfig checkpoint_config(const std::string& ckpt_dir);
 // Verifies the checkpoint, checks it matches `spec`, and loads weights + optimizer state.
-TrainState load_checkpoint(const std::string& ckpt_dir, const ModelSpec& spec,
-                           ModelStates& states);
+TrainState load_checkpoint(const std::string& ckpt_dir, const ModelSpec& spec, ModelStates& states);
 
 }  // namespace mart

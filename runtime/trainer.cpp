@@ -44,8 +44,10 @@ double median(std::vector<double> v) {
 std::string hms(double s) {
   long t = static_cast<long>(s + 0.5);
   char buf[32];
-  if (t >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-  else std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
   return buf;
 }
 
@@ -97,8 +99,9 @@ struct Trainer::Impl {
     plan_auto_memory();
     spec = build_model_spec(cfg.model);
     modes = parse_act_modes(resolve_block_modes(cfg));
-    MART_CHECK(cfg.memory.mode == "resident" || cfg.memory.mode == "manual",
-               "memory.mode '", cfg.memory.mode, "' is not available yet in this build; use "
+    MART_CHECK(cfg.memory.mode == "resident" || cfg.memory.mode == "manual", "memory.mode '",
+               cfg.memory.mode,
+               "' is not available yet in this build; use "
                "resident or manual");
     const bool chunked = cfg.memory.mode == "manual";
     uint64_t state_bytes = resident_state_bytes(spec, ops->act_dtype());
@@ -115,15 +118,16 @@ struct Trainer::Impl {
                                                ops->act_dtype(), sizes.size());
       host_bytes = ChunkManager::host_bytes(layout, chunk_opt.n_persist, ops->act_dtype());
     }
-    budget = device_budget(spec, *ops, cfg.train.micro_batch, cfg.train.seq_len, modes,
-                           state_bytes);
+    budget =
+        device_budget(spec, *ops, cfg.train.micro_batch, cfg.train.seq_len, modes, state_bytes);
     uint64_t capacity = cfg.memory.device_capacity;
     if (capacity == 0)
       capacity = dev->backend() == Backend::CPU ? budget.total() : dev->free_memory();
     capacity = capacity / DeviceArena::kAlign * DeviceArena::kAlign;
     MART_CHECK(budget.total() <= capacity, "the model does not fit in device memory: it needs ",
                format_bytes(budget.total()), " (", budget.describe(), ") but the capacity is ",
-               format_bytes(capacity), ". Reduce train.micro_batch or train.seq_len, checkpoint "
+               format_bytes(capacity),
+               ". Reduce train.micro_batch or train.seq_len, checkpoint "
                "activations (activations.n_checkpoint), or offload model states (memory.mode: "
                "manual or auto)");
     arena = std::make_unique<DeviceArena>(dev.get(), budget.total());
@@ -171,11 +175,13 @@ struct Trainer::Impl {
       ms.branching = cfg.data.synthetic_branching;
       ms.seed = cfg.data.synthetic_seed;
       markov = std::make_shared<MarkovSource>(ms);
-      train_data = std::make_unique<DataLoader>(DataLoader::from_markov(markov, cfg.train.seed, lo));
+      train_data =
+          std::make_unique<DataLoader>(DataLoader::from_markov(markov, cfg.train.seed, lo));
       val_data = std::make_unique<DataLoader>(
           DataLoader::from_markov(markov, cfg.train.seed ^ 0x76616c6964ull, lo));
     } else {
-      train_data = std::make_unique<DataLoader>(DataLoader::from_shards(cfg.data.train_pattern, lo));
+      train_data =
+          std::make_unique<DataLoader>(DataLoader::from_shards(cfg.data.train_pattern, lo));
       if (!cfg.data.val_pattern.empty())
         val_data = std::make_unique<DataLoader>(DataLoader::from_shards(cfg.data.val_pattern, lo));
     }
@@ -201,7 +207,8 @@ struct Trainer::Impl {
   void plan_auto_memory() {
     if (cfg.memory.mode != "auto") return;
     const AutoPlanHook hook = auto_plan_hook();
-    MART_CHECK(hook, "memory.mode auto needs the planner, which this program does not install "
+    MART_CHECK(hook,
+               "memory.mode auto needs the planner, which this program does not install "
                "(call mart::install_auto_planner() from mart_profiler), or use memory.mode manual");
     planner = hook(cfg, *dev, *ops);
     validate(cfg);
@@ -213,12 +220,12 @@ struct Trainer::Impl {
     const uint64_t peak = r["predicted"]["peak_device_bytes"].get<uint64_t>();
     const double step = r["predicted"]["iteration_s"].get<double>();
     const double err = s.median_step_s > 0 ? (s.median_step_s - step) / step : 0;
-    r["measured"] = {{"peak_device_bytes", s.peak_device_bytes},
-                     {"iteration_s", s.median_step_s}};
+    r["measured"] = {{"peak_device_bytes", s.peak_device_bytes}, {"iteration_s", s.median_step_s}};
     r["error"] = {{"peak_device_bytes",
                    static_cast<int64_t>(s.peak_device_bytes) - static_cast<int64_t>(peak)},
                   {"iteration_rel", err}};
-    std::fprintf(stderr, "mart: planner: peak device memory predicted %s, measured %s%s; step "
+    std::fprintf(stderr,
+                 "mart: planner: peak device memory predicted %s, measured %s%s; step "
                  "time predicted %.4f s, measured %.4f s (median, %+.1f%%)\n",
                  format_bytes(peak).c_str(), format_bytes(s.peak_device_bytes).c_str(),
                  peak == s.peak_device_bytes ? " (exact)" : "", step, s.median_step_s, 100 * err);
@@ -285,21 +292,26 @@ struct Trainer::Impl {
     fs::create_directories(opt.run_dir);
     write_text(opt.run_dir + "/config.yaml", to_yaml(cfg));
     const std::string metrics_path = opt.run_dir + "/metrics.jsonl";
-    if (opt.resume) trim_metrics(metrics_path, st.step);
-    else write_text(metrics_path, "");
+    if (opt.resume)
+      trim_metrics(metrics_path, st.step);
+    else
+      write_text(metrics_path, "");
     std::ofstream metrics(metrics_path, std::ios::app);
     MART_CHECK(metrics.good(), "cannot open ", metrics_path, " for writing");
 
     const auto& t = cfg.train;
     const bool tty = opt.progress && isatty(fileno(stderr));
     const double tokens_per_step = static_cast<double>(t.micro_batch) * t.seq_len * t.grad_accum;
-    std::fprintf(stderr, "mart: %s | %s backend | %s model, %.2fM params | device budget %s | run %s\n",
+    std::fprintf(stderr,
+                 "mart: %s | %s backend | %s model, %.2fM params | device budget %s | run %s\n",
                  cfg.name.c_str(), backend_name(dev->backend()),
-                 cfg.model.family == ModelFamily::GPT2 ? "gpt2" : "llama",
-                 spec.n_params / 1e6, format_bytes(budget.total()).c_str(), opt.run_dir.c_str());
+                 cfg.model.family == ModelFamily::GPT2 ? "gpt2" : "llama", spec.n_params / 1e6,
+                 format_bytes(budget.total()).c_str(), opt.run_dir.c_str());
     if (markov)
-      std::fprintf(stderr, "mart: synthetic Markov corpus, entropy rate %.4f nats/token (the "
-                   "best achievable loss)\n", markov->entropy_rate_nats());
+      std::fprintf(stderr,
+                   "mart: synthetic Markov corpus, entropy rate %.4f nats/token (the "
+                   "best achievable loss)\n",
+                   markov->entropy_rate_nats());
 
     std::vector<double> step_times;
     double last_loss = 0, best_loss = 1e300, last_val = 0;
@@ -338,17 +350,21 @@ struct Trainer::Impl {
       metrics << m.dump() << "\n";
       metrics.flush();
       if (opt.progress && (st.step % std::max(1, t.log_every) == 0 || st.step == end)) {
-        double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+        double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
         double eta = elapsed / step_times.size() * (end - st.step);
         char line[256];
-        std::snprintf(line, sizeof line,
-                      "step %d/%d | loss %.4f%s | lr %.2e | %.0f tok/s | mem %s | ETA %s",
-                      st.step, t.steps, r.loss,
-                      m.contains("val_loss") ? (" | val " + std::to_string(last_val).substr(0, 6)).c_str() : "",
-                      h.lr, tokens_per_step / r.seconds,
-                      format_bytes(arena->stats().peak_in_use).c_str(), hms(eta).c_str());
-        if (tty) std::fprintf(stderr, "\r\033[K%s", line);
-        else std::fprintf(stderr, "%s\n", line);
+        std::snprintf(
+            line, sizeof line, "step %d/%d | loss %.4f%s | lr %.2e | %.0f tok/s | mem %s | ETA %s",
+            st.step, t.steps, r.loss,
+            m.contains("val_loss") ? (" | val " + std::to_string(last_val).substr(0, 6)).c_str()
+                                   : "",
+            h.lr, tokens_per_step / r.seconds, format_bytes(arena->stats().peak_in_use).c_str(),
+            hms(eta).c_str());
+        if (tty)
+          std::fprintf(stderr, "\r\033[K%s", line);
+        else
+          std::fprintf(stderr, "%s\n", line);
       }
       if (t.checkpoint_every > 0 && st.step % t.checkpoint_every == 0 && st.step < end) {
         save_checkpoint(opt.run_dir, cfg, spec, *states, st);
@@ -388,8 +404,9 @@ struct Trainer::Impl {
     if (!planner.is_null()) j["planner"] = planner_report(s);
     s.summary_path = opt.run_dir + "/summary.json";
     write_text(s.summary_path, j.dump(2) + "\n");
-    std::fprintf(stderr, "mart: done: %d steps, final loss %.4f, %.0f tokens/s, peak device memory %s\n",
-                 s.steps_done, s.final_loss, s.tokens_per_s, format_bytes(s.peak_device_bytes).c_str());
+    std::fprintf(
+        stderr, "mart: done: %d steps, final loss %.4f, %.0f tokens/s, peak device memory %s\n",
+        s.steps_done, s.final_loss, s.tokens_per_s, format_bytes(s.peak_device_bytes).c_str());
     return s;
   }
 };
@@ -397,6 +414,8 @@ struct Trainer::Impl {
 Trainer::Trainer(JobConfig cfg, TrainOptions opt)
     : impl_(std::make_unique<Impl>(std::move(cfg), std::move(opt))) {}
 Trainer::~Trainer() = default;
-TrainSummary Trainer::run() { return impl_->run(); }
+TrainSummary Trainer::run() {
+  return impl_->run();
+}
 
 }  // namespace mart

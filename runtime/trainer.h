@@ -18,18 +18,18 @@
 namespace mart {
 
 struct TrainOptions {
-  std::string run_dir;     // required
-  bool resume = false;     // continue from run_dir's latest checkpoint
-  std::string init_from;   // Hugging Face model.safetensors (or a directory holding one)
-  int stop_after = -1;     // stop (with a checkpoint) once this many steps are done; -1: run all
-  bool progress = true;    // live progress line on stderr
+  std::string run_dir;    // required
+  bool resume = false;    // continue from run_dir's latest checkpoint
+  std::string init_from;  // Hugging Face model.safetensors (or a directory holding one)
+  int stop_after = -1;    // stop (with a checkpoint) once this many steps are done; -1: run all
+  bool progress = true;   // live progress line on stderr
 };
 
 struct TrainSummary {
   int steps_done = 0;
   double final_loss = 0, best_loss = 0;
-  double final_val_loss = 0;      // 0 when no validation ran
-  double tokens_per_s = 0;        // median over steps (first step excluded when > 1)
+  double final_val_loss = 0;  // 0 when no validation ran
+  double tokens_per_s = 0;    // median over steps (first step excluded when > 1)
   double median_step_s = 0;
   uint64_t peak_device_bytes = 0;
   std::string summary_path;

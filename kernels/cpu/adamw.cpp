@@ -1,7 +1,7 @@
 // AdamW with decoupled weight decay, elementwise. The float instantiation is the bitwise reference
 // for the SIMD CPU Adam, so the operation order below is exactly the one in cpu_kernels.h and
-// nothing may be fused (CMakeLists.txt compiles with -ffp-contract=off: g++ would otherwise contract
-// a*b+c into an FMA whenever -march/-mfma allows it, even in ISO C++ mode).
+// nothing may be fused (CMakeLists.txt compiles with -ffp-contract=off: g++ would otherwise
+// contract a*b+c into an FMA whenever -march/-mfma allows it, even in ISO C++ mode).
 #include <cmath>
 #include <cstddef>
 

@@ -15,7 +15,6 @@ namespace mart {
 
 namespace {
 
-
 // Bytes of logits one classifier chunk may hold: big enough for good gemm shapes, small enough
 // that the [N,V] logits never exist at once.
 constexpr size_t kClassifierChunkBytes = size_t{8} << 20;
@@ -56,8 +55,7 @@ class CpuOps : public Ops {
   void layernorm_backward(void* dinp, void* dw, void* db, const void* dout, const void* inp,
                           const void* w, const float* mean, const float* rstd, int N,
                           int C) override {
-    cpu::layernorm_backward(F(dinp), F(dw), F(db), F(dout), F(inp), F(w), St(mean), St(rstd), N,
-                            C);
+    cpu::layernorm_backward(F(dinp), F(dw), F(db), F(dout), F(inp), F(w), St(mean), St(rstd), N, C);
   }
   void rmsnorm_forward(void* out, float* rstd, const void* inp, const void* w, int N, int C,
                        float eps) override {
@@ -122,7 +120,8 @@ class CpuOps : public Ops {
                                    const void* wout, const int32_t* targets, int N, int C, int V,
                                    float dloss, void* workspace) override {
     cpu::classifier_forward_backward(St(losses), F(dx), F(dwout), F(x), F(wout), targets, N, C, V,
-                                     dloss, F(workspace), classifier_rows_per_chunk(N, V, sizeof(S)));
+                                     dloss, F(workspace),
+                                     classifier_rows_per_chunk(N, V, sizeof(S)));
   }
   size_t classifier_workspace_bytes(int N, int V) const override {
     return static_cast<size_t>(classifier_rows_per_chunk(N, V, sizeof(S))) *
@@ -135,8 +134,8 @@ class CpuOps : public Ops {
                     const AdamWHyper& h, uint64_t seed) override {
     MART_CHECK(!kF64, "the F64 reference backend has no optimizer (m and v are fp32 buffers)");
     float* target = master ? master : reinterpret_cast<float*>(param);
-    cpu::adamw_update(target, reinterpret_cast<const float*>(grad), m, v, n, h.lr, h.beta1, h.beta2, h.eps, h.weight_decay,
-                      h.step, h.grad_scale);
+    cpu::adamw_update(target, reinterpret_cast<const float*>(grad), m, v, n, h.lr, h.beta1, h.beta2,
+                      h.eps, h.weight_decay, h.step, h.grad_scale);
     if (master && static_cast<void*>(master) != param) {
       float* p = reinterpret_cast<float*>(param);
 #pragma omp parallel for

@@ -15,8 +15,8 @@ struct ModelConfig {
   int n_layer = 4;
   int d_model = 256;
   int n_head = 8;
-  int n_kv_head = 4;      // GPT-2: always == n_head
-  int d_ff = 768;         // GPT-2: 4*d_model by convention; Llama: SwiGLU inner width
+  int n_kv_head = 4;  // GPT-2: always == n_head
+  int d_ff = 768;     // GPT-2: 4*d_model by convention; Llama: SwiGLU inner width
   int vocab_size = 256;
   int max_seq_len = 256;  // GPT-2: rows of the position table; Llama: max_position_embeddings
   float norm_eps = 1e-5f;
@@ -54,7 +54,7 @@ struct TrainConfig {
   float eps = 1e-8f;
   float grad_clip = 1.0f;  // global-norm clipping; 0 disables
   uint64_t seed = 42;
-  int eval_every = 40;     // 0 disables periodic validation
+  int eval_every = 40;  // 0 disables periodic validation
   int eval_batches = 4;
   int checkpoint_every = 0;  // 0: only at the end
   int log_every = 1;

@@ -12,7 +12,9 @@ namespace mart {
 namespace {
 
 // A directory that does not exist simply has no matches; any other read error aborts the walk.
-int glob_error(const char*, int err) { return err == ENOENT || err == ENOTDIR ? 0 : 1; }
+int glob_error(const char*, int err) {
+  return err == ENOENT || err == ENOTDIR ? 0 : 1;
+}
 
 }  // namespace
 

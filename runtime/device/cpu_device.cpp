@@ -107,7 +107,8 @@ class CpuDevice final : public Device {
   }
 
   // Address space is reserved with MAP_NORESERVE: the arena may be sized generously and only the
-  // pages a plan touches become resident, as on a GPU where the budget, not the block, is the limit.
+  // pages a plan touches become resident, as on a GPU where the budget, not the block, is the
+  // limit.
   void* raw_malloc(uint64_t bytes) override {
     if (bytes == 0) return nullptr;
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
@@ -141,8 +142,10 @@ class CpuDevice final : public Device {
   }
   void wait(StreamId s, const Event& e) override {
     auto ev = cast(e);
-    if (s == kComputeStream) ev->wait();  // inline stream: the host itself waits
-    else stream(s)->push([ev] { ev->wait(); });
+    if (s == kComputeStream)
+      ev->wait();  // inline stream: the host itself waits
+    else
+      stream(s)->push([ev] { ev->wait(); });
   }
   void synchronize(const Event& e) override { cast(e)->wait(); }
   bool query(const Event& e) override {
@@ -181,8 +184,10 @@ class CpuDevice final : public Device {
     return streams_[s].get();
   }
   void run(StreamId s, std::function<void()> fn) {
-    if (s == kComputeStream) fn();
-    else stream(s)->push(std::move(fn));
+    if (s == kComputeStream)
+      fn();
+    else
+      stream(s)->push(std::move(fn));
   }
 
   Clock::time_point t0_;
@@ -192,16 +197,23 @@ class CpuDevice final : public Device {
 
 }  // namespace
 
-std::unique_ptr<Device> make_cpu_device() { return std::make_unique<CpuDevice>(); }
+std::unique_ptr<Device> make_cpu_device() {
+  return std::make_unique<CpuDevice>();
+}
 
-const char* backend_name(Backend b) { return b == Backend::CPU ? "cpu" : "cuda"; }
+const char* backend_name(Backend b) {
+  return b == Backend::CPU ? "cpu" : "cuda";
+}
 
 #ifndef MART_HAVE_CUDA
 std::unique_ptr<Device> make_cuda_device(int) {
-  MART_FAIL("CUDA backend requested but this MART was built without CUDA (configure with the "
-            "'cuda' preset on a machine with the CUDA Toolkit)");
+  MART_FAIL(
+      "CUDA backend requested but this MART was built without CUDA (configure with the "
+      "'cuda' preset on a machine with the CUDA Toolkit)");
 }
-std::string cuda_unavailable_reason() { return "MART was built without CUDA"; }
+std::string cuda_unavailable_reason() {
+  return "MART was built without CUDA";
+}
 #endif
 
 std::unique_ptr<Device> make_device(const std::string& backend) {

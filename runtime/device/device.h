@@ -54,16 +54,16 @@ class Device {
   // Enqueue a copy of n bytes on stream s. Host pointers should be pinned for true asynchrony.
   virtual void memcpy_async(void* dst, const void* src, size_t n, CopyKind kind, StreamId s) = 0;
   virtual void memset_async(void* dst, int value, size_t n, StreamId s) = 0;
-  // Enqueue a host function in stream order (CPU: on the stream's worker; CUDA: cudaLaunchHostFunc).
-  // It must not call back into the device.
+  // Enqueue a host function in stream order (CPU: on the stream's worker; CUDA:
+  // cudaLaunchHostFunc). It must not call back into the device.
   virtual void host_task(StreamId s, std::function<void()> fn) = 0;
 
-  virtual Event record(StreamId s) = 0;            // event after all work now queued on s
+  virtual Event record(StreamId s) = 0;               // event after all work now queued on s
   virtual void wait(StreamId s, const Event& e) = 0;  // later work on s waits for e
-  virtual void synchronize(const Event& e) = 0;    // host waits for e
-  virtual bool query(const Event& e) = 0;          // true when e has completed
+  virtual void synchronize(const Event& e) = 0;       // host waits for e
+  virtual bool query(const Event& e) = 0;             // true when e has completed
   virtual void synchronize_stream(StreamId s) = 0;
-  virtual void synchronize() = 0;                   // all streams
+  virtual void synchronize() = 0;  // all streams
   // Seconds between two completed events (each must be complete).
   virtual double elapsed_s(const Event& start, const Event& end) = 0;
   // Seconds since the device was created at which the event completed (for overlap tests/traces).

@@ -105,10 +105,13 @@ std::unique_ptr<ModelStates> make_chunked_states(const ModelSpec& spec, Device& 
   co.trace_copies = o.trace_copies;
   ChunkLayout layout = layout_chunks(sizes, e, glue);
   const int need = min_chunk_buffers(spec, layout, o.n_persist);
-  MART_CHECK(o.n_buffer >= need, "memory.n_buffer = ", o.n_buffer, " is too small for this chunk "
-             "layout: a parameter group spans ", need, " offloaded chunks of ",
-             format_bytes(e * dtype_size(ops.act_dtype())), " that must be on the device at once; "
-             "set memory.n_buffer >= ", need, " or a larger memory.chunk_size");
+  MART_CHECK(o.n_buffer >= need, "memory.n_buffer = ", o.n_buffer,
+             " is too small for this chunk "
+             "layout: a parameter group spans ",
+             need, " offloaded chunks of ", format_bytes(e * dtype_size(ops.act_dtype())),
+             " that must be on the device at once; "
+             "set memory.n_buffer >= ",
+             need, " or a larger memory.chunk_size");
   auto cm = std::make_unique<ChunkManager>(dev, ops, arena, host, adam, std::move(layout),
                                            std::move(tensors), co);
   return std::make_unique<ChunkedStates>(spec, std::move(cm));

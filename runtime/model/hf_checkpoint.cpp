@@ -1,9 +1,9 @@
 #include "runtime/model/hf_checkpoint.h"
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <cstring>
 #include <vector>
 
 #include "common/error.h"
@@ -25,7 +25,9 @@ std::vector<float> to_f32(const TensorView& t) {
   const std::byte* d = t.data;
   for (size_t i = 0; i < out.size(); ++i) {
     switch (t.dtype) {
-      case DType::F32: std::memcpy(&out[i], d + 4 * i, 4); break;
+      case DType::F32:
+        std::memcpy(&out[i], d + 4 * i, 4);
+        break;
       case DType::BF16: {
         uint16_t h;
         std::memcpy(&h, d + 2 * i, 2);
@@ -38,14 +40,17 @@ std::vector<float> to_f32(const TensorView& t) {
         // IEEE half -> float
         uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
         if (exp == 0) {
-          if (man == 0) u = sign;
+          if (man == 0)
+            u = sign;
           else {
             exp = 127 - 15 + 1;
             while (!(man & 0x400)) man <<= 1, --exp;
             u = sign | (exp << 23) | ((man & 0x3ff) << 13);
           }
-        } else if (exp == 31) u = sign | 0x7f800000u | (man << 13);
-        else u = sign | ((exp + 127 - 15) << 23) | (man << 13);
+        } else if (exp == 31)
+          u = sign | 0x7f800000u | (man << 13);
+        else
+          u = sign | ((exp + 127 - 15) << 23) | (man << 13);
         std::memcpy(&out[i], &u, 4);
         break;
       }
@@ -62,12 +67,18 @@ std::vector<float> to_f32(const TensorView& t) {
 nlohmann::json hf_config_json(const ModelConfig& c) {
   nlohmann::json j;
   if (c.family == ModelFamily::GPT2) {
-    j = {{"model_type", "gpt2"},           {"architectures", {"GPT2LMHeadModel"}},
-         {"n_layer", c.n_layer},           {"n_head", c.n_head},
-         {"n_embd", c.d_model},            {"n_inner", c.d_ff},
-         {"n_positions", c.max_seq_len},   {"n_ctx", c.max_seq_len},
-         {"vocab_size", c.vocab_size},     {"layer_norm_epsilon", c.norm_eps},
-         {"activation_function", "gelu_new"}, {"tie_word_embeddings", true}};
+    j = {{"model_type", "gpt2"},
+         {"architectures", {"GPT2LMHeadModel"}},
+         {"n_layer", c.n_layer},
+         {"n_head", c.n_head},
+         {"n_embd", c.d_model},
+         {"n_inner", c.d_ff},
+         {"n_positions", c.max_seq_len},
+         {"n_ctx", c.max_seq_len},
+         {"vocab_size", c.vocab_size},
+         {"layer_norm_epsilon", c.norm_eps},
+         {"activation_function", "gelu_new"},
+         {"tie_word_embeddings", true}};
   } else {
     j = {{"model_type", "llama"},
          {"architectures", {"LlamaForCausalLM"}},
@@ -104,8 +115,8 @@ ModelConfig model_config_from_hf(const nlohmann::json& j, const std::string& ori
     c.n_head = get("n_head").get<int>();
     c.n_kv_head = c.n_head;
     c.d_model = get("n_embd").get<int>();
-    c.d_ff = j.contains("n_inner") && !j["n_inner"].is_null() ? j["n_inner"].get<int>()
-                                                                : 4 * c.d_model;
+    c.d_ff =
+        j.contains("n_inner") && !j["n_inner"].is_null() ? j["n_inner"].get<int>() : 4 * c.d_model;
     c.max_seq_len = get("n_positions").get<int>();
     c.vocab_size = get("vocab_size").get<int>();
     c.norm_eps = j.value("layer_norm_epsilon", 1e-5f);

@@ -34,8 +34,10 @@ void check_config(const ModelConfig& c) {
   MART_CHECK(c.n_head % c.n_kv_head == 0, "model: n_kv_head (", c.n_kv_head,
              ") must divide n_head (", c.n_head, ")");
   if (c.family == ModelFamily::GPT2)
-    MART_CHECK(c.n_kv_head == c.n_head, "model: GPT-2 has no grouped-query attention; set "
-               "n_kv_head = n_head (", c.n_head, ")");
+    MART_CHECK(c.n_kv_head == c.n_head,
+               "model: GPT-2 has no grouped-query attention; set "
+               "n_kv_head = n_head (",
+               c.n_head, ")");
   else
     MART_CHECK(c.head_size() % 2 == 0, "model: Llama's RoPE needs an even head size, got ",
                c.head_size());
@@ -115,7 +117,7 @@ BlockActLayout ModelSpec::block_layout(int B, int T) const {
   put(L.x_in, N * C);
   L.x_in_elems = N * C;
   put(L.ln1, N * C);
-  put(L.qkv, N * QKV);   // GPT-2: qkv; Llama: qkv after RoPE
+  put(L.qkv, N * QKV);  // GPT-2: qkv; Llama: qkv after RoPE
   put(L.atty, N * A);
   put(L.res2, N * C);
   put(L.ln2, N * C);

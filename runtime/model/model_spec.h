@@ -38,8 +38,8 @@ struct BlockParamIds {
   int qkv_w = -1, qkv_b = -1;      // c_attn (GPT-2) or q_proj (Llama; k_proj, v_proj follow)
   int attn_out_w = -1, attn_out_b = -1;
   int norm2_w = -1, norm2_b = -1;
-  int fc_w = -1, fc_b = -1;        // c_fc (GPT-2) or gate_proj (Llama; up_proj follows)
-  int proj_w = -1, proj_b = -1;    // mlp.c_proj / down_proj
+  int fc_w = -1, fc_b = -1;      // c_fc (GPT-2) or gate_proj (Llama; up_proj follows)
+  int proj_w = -1, proj_b = -1;  // mlp.c_proj / down_proj
 };
 
 // Offsets (in act elements) of each saved tensor inside one block's activation region, and of

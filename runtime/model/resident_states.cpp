@@ -52,13 +52,14 @@ class ResidentStates final : public ModelStates {
   float step(const StepHyper& h) override {
     const size_t nt = spec_.params.size();
     float* norms = static_cast<float*>(norms_.ptr);
-    for (size_t i = 0; i < nt; ++i) ops_.sumsq(norms + i, grad(static_cast<int>(i)), spec_.params[i].numel);
+    for (size_t i = 0; i < nt; ++i)
+      ops_.sumsq(norms + i, grad(static_cast<int>(i)), spec_.params[i].numel);
     std::vector<float> host(nt);
     dev_.memcpy_async(host.data(), norms, nt * 4, CopyKind::DeviceToHost, kComputeStream);
     dev_.synchronize_stream(kComputeStream);
     float norm = global_norm_from_sumsq(host.data(), nt);
-    MART_CHECK(std::isfinite(norm), "training diverged: the gradient norm is ", norm,
-               " at step ", h.step, " (lower train.lr or enable train.grad_clip)");
+    MART_CHECK(std::isfinite(norm), "training diverged: the gradient norm is ", norm, " at step ",
+               h.step, " (lower train.lr or enable train.grad_clip)");
     AdamWHyper a;
     a.lr = h.lr;
     a.beta1 = h.beta1;
@@ -83,13 +84,17 @@ class ResidentStates final : public ModelStates {
     const ParamInfo& p = spec_.params[id];
     const size_t asz = dtype_size(ops_.act_dtype());
     if (master_)
-      dev_.memcpy_async(f32(master_, id), host, p.numel * 4, CopyKind::HostToDevice, kComputeStream);
+      dev_.memcpy_async(f32(master_, id), host, p.numel * 4, CopyKind::HostToDevice,
+                        kComputeStream);
     // The act-dtype copy: bf16 rounding, fp32 as is, or widened to fp64 (reference backend).
     std::vector<char> buf(p.numel * asz);
     for (uint64_t i = 0; i < p.numel; ++i) {
-      if (asz == 2) reinterpret_cast<uint16_t*>(buf.data())[i] = f32_to_bf16(host[i]);
-      else if (asz == 8) reinterpret_cast<double*>(buf.data())[i] = host[i];
-      else reinterpret_cast<float*>(buf.data())[i] = host[i];
+      if (asz == 2)
+        reinterpret_cast<uint16_t*>(buf.data())[i] = f32_to_bf16(host[i]);
+      else if (asz == 8)
+        reinterpret_cast<double*>(buf.data())[i] = host[i];
+      else
+        reinterpret_cast<float*>(buf.data())[i] = host[i];
     }
     dev_.memcpy_async(param(id), buf.data(), buf.size(), CopyKind::HostToDevice, kComputeStream);
     dev_.synchronize_stream(kComputeStream);
@@ -121,9 +126,12 @@ class ResidentStates final : public ModelStates {
                       kComputeStream);
     dev_.synchronize_stream(kComputeStream);
     for (uint64_t i = 0; i < n; ++i) {
-      if (asz == 2) host[i] = bf16_to_f32(reinterpret_cast<uint16_t*>(buf.data())[i]);
-      else if (asz == 8) host[i] = static_cast<float>(reinterpret_cast<double*>(buf.data())[i]);
-      else host[i] = reinterpret_cast<float*>(buf.data())[i];
+      if (asz == 2)
+        host[i] = bf16_to_f32(reinterpret_cast<uint16_t*>(buf.data())[i]);
+      else if (asz == 8)
+        host[i] = static_cast<float>(reinterpret_cast<double*>(buf.data())[i]);
+      else
+        host[i] = reinterpret_cast<float*>(buf.data())[i];
     }
   }
   void copy_out(const Region& r, int id, size_t elem, float* host) {

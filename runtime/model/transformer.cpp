@@ -6,10 +6,16 @@ namespace {
 void* off(void* base, uint64_t elems, size_t sz) {
   return static_cast<char*>(base) + elems * sz;
 }
-bool is_gpt2(const ModelSpec& s) { return s.cfg.family == ModelFamily::GPT2; }
+bool is_gpt2(const ModelSpec& s) {
+  return s.cfg.family == ModelFamily::GPT2;
+}
 // Optional parameter (bias): nullptr when the family has none.
-void* opt_param(ModelStates& st, int id) { return id >= 0 ? st.param(id) : nullptr; }
-void* opt_grad(ModelStates& st, int id) { return id >= 0 ? st.grad(id) : nullptr; }
+void* opt_param(ModelStates& st, int id) {
+  return id >= 0 ? st.param(id) : nullptr;
+}
+void* opt_grad(ModelStates& st, int id) {
+  return id >= 0 ? st.grad(id) : nullptr;
+}
 
 }  // namespace
 
@@ -81,8 +87,8 @@ void block_forward(Ops& ops, const ModelSpec& spec, ModelStates& st, int l, cons
     ops.rope_forward(a.qkv, a.qkv, B, T, c.n_head, c.n_kv_head, HS, c.rope_theta);
   }
   ops.attention_forward(a.atty, a.lse, a.qkv, B, T, c.n_head, c.n_kv_head, HS);
-  ops.matmul_forward(s.tmp, nullptr, a.atty, st.param(p.attn_out_w), opt_param(st, p.attn_out_b),
-                     N, A, C);
+  ops.matmul_forward(s.tmp, nullptr, a.atty, st.param(p.attn_out_w), opt_param(st, p.attn_out_b), N,
+                     A, C);
   ops.add(a.res2, a.x_in, s.tmp, nC);
   if (is_gpt2(spec)) {
     ops.layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.res2, st.param(p.norm2_w),
@@ -110,8 +116,8 @@ void block_backward(Ops& ops, const ModelSpec& spec, ModelStates& st, int l, con
                       st.param(p.proj_w), N, F, C);
   if (is_gpt2(spec)) {
     ops.gelu_backward(s.dff2, a.fc, s.dff1, static_cast<size_t>(N) * F);
-    ops.matmul_backward(s.tmp, st.grad(p.fc_w), st.grad(p.fc_b), s.dff2, a.ln2, st.param(p.fc_w),
-                        N, C, F);
+    ops.matmul_backward(s.tmp, st.grad(p.fc_w), st.grad(p.fc_b), s.dff2, a.ln2, st.param(p.fc_w), N,
+                        C, F);
     ops.layernorm_backward(dres, st.grad(p.norm2_w), st.grad(p.norm2_b), s.tmp, a.res2,
                            st.param(p.norm2_w), a.ln2_mean, a.ln2_rstd, N, C);
   } else {
@@ -126,8 +132,8 @@ void block_backward(Ops& ops, const ModelSpec& spec, ModelStates& st, int l, con
                       st.param(p.attn_out_w), N, A, C);
   ops.attention_backward(s.dqkv, s.datt, a.qkv, a.atty, a.lse, B, T, c.n_head, c.n_kv_head, HS);
   if (is_gpt2(spec)) {
-    ops.matmul_backward(s.tmp, st.grad(p.qkv_w), st.grad(p.qkv_b), s.dqkv, a.ln1,
-                        st.param(p.qkv_w), N, C, QKV);
+    ops.matmul_backward(s.tmp, st.grad(p.qkv_w), st.grad(p.qkv_b), s.dqkv, a.ln1, st.param(p.qkv_w),
+                        N, C, QKV);
     ops.layernorm_backward(dres, st.grad(p.norm1_w), st.grad(p.norm1_b), s.tmp, a.x_in,
                            st.param(p.norm1_w), a.ln1_mean, a.ln1_rstd, N, C);
   } else {
@@ -143,8 +149,8 @@ void final_norm_forward(Ops& ops, const ModelSpec& spec, ModelStates& st, void* 
                         float* rstd, const void* xf_in, int N) {
   const auto& c = spec.cfg;
   if (is_gpt2(spec))
-    ops.layernorm_forward(lnf, mean, rstd, xf_in, st.param(spec.normf_w), st.param(spec.normf_b),
-                          N, c.d_model, c.norm_eps);
+    ops.layernorm_forward(lnf, mean, rstd, xf_in, st.param(spec.normf_w), st.param(spec.normf_b), N,
+                          c.d_model, c.norm_eps);
   else
     ops.rmsnorm_forward(lnf, rstd, xf_in, st.param(spec.normf_w), N, c.d_model, c.norm_eps);
 }

@@ -22,7 +22,7 @@ namespace mart {
 
 struct BlockActs {
   void *x_in, *ln1, *qkv, *atty, *res2, *ln2, *fc, *fc_act;  // act dtype
-  float *ln1_mean, *ln1_rstd, *lse, *ln2_mean, *ln2_rstd;     // fp32 (mean: GPT-2 only)
+  float *ln1_mean, *ln1_rstd, *lse, *ln2_mean, *ln2_rstd;    // fp32 (mean: GPT-2 only)
 };
 
 // Resolves a block's tensors: x_in lives in its own (always resident) region; the "body" (every
@@ -48,8 +48,8 @@ BlockScratch block_scratch(const ModelSpec& spec, int B, int T, size_t act_size,
 // x_out == nullptr (recompute for a checkpointed block) skips the final projection.
 void block_forward(Ops& ops, const ModelSpec& spec, ModelStates& st, int layer, const BlockActs& a,
                    void* x_out, const BlockScratch& s, int B, int T);
-void block_backward(Ops& ops, const ModelSpec& spec, ModelStates& st, int layer,
-                    const BlockActs& a, void* dres, const BlockScratch& s, int B, int T);
+void block_backward(Ops& ops, const ModelSpec& spec, ModelStates& st, int layer, const BlockActs& a,
+                    void* dres, const BlockScratch& s, int B, int T);
 
 // Final norm of the head: xf_in [N,C] -> lnf [N,C] (+ stats).
 void final_norm_forward(Ops& ops, const ModelSpec& spec, ModelStates& st, void* lnf, float* mean,

@@ -7,7 +7,9 @@
 namespace mart {
 namespace {
 
-uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+uint64_t align_up(uint64_t x, uint64_t a) {
+  return (x + a - 1) / a * a;
+}
 
 }  // namespace
 
@@ -53,7 +55,8 @@ ChunkLayout layout_chunks(const std::vector<uint64_t>& numel, uint64_t chunk_ele
   for (auto [a, b] : runs) {
     uint64_t n = 0;
     for (size_t t = a; t <= b; ++t) n += numel[t];
-    uint64_t at = L.chunk_used.empty() ? 0 : align_up(L.chunk_used.back(), ChunkLayout::kTensorAlign);
+    uint64_t at =
+        L.chunk_used.empty() ? 0 : align_up(L.chunk_used.back(), ChunkLayout::kTensorAlign);
     if (L.chunk_used.empty() || at + n > chunk_elems) {
       L.chunk_used.push_back(0);
       L.chunk_tensors.emplace_back();

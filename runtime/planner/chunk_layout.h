@@ -16,10 +16,10 @@ namespace mart {
 
 struct ChunkLayout {
   static constexpr uint64_t kTensorAlign = 128;  // elements: 256 B in bf16, 512 B in fp32
-  uint64_t chunk_elems = 0;                // capacity of every chunk
-  std::vector<uint64_t> chunk_used;        // elements used per chunk (incl. alignment padding)
-  std::vector<int> tensor_chunk;           // chunk holding each tensor
-  std::vector<uint64_t> tensor_offset;     // element offset of each tensor inside its chunk
+  uint64_t chunk_elems = 0;                      // capacity of every chunk
+  std::vector<uint64_t> chunk_used;             // elements used per chunk (incl. alignment padding)
+  std::vector<int> tensor_chunk;                // chunk holding each tensor
+  std::vector<uint64_t> tensor_offset;          // element offset of each tensor inside its chunk
   std::vector<std::vector<int>> chunk_tensors;  // tensors of each chunk, in order
 
   int n_chunks() const { return static_cast<int>(chunk_used.size()); }

@@ -4,8 +4,8 @@
 
 namespace mart {
 
-uint64_t chunk_state_device_bytes(const ChunkLayout& L, int n_persist, int n_buffer,
-                                  size_t asz, size_t n_tensors) {
+uint64_t chunk_state_device_bytes(const ChunkLayout& L, int n_persist, int n_buffer, size_t asz,
+                                  size_t n_tensors) {
   const uint64_t e = L.chunk_elems;
   const int np = n_persist < 0 ? L.n_chunks() : std::min(n_persist, L.n_chunks());
   const uint64_t per_persist = arena_bytes(e * (2 * asz + 8 + (asz == 4 ? 0 : 4)));

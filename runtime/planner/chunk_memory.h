@@ -10,7 +10,9 @@
 namespace mart {
 
 constexpr uint64_t kArenaAlign = 256;  // == DeviceArena::kAlign
-constexpr uint64_t arena_bytes(uint64_t b) { return (b + kArenaAlign - 1) / kArenaAlign * kArenaAlign; }
+constexpr uint64_t arena_bytes(uint64_t b) {
+  return (b + kArenaAlign - 1) / kArenaAlign * kArenaAlign;
+}
 
 // Device: persistent chunks ([param|grad] in act dtype + m, v fp32 + fp32 master unless act is
 // fp32), n_buffer buffers ([param|grad]) when any chunk is offloaded, per-tensor norm scratch.
