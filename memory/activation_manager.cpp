@@ -52,7 +52,7 @@ uint64_t ActivationManager::codec_workspace_bytes(bool cuda_codec, uint64_t act_
 ActMemory ActivationManager::memory_needed(const std::vector<ActMode>& modes, const ActBody& body,
                                            const CompressBudget& budget, bool cuda_codec) {
   CompressBudget c = budget;
-  const bool any_comp = std::count(modes.begin(), modes.end(), ActMode::Compress) > 0;
+  const bool any_comp = std::any_of(modes.begin(), modes.end(), act_mode_compresses);
   c.codec_workspace_bytes = any_comp ? codec_workspace_bytes(cuda_codec, body.act_values) : 0;
   return activation_memory(modes, body, c);
 }
@@ -66,12 +66,20 @@ uint64_t ActivationManager::device_bytes_needed(const std::vector<ActMode>& mode
 ActivationManager::ActivationManager(Device& dev, DeviceArena& arena, HostAllocator* host,
                                      std::vector<ActMode> modes, const ActBody& body,
                                      const ActivationOptions& opt)
-    : dev_(dev), arena_(arena), host_(host), modes_(std::move(modes)), body_(body), opt_(opt) {
+    : dev_(dev),
+      arena_(arena),
+      host_(host),
+      modes_(std::move(modes)),
+      body_(body),
+      opt_(opt),
+      swap_(dev, opt.trace ? &trace_ : nullptr),
+      cswap_(dev, opt.trace ? &trace_ : nullptr) {
   cuda_ = dev.backend() == Backend::CUDA;
-  const bool any_comp = std::count(modes_.begin(), modes_.end(), ActMode::Compress) > 0;
+  const bool any_comp = std::any_of(modes_.begin(), modes_.end(), act_mode_compresses);
   if (any_comp) {
     MART_CHECK(opt_.act_dtype == DType::F32 || opt_.act_dtype == DType::BF16,
-               "activation mode 'compress' encodes F32 or BF16 activations; this backend's are ",
+               "activation modes 'compress' and 'compress_swap' encode F32 or BF16 activations; "
+               "this backend's are ",
                dtype_name(opt_.act_dtype), ": use keep, checkpoint or swap");
     MART_CHECK(body_.act_size == dtype_size(opt_.act_dtype), "activation body: act_size ",
                body_.act_size, " does not match the act dtype ", dtype_name(opt_.act_dtype));
@@ -81,7 +89,8 @@ ActivationManager::ActivationManager(Device& dev, DeviceArena& arena, HostAlloca
   const ActMemory m = memory_needed(modes_, body_, opt_.budget, cuda_);
   opt_.budget.codec_workspace_bytes = any_comp ? codec_workspace_bytes(cuda_, body_.act_values) : 0;
   MART_CHECK(m.host_bytes == 0 || host_ != nullptr,
-             "activation mode 'swap' needs pinned host memory, but no host allocator was given");
+             "activation modes 'swap' and 'compress_swap' need pinned host memory, but no host "
+             "allocator was given");
 
   // Regions in a fixed order: per-block ones in block order, then the shared ones. A failure
   // part-way (arena or pinned host exhausted) gives back what was taken before rethrowing.
@@ -96,9 +105,6 @@ ActivationManager::ActivationManager(Device& dev, DeviceArena& arena, HostAlloca
 void ActivationManager::allocate(const ActMemory& m) {
   const int n = n_blocks();
   own_.resize(n);
-  swap_index_.assign(n, -1);
-  host_body_.assign(n, nullptr);
-  host_ready_.resize(n);
   segments_.resize(n);
   fallback_.assign(n, 0);
   measured_pass_.assign(n, -1);
@@ -108,19 +114,17 @@ void ActivationManager::allocate(const ActMemory& m) {
   stats_.saved_device_bytes.assign(n, 0);
   stats_.layout = m;
   const bool dry = arena_.base() == nullptr;  // planning-only arena: no host memory either
+  std::vector<int> swapped, cswapped;
   for (int b = 0; b < n; ++b) {
     BlockActStats& s = stats_.blocks[b];
     s.mode = modes_[b];
     s.transient_bytes = m.block_transient_bytes[b];
     if (modes_[b] == ActMode::Keep) own_[b] = arena_.alloc(body_.bytes(), "act_keep");
-    if (modes_[b] == ActMode::Compress) {
+    if (modes_[b] == ActMode::Compress)
       own_[b] = arena_.alloc(compress_region_bytes(body_, opt_.budget), "act_compress");
-      s.eb = opt_.eb;
-    }
-    if (modes_[b] == ActMode::Swap) {
-      swap_index_[b] = static_cast<int>(swap_blocks_.size());
-      swap_blocks_.push_back(b);
-    }
+    if (act_mode_compresses(modes_[b])) s.eb = opt_.eb;
+    if (modes_[b] == ActMode::Swap) swapped.push_back(b);
+    if (modes_[b] == ActMode::CompressSwap) cswapped.push_back(b);
     s.device_bytes = own_[b].bytes;
     stats_.saved_device_bytes[b] = s.device_bytes;
     stats_.device_bytes += s.device_bytes;
@@ -129,13 +133,9 @@ void ActivationManager::allocate(const ActMemory& m) {
     scratch_ = arena_.alloc(body_.bytes(), "act_recompute");
     stats_.device_bytes += scratch_.bytes;
   }
-  stages_ = m.swap_stages;
-  for (int k = 0; k < stages_; ++k) {
-    stage_.push_back(arena_.alloc(body_.bytes(), "act_swap_stage"));
-    stats_.device_bytes += stage_.back().bytes;
-  }
-  slot_copy_.resize(stages_);
-  slot_owner_.assign(stages_, -1);
+  swap_.allocate(arena_, host_,
+                 {swapped, n, m.swap_stages, body_.bytes(), body_.bytes(), "act_swap_stage"});
+  stats_.device_bytes += swap_.slot_arena_bytes();
   if (m.codec_bytes > 0) {  // any compressed block
     codec_layout_ = codec_scratch_layout(body_, opt_.budget);
     codec_ = arena_.alloc(codec_layout_.bytes, "act_codec");
@@ -150,11 +150,20 @@ void ActivationManager::allocate(const ActMemory& m) {
       adaptive_ = std::make_unique<codec::AdaptiveBound>(n, ac);
     }
   }
+  const bool any_cswap = !cswapped.empty();
+  cswap_.allocate(
+      arena_, host_,
+      {cswapped, n, m.cswap_stages, any_cswap ? compress_region_bytes(body_, opt_.budget) : 0,
+       any_cswap ? compress_swap_host_bytes(body_, opt_.budget) : 0, "act_cswap_stage"});
+  stats_.device_bytes += cswap_.slot_arena_bytes();
   for (int b = 0; b < n; ++b) {
     const uint64_t hb = m.block_host_bytes[b];
     stats_.blocks[b].host_bytes = hb;
     stats_.host_bytes += hb;
-    if (hb && !dry) host_body_[b] = host_->allocate(hb);
+    // The lanes took exactly the formula's host blocks.
+    MART_CHECK(dry || (hb > 0) == (swap_.host_backed(b) || cswap_.host_backed(b)),
+               "activation manager: block ", b, " host bytes ", hb,
+               " disagree with its swap lane; a bug");
   }
   // Invariant: what was allocated is what the pure formula predicts (planner == runtime).
   MART_CHECK(stats_.device_bytes == m.device_bytes && stats_.host_bytes == m.host_bytes,
@@ -169,13 +178,9 @@ ActivationManager::~ActivationManager() {
 void ActivationManager::release() {
   // Copies may still read a staging slot or write a host body.
   dev_.synchronize();
-  for (void*& p : host_body_)
-    if (p) host_->deallocate(std::exchange(p, nullptr));
+  cswap_.release(arena_, host_);
   if (codec_) arena_.free(std::exchange(codec_, Region{}));
-  while (!stage_.empty()) {
-    arena_.free(stage_.back());
-    stage_.pop_back();
-  }
+  swap_.release(arena_, host_);
   if (scratch_) arena_.free(std::exchange(scratch_, Region{}));
   for (auto it = own_.rbegin(); it != own_.rend(); ++it)
     if (*it) arena_.free(std::exchange(*it, Region{}));
@@ -194,22 +199,31 @@ void* ActivationManager::forward_body(int b) const {
     case ActMode::Keep:
       return own_[b].ptr;
     case ActMode::Swap:
-      return stage_[slot_of(b)].ptr;
+      return swap_.slot(b);
     case ActMode::Checkpoint:
     case ActMode::Compress:
+    case ActMode::CompressSwap:
       break;
   }
   return scratch_.ptr;
 }
 
+void* ActivationManager::compressed_region(int b) const {
+  return modes_[b] == ActMode::CompressSwap ? cswap_.slot(b) : own_[b].ptr;
+}
+
+void ActivationManager::count_copies() {
+  stats_.swap_out_bytes = swap_.out_bytes();
+  stats_.swap_in_bytes = swap_.in_bytes();
+  stats_.cswap_out_bytes = cswap_.out_bytes();
+  stats_.cswap_in_bytes = cswap_.in_bytes();
+}
+
 void* ActivationManager::forward_begin(int b) {
-  if (modes_[b] == ActMode::Swap) {
-    const int k = slot_of(b);
-    // The slot is rewritten: its last copy (a swap-out of this pass, or a prefetch of the
-    // previous backward) must have finished reading or writing it.
-    if (slot_copy_[k]) dev_.wait(kComputeStream, slot_copy_[k]);
-    slot_owner_[k] = -1;
-  }
+  // A lane slot is rewritten: its last copy (a swap-out of this pass, or a prefetch of the
+  // previous backward) must have finished reading or writing it.
+  if (modes_[b] == ActMode::Swap) swap_.begin_forward(b);
+  if (modes_[b] == ActMode::CompressSwap) cswap_.begin_forward(b);
   if (opt_.trace) fwd_start_[b] = dev_.record(kComputeStream);
   return forward_body(b);
 }
@@ -219,40 +233,13 @@ void ActivationManager::forward_end(int b) {
     trace_.push_back({ActTraceEntry::Forward, b, fwd_start_[b], dev_.record(kComputeStream)});
   if (opt_.body_hook) opt_.body_hook(b, false, forward_body(b));
   if (modes_[b] == ActMode::Swap) {
-    const int k = slot_of(b);
-    slot_owner_[k] = b;
-    if (host_body_[b]) swap_out(b);
+    swap_.end_forward(b, body_.bytes());
   } else if (modes_[b] == ActMode::Compress) {
     compress(b);
+  } else if (modes_[b] == ActMode::CompressSwap) {
+    cswap_.end_forward(b, compress(b));  // only the bytes the encoding fills travel
   }
-}
-
-void ActivationManager::swap_out(int b) {
-  const int k = slot_of(b);
-  // D2H of the slot after the block's forward wrote it; the slot stays owned by b (its contents
-  // are valid) until a later forward_begin of the same slot rewrites it.
-  dev_.wait(kD2HStream, dev_.record(kComputeStream));
-  Event start = opt_.trace ? dev_.record(kD2HStream) : nullptr;
-  dev_.memcpy_async(host_body_[b], stage_[k].ptr, body_.bytes(), CopyKind::DeviceToHost,
-                    kD2HStream);
-  slot_copy_[k] = host_ready_[b] = dev_.record(kD2HStream);
-  stats_.swap_out_bytes += body_.bytes();
-  if (opt_.trace) trace_.push_back({ActTraceEntry::SwapOut, b, start, slot_copy_[k]});
-}
-
-void ActivationManager::swap_in(int b) {
-  const int k = slot_of(b);
-  // The slot's previous owner finished its backward (compute event just recorded by the caller's
-  // backward_end) and b's body has reached the host (its D2H event).
-  dev_.wait(kH2DStream, dev_.record(kComputeStream));
-  dev_.wait(kH2DStream, host_ready_[b]);
-  Event start = opt_.trace ? dev_.record(kH2DStream) : nullptr;
-  dev_.memcpy_async(stage_[k].ptr, host_body_[b], body_.bytes(), CopyKind::HostToDevice,
-                    kH2DStream);
-  slot_copy_[k] = dev_.record(kH2DStream);
-  slot_owner_[k] = b;
-  stats_.swap_in_bytes += body_.bytes();
-  if (opt_.trace) trace_.push_back({ActTraceEntry::SwapIn, b, start, slot_copy_[k]});
+  count_copies();
 }
 
 void ActivationManager::backward_start() {
@@ -271,22 +258,24 @@ void* ActivationManager::backward_begin(int b, bool* recompute) {
       *recompute = true;
       body = scratch_.ptr;
       break;
-    case ActMode::Swap: {
-      const int k = slot_of(b);
-      MART_CHECK(slot_owner_[k] == b, "activation manager: swapped block ", b,
-                 " is not in its staging slot at its backward (forward not run?)");
-      if (slot_copy_[k]) dev_.wait(kComputeStream, slot_copy_[k]);
-      body = stage_[k].ptr;
+    case ActMode::Swap:
+      body = swap_.begin_backward(b);
       break;
-    }
     case ActMode::Compress:
+    case ActMode::CompressSwap:
       body = scratch_.ptr;
       if (fallback_[b]) {
         *recompute = true;
       } else {
         MART_CHECK(!segments_[b].empty(), "activation manager: compressed block ", b,
                    " has no encoding at its backward (forward not run?)");
+        if (modes_[b] == ActMode::CompressSwap) cswap_.begin_backward(b);
         decompress(b);
+      }
+      // The slot is free once the decode is issued: the next prefetch overlaps this backward.
+      if (modes_[b] == ActMode::CompressSwap) {
+        cswap_.release(b);
+        count_copies();
       }
       break;
   }
@@ -301,14 +290,12 @@ void* ActivationManager::backward_begin(int b, bool* recompute) {
 void ActivationManager::backward_end(int b) {
   if (opt_.trace)
     trace_.push_back({ActTraceEntry::Backward, b, bwd_start_[b], dev_.record(kComputeStream)});
-  if (modes_[b] == ActMode::Compress) segments_[b].clear();  // consumed
+  if (act_mode_compresses(modes_[b])) segments_[b].clear();  // consumed
   if (modes_[b] != ActMode::Swap) return;
-  const int k = slot_of(b);
-  slot_owner_[k] = -1;
   // Refill the freed slot with the swapped block kSwapStages earlier in forward order: its copy
   // runs while the blocks between (at least the other slot's swapped block) compute backward.
-  const int prev = swap_index_[b] - stages_;
-  if (prev >= 0) swap_in(swap_blocks_[prev]);
+  swap_.release(b);
+  count_copies();
 }
 
 // ---- compress -------------------------------------------------------------------------------
@@ -363,14 +350,14 @@ void ActivationManager::decode_segment(const uint8_t* enc, uint64_t enc_bytes, u
 #endif
 }
 
-void ActivationManager::compress(int b) {
+uint64_t ActivationManager::compress(int b) {
   BlockActStats& st = stats_.blocks[b];
   const float eb = bound(b);
   // bf16: the decoded fp32 value x' is rounded to the nearest bf16 y; since the original x is a
   // bf16, |y - x'| <= |x - x'|, so |y - x| <= 2 |x - x'|: encode with eb / 2 to bound y by eb.
   const float codec_eb = opt_.act_dtype == DType::BF16 ? eb * 0.5f : eb;
   const uint64_t act_bytes = body_.act_values * body_.act_size;
-  char* region = static_cast<char*>(own_[b].ptr);
+  char* region = static_cast<char*>(compressed_region(b));
   const uint64_t end = compress_stats_span(body_) + enc_capacity_;
   uint64_t off = compress_stats_span(body_), total = 0;
   const uint64_t nseg = codec_segments(body_.act_values);
@@ -403,7 +390,7 @@ void ActivationManager::compress(int b) {
     ++st.fallbacks;
     st.encoded_bytes = 0;
     segs.clear();
-    return;
+    return 0;
   }
   st.encoded_bytes = total;
   dev_.memcpy_async(region, at(scratch_.ptr, act_bytes), body_.stat_bytes, CopyKind::DeviceToDevice,
@@ -412,11 +399,13 @@ void ActivationManager::compress(int b) {
     measured_pass_[b] = passes_;  // once per pass, whatever evaluations run in between
     measure(b);
   }
+  // The region's filled bytes: the stats, then the segments up to the last one's end.
+  return segs.empty() ? compress_stats_span(body_) : segs.back().offset + segs.back().bytes;
 }
 
 void ActivationManager::decompress(int b) {
   const uint64_t act_bytes = body_.act_values * body_.act_size;
-  const char* region = static_cast<const char*>(own_[b].ptr);
+  const char* region = static_cast<const char*>(compressed_region(b));
   for (uint64_t s = 0; s < segments_[b].size(); ++s) {
     const Segment& g = segments_[b][s];
     decode_segment(reinterpret_cast<const uint8_t*>(region + g.offset), g.bytes,
@@ -439,8 +428,8 @@ void ActivationManager::measure(int b) {
   std::vector<std::vector<uint8_t>> enc(segments_[b].size());
   for (size_t s = 0; s < enc.size(); ++s) {
     enc[s].resize(segments_[b][s].bytes);
-    dev_.memcpy_async(enc[s].data(), at(own_[b].ptr, segments_[b][s].offset), enc[s].size(),
-                      CopyKind::DeviceToHost, kComputeStream);
+    dev_.memcpy_async(enc[s].data(), at(compressed_region(b), segments_[b][s].offset),
+                      enc[s].size(), CopyKind::DeviceToHost, kComputeStream);
   }
   dev_.synchronize_stream(kComputeStream);
   for (size_t s = 0; s < enc.size(); ++s)

@@ -13,13 +13,20 @@
 //                  backward each freed slot is refilled on the H2D stream with the swapped block
 //                  kSwapStages earlier, so the copy hides under the next swapped block's backward.
 //                  The last kSwapStages swapped blocks are still in their slots when backward
-//                  reaches them and are never copied. Results are bitwise those of keep;
+//                  reaches them and are never copied. Results are bitwise those of keep
+//                  (memory/act_swap_lane.h runs the slots and copies);
 //       compress   forward writes into the shared scratch; forward_end encodes the act-dtype part
 //                  with the error-bounded codec (kernels/codec.h) into the block's fixed-size
 //                  region and stores the fp32 statistics raw; backward_begin decodes into the
 //                  scratch. Every reconstructed value is within eb of the original. An encoding
 //                  larger than the region (CompressBudget) is dropped and the block is recomputed
-//                  in that backward instead (exact; counted in BlockActStats::fallbacks).
+//                  in that backward instead (exact; counted in BlockActStats::fallbacks);
+//       compress_swap  compress, then swap: the encoding is written into one of kSwapStages
+//                  compressed staging slots (a second lane, as swap's but region-sized) and only
+//                  the bytes it fills are copied to pinned host memory. backward_begin waits for
+//                  the prefetch, decodes into the scratch and frees the slot at once, so the next
+//                  prefetch overlaps this block's backward too. Results are bitwise those of
+//                  compress; a fallback copies nothing and recomputes.
 // All device regions are taken from the arena in the constructor and pinned host blocks from the
 // HostAllocator: the layout is static and equals activation_memory() (runtime/planner/
 // activation_memory.h) to the byte.
@@ -36,6 +43,7 @@
 
 #include "common/dtype.h"
 #include "kernels/codec_adaptive.h"
+#include "memory/act_swap_lane.h"
 #include "memory/device_arena.h"
 #include "runtime/device/device.h"
 #include "runtime/planner/activation_memory.h"
@@ -62,7 +70,7 @@ struct ActivationOptions {
 struct BlockActStats {
   ActMode mode = ActMode::Keep;
   uint64_t device_bytes = 0;     // own device region between its forward and backward
-  uint64_t host_bytes = 0;       // pinned host bytes (swap)
+  uint64_t host_bytes = 0;       // pinned host bytes (swap, compress_swap)
   uint64_t transient_bytes = 0;  // shared device bytes it uses while its forward/backward runs
   uint64_t encoded_bytes = 0;    // compress: last encoding of the act part (0 after a fallback)
   float eb = 0;                  // compress: bound of the last encoding
@@ -71,27 +79,21 @@ struct BlockActStats {
 
 struct ActivationStats {
   uint64_t device_bytes = 0;                 // arena bytes owned by the manager (all regions)
-  uint64_t host_bytes = 0;                   // pinned host bytes (swap)
+  uint64_t host_bytes = 0;                   // pinned host bytes (swap, compress_swap)
   std::vector<uint64_t> saved_device_bytes;  // per block, == blocks[b].device_bytes
   std::vector<BlockActStats> blocks;
   ActMemory layout;                // the formula's breakdown, as allocated
   uint64_t recomputed_blocks = 0;  // per backward pass (checkpoint + compress fallbacks)
-  uint64_t swap_out_bytes = 0, swap_in_bytes = 0;  // copies issued, cumulative
-};
-
-// One interval of the trace (ActivationOptions::trace): events on the compute stream for a
-// block's forward (forward_begin..forward_end) and backward (backward_begin after the body is
-// back..backward_end), and on the copy streams around each swap copy.
-struct ActTraceEntry {
-  enum Kind { Forward, Backward, SwapOut, SwapIn } kind;
-  int block;
-  Event start, end;
+  // Copies issued, cumulative: raw bodies (swap) and the bytes encodings fill (compress_swap).
+  uint64_t swap_out_bytes = 0, swap_in_bytes = 0;
+  uint64_t cswap_out_bytes = 0, cswap_in_bytes = 0;
 };
 
 class ActivationManager {
  public:
   // `host` may be null when no block swaps. Throws mart::Error for an unsupported combination
-  // (swap without a host allocator, compress with an act dtype other than F32/BF16).
+  // (swap or compress_swap without a host allocator, compress with an act dtype other than
+  // F32/BF16).
   ActivationManager(Device& dev, DeviceArena& arena, HostAllocator* host,
                     std::vector<ActMode> modes, const ActBody& body,
                     const ActivationOptions& opt = {});
@@ -134,15 +136,14 @@ class ActivationManager {
   struct Segment {
     uint64_t offset = 0, bytes = 0;  // inside the block's compressed region
   };
-  int slot_of(int b) const { return swap_index_[b] % stages_; }
   void* forward_body(int b) const;
+  void* compressed_region(int b) const;  // compress: own region; compress_swap: its slot
   void allocate(const ActMemory& m);
   void release();
-  void swap_out(int b);
-  void swap_in(int b);
-  void compress(int b);
+  uint64_t compress(int b);  // returns the region bytes the encoding fills (0: fallback)
   void decompress(int b);
   void measure(int b);
+  void count_copies();  // stats_ copy counters from the lanes
   size_t encode_segment(const void* src, uint64_t n, float eb);
   void decode_segment(const uint8_t* enc, uint64_t enc_bytes, uint64_t n, void* dst);
   char* scratch_act(uint64_t s) const;
@@ -156,17 +157,11 @@ class ActivationManager {
   bool cuda_ = false;
   std::vector<Region> own_;  // per block: keep body or compressed region
   Region scratch_, codec_;
-  std::vector<Region> stage_;
   CodecScratchLayout codec_layout_;
   uint64_t enc_capacity_ = 0;
-  // swap
-  int stages_ = 0;
-  std::vector<int> swap_index_;    // per block, -1 if not swapped
-  std::vector<int> swap_blocks_;   // block id by swap index
-  std::vector<void*> host_body_;   // per block; null when it never leaves its slot
-  std::vector<Event> host_ready_;  // per block: its D2H copy has completed
-  std::vector<Event> slot_copy_;   // per slot: the last copy into or out of it
-  std::vector<int> slot_owner_;    // per slot: block whose body it holds (or will, once copied)
+  std::vector<ActTraceEntry> trace_;  // before the lanes, which hold a pointer to it
+  ActSwapLane swap_;                  // swap: raw bodies
+  ActSwapLane cswap_;                 // compress_swap: encodings
   // compress
   std::vector<std::vector<Segment>> segments_;
   std::vector<char> fallback_;  // per block, this pass
@@ -176,7 +171,6 @@ class ActivationManager {
   std::vector<Event> fwd_start_;        // trace
   std::vector<Event> bwd_start_;
   ActivationStats stats_;
-  std::vector<ActTraceEntry> trace_;
 };
 
 }  // namespace mart

@@ -118,8 +118,10 @@ struct Trainer::Impl {
                                                ops->act_dtype(), sizes.size());
       host_bytes = ChunkManager::host_bytes(layout, chunk_opt.n_persist, ops->act_dtype());
     }
-    budget =
-        device_budget(spec, *ops, cfg.train.micro_batch, cfg.train.seq_len, modes, state_bytes);
+    CompressBudget compress;
+    compress.payload_fraction = cfg.activations.payload_fraction;
+    budget = device_budget(spec, *ops, cfg.train.micro_batch, cfg.train.seq_len, modes, state_bytes,
+                           compress);
     uint64_t capacity = cfg.memory.device_capacity;
     if (capacity == 0)
       capacity = dev->backend() == Backend::CPU ? budget.total() : dev->free_memory();
@@ -135,7 +137,10 @@ struct Trainer::Impl {
     // go on the device's NUMA node (DESIGN-NOTES section 3: far-socket buffers or threads cost up
     // to half the copy bandwidth): the GPU's nearest node on CUDA, the first node on the CPU
     // backend. CPU Adam results do not depend on its thread count or binding (elementwise).
-    if (chunked || std::count(modes.begin(), modes.end(), ActMode::Swap) > 0) {
+    const bool swaps = std::any_of(modes.begin(), modes.end(), [](ActMode m) {
+      return m == ActMode::Swap || m == ActMode::CompressSwap;
+    });
+    if (chunked || swaps) {
       const NumaTopology topo = NumaTopology::load_this_system();
       const unsigned node =
           dev->backend() == Backend::CUDA ? topo.gpu_local_nodes(0).node() : topo.first_node();
@@ -161,6 +166,7 @@ struct Trainer::Impl {
     eo.host = host.get();
     eo.activations.eb = cfg.activations.eb;
     eo.activations.adaptive_eb = cfg.activations.adaptive_eb;
+    eo.activations.budget = compress;
     exec = std::make_unique<Executor>(spec, *dev, *ops, *arena, *states, eo);
     host_bytes += exec->activations().stats().host_bytes;
 
@@ -288,6 +294,28 @@ struct Trainer::Impl {
             {"device_budget", budget.describe()}};
   }
 
+  // What the activation manager did over this run (this process): bytes copied by swap and by
+  // compress_swap, and per compressed block its last encoding, bound and fallbacks.
+  nlohmann::json activations_json() const {
+    const ActivationStats& a = exec->activations().stats();
+    nlohmann::json blocks = nlohmann::json::array();
+    for (size_t b = 0; b < a.blocks.size(); ++b) {
+      const BlockActStats& x = a.blocks[b];
+      if (!act_mode_compresses(x.mode)) continue;
+      blocks.push_back({{"block", b},
+                        {"mode", act_mode_name(x.mode)},
+                        {"encoded_bytes", x.encoded_bytes},
+                        {"eb", x.eb},
+                        {"fallbacks", x.fallbacks}});
+    }
+    return {{"body_bytes", exec->activations().body_bytes()},
+            {"swap_out_bytes", a.swap_out_bytes},
+            {"swap_in_bytes", a.swap_in_bytes},
+            {"compress_swap_out_bytes", a.cswap_out_bytes},
+            {"compress_swap_in_bytes", a.cswap_in_bytes},
+            {"compressed_blocks", blocks}};
+  }
+
   TrainSummary run() {
     fs::create_directories(opt.run_dir);
     write_text(opt.run_dir + "/config.yaml", to_yaml(cfg));
@@ -401,6 +429,7 @@ struct Trainer::Impl {
                         {"peak_device_bytes", s.peak_device_bytes},
                         {"plan", plan_json()}};
     if (markov) j["entropy_rate_nats"] = markov->entropy_rate_nats();
+    j["activations"] = activations_json();
     if (!planner.is_null()) j["planner"] = planner_report(s);
     s.summary_path = opt.run_dir + "/summary.json";
     write_text(s.summary_path, j.dump(2) + "\n");

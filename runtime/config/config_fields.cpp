@@ -63,7 +63,9 @@ std::vector<Section> schema(JobConfig& c) {
         {"n_swap", K::Int, &a.n_swap},
         {"n_checkpoint", K::Int, &a.n_checkpoint},
         {"n_compress", K::Int, &a.n_compress},
+        {"n_compress_swap", K::Int, &a.n_compress_swap},
         {"eb", K::Float, &a.eb},
+        {"payload_fraction", K::Float, &a.payload_fraction},
         {"adaptive_eb", K::Bool, &a.adaptive_eb}}},
   };
 }

@@ -1,6 +1,7 @@
 #include "runtime/config/config_validate.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/error.h"
 
@@ -10,7 +11,8 @@ namespace {
 const std::vector<std::string> kBackends = {"cpu", "cuda", "auto"};
 const std::vector<std::string> kSources = {"synthetic", "shards"};
 const std::vector<std::string> kMemoryModes = {"resident", "manual", "auto"};
-const std::vector<std::string> kBlockModes = {"keep", "checkpoint", "swap", "compress"};
+const std::vector<std::string> kBlockModes = {"keep", "checkpoint", "swap", "compress",
+                                              "compress_swap"};
 
 // The Markov corpus (runtime/data/markov_corpus.h) refuses more contexts or table entries than
 // these; checking here reports it with the other config problems, before any work starts.
@@ -159,16 +161,23 @@ void check_activations(const JobConfig& c, Problems& p) {
   p.non_negative(a.n_swap, "activations.n_swap", "swaps no block");
   p.non_negative(a.n_checkpoint, "activations.n_checkpoint", "checkpoints no block");
   p.non_negative(a.n_compress, "activations.n_compress", "compresses no block");
-  p.need(a.eb > 0, "activations.eb = ", a.eb,
-         ": the compression error bound must be > 0 (1e-3 is usual)");
+  p.non_negative(a.n_compress_swap, "activations.n_compress_swap", "compresses and swaps no block");
+  p.need(a.eb > 0 && std::isfinite(a.eb), "activations.eb = ", a.eb,
+         ": the compression error bound must be finite and > 0 (1e-3 is usual)");
+  p.need(a.payload_fraction > 0 && a.payload_fraction <= 2,
+         "activations.payload_fraction = ", a.payload_fraction,
+         ": must be in (0, 2], the payload bytes a compressed block may use per raw activation "
+         "byte (0.5 is usual; encodings that need more are recomputed instead)");
   if (a.modes.empty()) {
-    long long special = static_cast<long long>(a.n_swap) + a.n_checkpoint + a.n_compress;
-    p.need(special <= n_layer, "activations.n_swap + n_checkpoint + n_compress = ", a.n_swap, " + ",
-           a.n_checkpoint, " + ", a.n_compress, " = ", special,
+    long long special =
+        static_cast<long long>(a.n_swap) + a.n_checkpoint + a.n_compress + a.n_compress_swap;
+    p.need(special <= n_layer,
+           "activations.n_swap + n_checkpoint + n_compress + n_compress_swap = ", a.n_swap, " + ",
+           a.n_checkpoint, " + ", a.n_compress, " + ", a.n_compress_swap, " = ", special,
            " exceeds model.n_layer = ", n_layer, ": each block has one mode; lower the counts");
     return;
   }
-  int counts[4] = {0, 0, 0, 0};  // keep, checkpoint, swap, compress
+  int counts[5] = {0, 0, 0, 0, 0};  // keep, checkpoint, swap, compress, compress_swap
   for (size_t i = 0; i < a.modes.size(); ++i) {
     auto it = std::find(kBlockModes.begin(), kBlockModes.end(), a.modes[i]);
     p.need(it != kBlockModes.end(), "activations.modes[", i, "] = '", a.modes[i],
@@ -177,14 +186,17 @@ void check_activations(const JobConfig& c, Problems& p) {
   }
   p.need(static_cast<int>(a.modes.size()) == n_layer, "activations.modes lists ", a.modes.size(),
          " modes but model.n_layer = ", n_layer, ": give one per block (or leave modes empty ",
-         "and use n_swap/n_checkpoint/n_compress)");
+         "and use n_swap/n_checkpoint/n_compress/n_compress_swap)");
   // Both spellings at once must agree, or the counts would silently be ignored.
-  bool counts_given = a.n_swap != 0 || a.n_checkpoint != 0 || a.n_compress != 0;
-  p.need(!counts_given ||
-             (a.n_swap == counts[2] && a.n_checkpoint == counts[1] && a.n_compress == counts[3]),
-         "activations.modes has ", counts[2], " swap, ", counts[1], " checkpoint and ", counts[3],
-         " compress blocks but n_swap/n_checkpoint/n_compress say ", a.n_swap, "/", a.n_checkpoint,
-         "/", a.n_compress, ": modes wins when given, so set the counts to 0 (or make them match)");
+  bool counts_given =
+      a.n_swap != 0 || a.n_checkpoint != 0 || a.n_compress != 0 || a.n_compress_swap != 0;
+  p.need(!counts_given || (a.n_swap == counts[2] && a.n_checkpoint == counts[1] &&
+                           a.n_compress == counts[3] && a.n_compress_swap == counts[4]),
+         "activations.modes has ", counts[2], " swap, ", counts[1], " checkpoint, ", counts[3],
+         " compress and ", counts[4],
+         " compress_swap blocks but n_swap/n_checkpoint/n_compress/n_compress_swap say ", a.n_swap,
+         "/", a.n_checkpoint, "/", a.n_compress, "/", a.n_compress_swap,
+         ": modes wins when given, so set the counts to 0 (or make them match)");
 }
 
 }  // namespace

@@ -71,13 +71,18 @@ struct MemoryConfig {
 };
 
 struct ActivationConfig {
-  // Per-block modes ("keep", "checkpoint", "swap", "compress"); empty = derived from the counts.
+  // Per-block modes ("keep", "checkpoint", "swap", "compress", "compress_swap"); empty = derived
+  // from the counts (runtime/config/block_modes.h).
   std::vector<std::string> modes;
   int n_swap = 0;
   int n_checkpoint = 0;
   int n_compress = 0;
-  float eb = 1e-3f;  // absolute error bound for "compress"
+  int n_compress_swap = 0;
+  float eb = 1e-3f;  // absolute error bound for "compress" and "compress_swap"
   bool adaptive_eb = false;
+  // Payload bytes a compressed block may use per raw activation byte (CompressBudget): 0.5 stores
+  // at most 16 bits per fp32 value; an encoding that needs more is recomputed instead.
+  float payload_fraction = 0.5f;
 };
 
 struct JobConfig {

@@ -17,14 +17,18 @@ const char* act_mode_name(ActMode m) {
       return "swap";
     case ActMode::Compress:
       return "compress";
+    case ActMode::CompressSwap:
+      return "compress_swap";
   }
   return "?";
 }
 
 ActMode parse_act_mode(const std::string& s) {
-  for (ActMode m : {ActMode::Keep, ActMode::Checkpoint, ActMode::Swap, ActMode::Compress})
+  for (ActMode m : {ActMode::Keep, ActMode::Checkpoint, ActMode::Swap, ActMode::Compress,
+                    ActMode::CompressSwap})
     if (s == act_mode_name(m)) return m;
-  MART_FAIL("unknown activation mode '", s, "' (expected keep, checkpoint, swap or compress)");
+  MART_FAIL("unknown activation mode '", s,
+            "' (expected keep, checkpoint, swap, compress or compress_swap)");
 }
 
 std::vector<ActMode> parse_act_modes(const std::vector<std::string>& s) {
@@ -82,11 +86,15 @@ ActMemory activation_memory(const std::vector<ActMode>& modes, const ActBody& bo
   const uint64_t rbody = act_arena_round(body.bytes());
   const int n_swap = static_cast<int>(std::count(modes.begin(), modes.end(), ActMode::Swap));
   const bool any_ckpt = std::count(modes.begin(), modes.end(), ActMode::Checkpoint) > 0;
-  const bool any_comp = std::count(modes.begin(), modes.end(), ActMode::Compress) > 0;
+  const int n_cswap =
+      static_cast<int>(std::count(modes.begin(), modes.end(), ActMode::CompressSwap));
+  const bool any_comp = std::any_of(modes.begin(), modes.end(), act_mode_compresses);
   m.swap_stages = std::min(n_swap, kSwapStages);
+  m.cswap_stages = std::min(n_cswap, kSwapStages);
   const uint64_t creg = any_comp ? compress_region_bytes(body, c) : 0;
   const uint64_t codec = any_comp ? codec_scratch_layout(body, c).bytes : 0;
-  int swap_index = 0;
+  const uint64_t chost = n_cswap > 0 ? compress_swap_host_bytes(body, c) : 0;
+  int swap_index = 0, cswap_index = 0;
   for (size_t b = 0; b < n; ++b) {
     switch (modes[b]) {
       case ActMode::Keep:
@@ -108,13 +116,21 @@ ActMemory activation_memory(const std::vector<ActMode>& modes, const ActBody& bo
         m.block_transient_bytes[b] = rbody + codec;
         m.compress_bytes += creg;
         break;
+      case ActMode::CompressSwap:
+        m.block_transient_bytes[b] = rbody + codec + creg;
+        // As swap: the last cswap_stages blocks stay in their staging slots.
+        if (cswap_index < n_cswap - m.cswap_stages) m.block_host_bytes[b] = chost;
+        m.host_bytes += m.block_host_bytes[b];
+        ++cswap_index;
+        break;
     }
   }
   if (any_ckpt || any_comp) m.scratch_bytes = rbody;
   m.swap_stage_bytes = static_cast<uint64_t>(m.swap_stages) * rbody;
+  m.cswap_stage_bytes = static_cast<uint64_t>(m.cswap_stages) * creg;
   m.codec_bytes = codec;
-  m.device_bytes =
-      m.keep_bytes + m.scratch_bytes + m.swap_stage_bytes + m.compress_bytes + m.codec_bytes;
+  m.device_bytes = m.keep_bytes + m.scratch_bytes + m.swap_stage_bytes + m.compress_bytes +
+                   m.codec_bytes + m.cswap_stage_bytes;
   return m;
 }
 

@@ -14,8 +14,14 @@
 //              (compress_region_bytes), plus one shared codec scratch          tag act_codec
 //              (codec_scratch_bytes: one segment's worst-case encoding, the
 //              backend's encode workspace, the size/status words)
+//   compress_swap  compressed, then swapped: min(n_compress_swap, kSwapStages)  tag act_cswap_stage
+//              staging slots of compress_region_bytes each, plus the shared
+//              scratch and codec scratch of compress
 // Pinned host: one body per swapped block except the last kSwapStages in forward order, whose
-// bodies are still in their staging slots when backward reaches them (they are never copied).
+// bodies are still in their staging slots when backward reaches them (they are never copied);
+// likewise one compressed region (compress_swap_host_bytes: stats + encoding capacity, unrounded)
+// per compress_swap block except the last kSwapStages. Only the bytes an encoding actually fills
+// are copied; the host block is sized for the largest encoding the budget admits.
 //
 // Pure: no device, no allocation; depends on nothing but the standard library and common/.
 #pragma once
@@ -26,7 +32,12 @@
 
 namespace mart {
 
-enum class ActMode { Keep, Checkpoint, Swap, Compress };
+// compress_swap: compress, then swap the encoding to pinned host memory (fewer PCIe bytes than
+// swap, no device region per block unlike compress).
+enum class ActMode { Keep, Checkpoint, Swap, Compress, CompressSwap };
+inline bool act_mode_compresses(ActMode m) {
+  return m == ActMode::Compress || m == ActMode::CompressSwap;
+}
 const char* act_mode_name(ActMode m);
 ActMode parse_act_mode(const std::string& s);  // throws naming the bad string
 std::vector<ActMode> parse_act_modes(const std::vector<std::string>& s);
@@ -85,6 +96,10 @@ inline uint64_t compress_stats_span(const ActBody& body) {
 }
 // Arena bytes of one compressed block's region.
 uint64_t compress_region_bytes(const ActBody& body, const CompressBudget& c);
+// Pinned host bytes of one compress_swap block that leaves its staging slot: the region unrounded.
+inline uint64_t compress_swap_host_bytes(const ActBody& body, const CompressBudget& c) {
+  return compress_stats_span(body) + compress_encoded_capacity(body, c);
+}
 // Layout of the shared codec scratch: [encode output / fp32 decode temp | workspace | words].
 struct CodecScratchLayout {
   uint64_t out = 0, workspace = 0, words = 0, bytes = 0;  // offsets and total
@@ -92,16 +107,17 @@ struct CodecScratchLayout {
 CodecScratchLayout codec_scratch_layout(const ActBody& body, const CompressBudget& c);
 
 struct ActMemory {
-  uint64_t device_bytes = 0;  // arena bytes, = the sum of the five below
+  uint64_t device_bytes = 0;  // arena bytes, = the sum of the six below
   uint64_t keep_bytes = 0, scratch_bytes = 0, swap_stage_bytes = 0, compress_bytes = 0,
-           codec_bytes = 0;
+           codec_bytes = 0, cswap_stage_bytes = 0;
   uint64_t host_bytes = 0;  // pinned host bytes (exact request sizes)
-  int swap_stages = 0;
+  int swap_stages = 0, cswap_stages = 0;
   // Per block: the device region it owns between its forward and its backward (keep: a body;
   // compress: its region; others 0), and its pinned host bytes.
   std::vector<uint64_t> block_device_bytes, block_host_bytes;
   // Per block: the shared device bytes it needs while its forward or backward runs (checkpoint:
-  // the scratch; swap: a staging slot; compress: scratch + codec scratch; keep: 0).
+  // the scratch; swap: a staging slot; compress: scratch + codec scratch; compress_swap: scratch
+  // + codec scratch + a compressed staging slot; keep: 0).
   std::vector<uint64_t> block_transient_bytes;
 };
 ActMemory activation_memory(const std::vector<ActMode>& modes, const ActBody& body,

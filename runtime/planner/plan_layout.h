@@ -17,8 +17,10 @@
 
 namespace mart {
 
-// resolve_block_modes for counts: swap first, checkpoint/compress interleaved next, keep last.
-std::vector<ActMode> layout_block_modes(int n_layer, int n_swap, int n_checkpoint, int n_compress);
+// resolve_block_modes for counts: swap first, compress_swap next, checkpoint/compress interleaved
+// after them, keep last.
+std::vector<ActMode> layout_block_modes(int n_layer, int n_swap, int n_checkpoint, int n_compress,
+                                        int n_compress_swap = 0);
 
 // (group, backward) acquisitions of one micro-batch: forward groups 0..L, the head (as backward:
 // it runs the classifier's backward), group 0 again when the head is tied, backward groups L..0.

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <limits>
 
 #include "config_test_util.h"
 
@@ -134,15 +135,31 @@ TEST(ConfigValidate, Activations) {
   EXPECT_PROBLEM(c.activations.n_compress = -1, "activations.n_compress = -1");
   EXPECT_PROBLEM(
       (c.activations.n_swap = 2, c.activations.n_checkpoint = 2, c.activations.n_compress = 1),
-      "activations.n_swap + n_checkpoint + n_compress = 2 + 2 + 1 = 5 exceeds "
-      "model.n_layer = 4");
+      "activations.n_swap + n_checkpoint + n_compress + n_compress_swap = 2 + 2 + 1 + 0 = 5 "
+      "exceeds model.n_layer = 4");
+  EXPECT_PROBLEM(c.activations.n_compress_swap = -1, "activations.n_compress_swap = -1");
+  EXPECT_PROBLEM((c.activations.n_compress_swap = 3, c.activations.n_swap = 2),
+                 "= 2 + 0 + 0 + 3 = 5 exceeds model.n_layer = 4");
   EXPECT_PROBLEM(c.activations.eb = 0, "activations.eb = 0: the compression error bound");
+  EXPECT_PROBLEM(c.activations.eb = std::numeric_limits<float>::infinity(),
+                 "activations.eb = inf: the compression error bound must be finite");
+  EXPECT_PROBLEM(c.activations.payload_fraction = 0, "activations.payload_fraction = 0: must be");
+  EXPECT_PROBLEM(c.activations.payload_fraction = 2.5f, "activations.payload_fraction = 2.5");
+  EXPECT_PROBLEM((c.activations.modes = {"compress_swap", "keep", "keep", "keep"},
+                  c.activations.n_compress_swap = 2),
+                 "1 compress_swap blocks but n_swap/n_checkpoint/n_compress/n_compress_swap say "
+                 "0/0/0/2");
   EXPECT_PROBLEM(
       (c.activations.modes = {"swap", "keep", "keep", "keep"}, c.activations.n_checkpoint = 1),
       "modes wins when given");
   EXPECT_EQ(problem([](JobConfig& c) {
               c.activations.modes = {"swap", "checkpoint", "compress", "keep"};
               c.activations.n_swap = c.activations.n_checkpoint = c.activations.n_compress = 1;
+            }),
+            "");
+  EXPECT_EQ(problem([](JobConfig& c) {
+              c.activations.modes = {"compress_swap", "compress_swap", "compress", "keep"};
+              c.activations.payload_fraction = 0.25f;
             }),
             "");
 }

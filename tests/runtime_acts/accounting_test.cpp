@@ -55,11 +55,12 @@ Measured measure(const ModelConfig& m, const Modes& modes) {
   EXPECT_EQ(tag_bytes(a, "act_swap_stage"), f.swap_stage_bytes);
   EXPECT_EQ(tag_bytes(a, "act_compress"), f.compress_bytes);
   EXPECT_EQ(tag_bytes(a, "act_codec"), f.codec_bytes);
+  EXPECT_EQ(tag_bytes(a, "act_cswap_stage"), f.cswap_stage_bytes);
   const uint64_t measured = tag_bytes(a, "act_keep") + tag_bytes(a, "act_recompute") +
                             tag_bytes(a, "act_swap_stage") + tag_bytes(a, "act_compress") +
-                            tag_bytes(a, "act_codec");
+                            tag_bytes(a, "act_codec") + tag_bytes(a, "act_cswap_stage");
   EXPECT_EQ(measured, st.device_bytes);
-  // Pinned host: exactly the swapped bodies that leave their slots.
+  // Pinned host: exactly the swapped bodies and compressed regions that leave their slots.
   EXPECT_EQ(rig.host->stats().total.in_use, st.host_bytes);
   rig.arena->check_invariants();
   rig.host->check_invariants();
@@ -92,6 +93,10 @@ TEST_P(Accounting, EveryModeMixIsExactAndThePeakFallsAsExpected) {
       {{Z, K, K, K, K, K}, -region - codec},  // region + scratch + codec: a loss
       {{Z, Z, Z, Z, Z, Z}, 6 * (rb - region) - rb - codec},
       {{S, S, C, Z, C, K}, 5 * rb - rb - 2 * rb - region - codec},  // shared scratch
+      // compress_swap: scratch + codec + two region-sized staging slots, nothing per block.
+      {{W, W, K, K, K, K}, 2 * rb - rb - codec - 2 * region},
+      {{W, W, W, W, W, W}, 6 * rb - rb - codec - 2 * region},
+      {{S, S, W, W, Z, C}, 6 * rb - 2 * rb - rb - codec - 2 * region - region},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(modes_str(c.modes));
@@ -101,6 +106,10 @@ TEST_P(Accounting, EveryModeMixIsExactAndThePeakFallsAsExpected) {
   // The big moves do lower the peak.
   EXPECT_LT(measure(m, {S, S, S, S, S, S}).peak, keep.peak);
   EXPECT_LT(measure(m, {Z, Z, Z, Z, Z, Z}).peak, keep.peak);
+  // compress_swap holds less on the device than compress once it has more than two blocks.
+  EXPECT_LT(measure(m, {W, W, W, W, W, W}).peak, measure(m, {Z, Z, Z, Z, Z, Z}).peak);
+  // ...and pinned host: one region per block beyond the two staging slots.
+  EXPECT_EQ(measure(m, {W, W, W, W, W, W}).host, 4 * compress_swap_host_bytes(body, {}));
   EXPECT_LT(measure(m, {C, C, C, C, C, C}).peak, keep.peak);
 }
 
@@ -115,6 +124,11 @@ TEST_P(Accounting, TrainerPeakEqualsBudget) {
   c.train.warmup_steps = 1;
   c.train.eval_every = 0;
   c.activations.modes = {"swap", "swap", "swap", "compress"};
+  if (GetParam() == ModelFamily::GPT2) {
+    // The compress_swap lane and a non-default payload budget, through the config.
+    c.activations.modes = {"compress_swap", "compress_swap", "compress_swap", "swap"};
+    c.activations.payload_fraction = 0.375f;
+  }
   validate(c);
   TrainOptions o;
   o.run_dir = tmp.file("run");
@@ -123,13 +137,25 @@ TEST_P(Accounting, TrainerPeakEqualsBudget) {
   const ModelSpec spec = build_model_spec(c.model);
   auto ops = make_cpu_ops();
   const Modes modes = parse_act_modes(c.activations.modes);
+  const CompressBudget cb{c.activations.payload_fraction, 0};
   DeviceBudget b =
-      device_budget(spec, *ops, 2, 16, modes, resident_state_bytes(spec, ops->act_dtype()));
+      device_budget(spec, *ops, 2, 16, modes, resident_state_bytes(spec, ops->act_dtype()), cb);
   EXPECT_EQ(s.peak_device_bytes, b.total());
   const ActBody body = executor_layout(spec, *ops, 2, 16).body;
-  // One of the three swapped bodies leaves its staging slot.
+  // One of the three swapped bodies (or compressed regions) leaves its staging slot.
   const nlohmann::json sum = nlohmann::json::parse(std::ifstream(s.summary_path));
-  EXPECT_EQ(sum.at("plan").at("pinned_host_bytes").get<uint64_t>(), body.bytes());
+  const bool cswap = GetParam() == ModelFamily::GPT2;
+  EXPECT_EQ(sum.at("plan").at("pinned_host_bytes").get<uint64_t>(),
+            cswap ? compress_swap_host_bytes(body, cb) : body.bytes());
+  // What the manager did is reported: copies of the encodings for compress_swap.
+  const nlohmann::json& acts = sum.at("activations");
+  EXPECT_EQ(acts.at("body_bytes").get<uint64_t>(), body.bytes());
+  EXPECT_EQ(acts.at("compressed_blocks").size(), cswap ? 3u : 1u);
+  if (cswap) {
+    EXPECT_GT(acts.at("compress_swap_out_bytes").get<uint64_t>(), 0u);
+    EXPECT_EQ(acts.at("compress_swap_out_bytes"), acts.at("compress_swap_in_bytes"));
+    EXPECT_EQ(acts.at("compressed_blocks")[0].at("mode"), "compress_swap");
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, Accounting,

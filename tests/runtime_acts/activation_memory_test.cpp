@@ -10,7 +10,7 @@ namespace mart {
 namespace {
 
 constexpr ActMode K = ActMode::Keep, C = ActMode::Checkpoint, S = ActMode::Swap,
-                  Z = ActMode::Compress;
+                  Z = ActMode::Compress, W = ActMode::CompressSwap;
 
 TEST(ActivationMemory, HandComputedLayouts) {
   const ActBody body{100'000, 4, 1000};  // 401,000 bytes -> 401,152 in the arena
@@ -52,6 +52,27 @@ TEST(ActivationMemory, HandComputedLayouts) {
   EXPECT_EQ(m.block_transient_bytes[0], rb + cl.bytes);
   // A workspace (CUDA's encoder) is counted once, in the codec scratch.
   EXPECT_EQ(activation_memory({Z}, body, {0.5, 1000}).codec_bytes, cl.bytes + 1024);
+
+  // compress_swap: two region-sized staging slots, the shared scratch and codec scratch; the
+  // host holds the unrounded region of every block but the last two in forward order.
+  const uint64_t chost = 1000 + cap;
+  EXPECT_EQ(compress_swap_host_bytes(body, cb), chost);
+  m = activation_memory({W, K, W, Z, W}, body, cb);
+  EXPECT_EQ(m.cswap_stages, 2);
+  EXPECT_EQ(m.cswap_stage_bytes, 2 * region);
+  EXPECT_EQ(m.compress_bytes, region);
+  EXPECT_EQ(m.scratch_bytes, rb);
+  EXPECT_EQ(m.device_bytes, rb + 3 * region + rb + cl.bytes);
+  EXPECT_EQ(m.block_device_bytes, (std::vector<uint64_t>{0, rb, 0, region, 0}));
+  EXPECT_EQ(m.block_host_bytes, (std::vector<uint64_t>{chost, 0, 0, 0, 0}));
+  EXPECT_EQ(m.host_bytes, chost);
+  EXPECT_EQ(m.block_transient_bytes[0], rb + cl.bytes + region);
+  // Swap and compress_swap lanes have their own slots and host blocks.
+  m = activation_memory({S, W, S, W, S, W}, body, cb);
+  EXPECT_EQ(m.swap_stage_bytes, 2 * rb);
+  EXPECT_EQ(m.cswap_stage_bytes, 2 * region);
+  EXPECT_EQ(m.host_bytes, body.bytes() + chost);
+  EXPECT_EQ(m.device_bytes, 2 * rb + 2 * region + rb + cl.bytes);
 }
 
 TEST(ActivationMemory, SegmentsAndBudgetChecks) {
@@ -64,8 +85,9 @@ TEST(ActivationMemory, SegmentsAndBudgetChecks) {
   EXPECT_EQ(compress_encoded_capacity(big, {0.25, 0}), meta + 3 * kCodecSegmentValues / 2);
   EXPECT_THROW(compress_encoded_capacity(big, {0.0, 0}), Error);
   EXPECT_THROW(parse_act_modes({"keep", "zip"}), Error);
-  EXPECT_EQ(parse_act_modes({"keep", "checkpoint", "swap", "compress"}),
-            (std::vector<ActMode>{K, C, S, Z}));
+  EXPECT_EQ(parse_act_modes({"keep", "checkpoint", "swap", "compress", "compress_swap"}),
+            (std::vector<ActMode>{K, C, S, Z, W}));
+  EXPECT_STREQ(act_mode_name(W), "compress_swap");
 }
 
 }  // namespace

@@ -28,7 +28,7 @@ namespace mart::acts_test {
 
 using Modes = std::vector<ActMode>;
 constexpr ActMode K = ActMode::Keep, C = ActMode::Checkpoint, S = ActMode::Swap,
-                  Z = ActMode::Compress;
+                  Z = ActMode::Compress, W = ActMode::CompressSwap;
 
 inline const char* family_tag(ModelFamily f) {
   return f == ModelFamily::GPT2 ? "gpt2" : "llama";

@@ -209,7 +209,19 @@ TEST(CompressManager, UnsupportedSetupsFailClearly) {
     ActivationManager a(*dev, arena, nullptr, {Z}, body, ao);
     ADD_FAILURE() << "compress of F64 activations was accepted";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("encodes F32 or BF16"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("encode F32 or BF16"), std::string::npos) << e.what();
+  }
+  try {
+    ActivationManager a(*dev, arena, nullptr, {W, K}, body, ao);
+    ADD_FAILURE() << "compress_swap of F64 activations was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("encode F32 or BF16"), std::string::npos) << e.what();
+  }
+  try {
+    ActivationManager a(*dev, arena, nullptr, {W, W, W}, ActBody{1000, 4, 64});
+    ADD_FAILURE() << "compress_swap without a host allocator was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("host allocator"), std::string::npos) << e.what();
   }
   try {
     ActivationManager a(*dev, arena, nullptr, {S, S, S}, ActBody{1000, 4, 64});

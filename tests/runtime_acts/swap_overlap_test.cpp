@@ -3,7 +3,8 @@
 // streams). The copies are ordered correctly (a swap-out starts after its block's forward, a
 // swap-in ends before its block's backward) and at least one copy overlaps another block's
 // compute. The CPU device's copy streams are worker threads, so this is real concurrency; on two
-// busy cores a copy may be starved in one step, hence several steps and "at least one".
+// busy cores a copy may be starved in one step, hence several steps and "at least one". Both
+// lanes: swap (raw bodies) and compress_swap (encodings, prefetched right after the decode).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -31,12 +32,15 @@ bool is_copy(const Interval& i) {
   return i.kind == ActTraceEntry::SwapOut || i.kind == ActTraceEntry::SwapIn;
 }
 
-TEST(SwapOverlap, CopiesAreOrderedAndOverlapCompute) {
+class SwapOverlap : public ::testing::TestWithParam<ActMode> {};
+
+TEST_P(SwapOverlap, CopiesAreOrderedAndOverlapCompute) {
   // Bodies of ~2.6 MB and blocks that compute for milliseconds, longer than a busy machine's
   // thread wake-up latency.
   ModelConfig m = tiny_model(ModelFamily::Llama, 6, 128);
   const int B = 4, T = 64;
-  const Modes modes = {S, S, S, S, K, K};
+  const ActMode X = GetParam();
+  const Modes modes = {X, X, X, X, K, K};
   ActivationOptions ao;
   ao.trace = true;
   Rig rig(m, B, T, modes, ao);
@@ -78,6 +82,11 @@ TEST(SwapOverlap, CopiesAreOrderedAndOverlapCompute) {
   RecordProperty("overlapping_intervals", overlaps);
   RecordProperty("overlap_us", static_cast<int>(overlap_s * 1e6));
 }
+
+INSTANTIATE_TEST_SUITE_P(Lanes, SwapOverlap, ::testing::Values(S, W),
+                         [](const ::testing::TestParamInfo<ActMode>& i) {
+                           return std::string(act_mode_name(i.param));
+                         });
 
 }  // namespace
 }  // namespace mart::acts_test
