@@ -6,16 +6,23 @@
 namespace mart {
 namespace {
 
-// The layout as one letter per block: s(wap) c(heckpoint) z (compress) k(eep).
-std::string layout(int n_layer, int n_swap, int n_checkpoint, int n_compress) {
+// The layout as one letter per block: s(wap) c(heckpoint) z (compress) w (compress_swap)
+// k(eep).
+std::string layout(int n_layer, int n_swap, int n_checkpoint, int n_compress,
+                   int n_compress_swap = 0) {
   JobConfig c;
   c.model.n_layer = n_layer;
   c.activations.n_swap = n_swap;
   c.activations.n_checkpoint = n_checkpoint;
   c.activations.n_compress = n_compress;
+  c.activations.n_compress_swap = n_compress_swap;
   std::string out;
   for (const std::string& m : resolve_block_modes(c))
-    out += m == "swap" ? 's' : m == "checkpoint" ? 'c' : m == "compress" ? 'z' : 'k';
+    out += m == "swap"            ? 's'
+           : m == "checkpoint"    ? 'c'
+           : m == "compress"      ? 'z'
+           : m == "compress_swap" ? 'w'
+                                  : 'k';
   return out;
 }
 
@@ -43,11 +50,19 @@ TEST(BlockModes, LayoutsFromCounts) {
   EXPECT_EQ(layout(12, 0, 4, 8), "czzczzczzczz");
   EXPECT_EQ(layout(5, 1, 1, 1), "sczkk");
   EXPECT_EQ(layout(0, 0, 0, 0), "");
+  // compress_swap right after swap, before the checkpoint/compress range.
+  EXPECT_EQ(layout(8, 1, 1, 0, 2), "swwckkkk");
+  EXPECT_EQ(layout(8, 0, 2, 2, 3), "wwwczczk");
+  EXPECT_EQ(layout(4, 0, 0, 0, 4), "wwww");
+  EXPECT_EQ(layout(6, 2, 0, 1, 1), "sswzkk");
 }
 
 TEST(BlockModes, CountsThatDoNotFitThrow) {
   JobConfig c;
   c.activations.n_swap = 5;
+  EXPECT_THROW(resolve_block_modes(c), Error);
+  c.activations.n_swap = 2;
+  c.activations.n_compress_swap = 3;
   EXPECT_THROW(resolve_block_modes(c), Error);
 }
 

@@ -64,8 +64,10 @@ inline void expect_same(const JobConfig& a, const JobConfig& b) {
   EXPECT_EQ(a.activations.n_swap, b.activations.n_swap);
   EXPECT_EQ(a.activations.n_checkpoint, b.activations.n_checkpoint);
   EXPECT_EQ(a.activations.n_compress, b.activations.n_compress);
+  EXPECT_EQ(a.activations.n_compress_swap, b.activations.n_compress_swap);
   EXPECT_EQ(a.activations.eb, b.activations.eb);
   EXPECT_EQ(a.activations.adaptive_eb, b.activations.adaptive_eb);
+  EXPECT_EQ(a.activations.payload_fraction, b.activations.payload_fraction);
 }
 
 // The mart::Error message that loading `yaml` (as "config.yaml") with `overrides` throws, or ""

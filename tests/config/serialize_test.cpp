@@ -12,7 +12,7 @@ JobConfig everything_changed() {
   c.name = "quote\" back\\slash: colon # hash";
   c.backend = "cuda";
   c.model.family = ModelFamily::GPT2;
-  c.model.n_layer = 3;
+  c.model.n_layer = 4;
   c.model.d_model = 96;
   c.model.n_head = 6;
   c.model.n_kv_head = 6;
@@ -52,12 +52,14 @@ JobConfig everything_changed() {
   c.memory.n_persist = 3;
   c.memory.n_buffer = 4;
   c.memory.chunk_size = 64ull << 20;
-  c.activations.modes = {"swap", "checkpoint", "compress"};
+  c.activations.modes = {"swap", "checkpoint", "compress", "compress_swap"};
   c.activations.n_swap = 1;
   c.activations.n_checkpoint = 1;
   c.activations.n_compress = 1;
+  c.activations.n_compress_swap = 1;
   c.activations.eb = 2.5e-4f;
   c.activations.adaptive_eb = true;
+  c.activations.payload_fraction = 0.3f;
   return c;
 }
 
@@ -84,7 +86,7 @@ TEST(ConfigSerialize, JsonShape) {
             "0.003");  // shortest form, not 0.00300000002
   size_t keys = 0;
   for (auto& [k, v] : j.items()) keys += v.is_object() ? v.size() : 1;
-  EXPECT_EQ(keys, 49u);  // every field of job_config.h
+  EXPECT_EQ(keys, 51u);  // every field of job_config.h
 }
 
 TEST(ConfigSerialize, JsonMissingKeysKeepDefaultsUnknownKeysFail) {
@@ -117,7 +119,10 @@ TEST(ConfigSerialize, YamlIsReadable) {
   EXPECT_NE(y.find("  chunk_size: 64MiB\n"), std::string::npos) << y;
   EXPECT_NE(y.find("  device_capacity: 25769803777\n"), std::string::npos) << y;
   EXPECT_NE(y.find("  lr: 0.00033\n"), std::string::npos) << y;
-  EXPECT_NE(y.find("  modes: [\"swap\", \"checkpoint\", \"compress\"]\n"), std::string::npos) << y;
+  EXPECT_NE(y.find("  modes: [\"swap\", \"checkpoint\", \"compress\", \"compress_swap\"]\n"),
+            std::string::npos)
+      << y;
+  EXPECT_NE(y.find("  payload_fraction: 0.3\n"), std::string::npos) << y;
   EXPECT_NE(to_yaml(JobConfig{}).find("  chunk_size: auto\n"), std::string::npos);
 }
 
