@@ -77,7 +77,8 @@ void add_plan(CLI::App& app) {
                 "Write the best plan's simulated schedule as a Chrome/Perfetto trace (JSON)")
       ->type_name("OUT.json");
   c->add_flag("--allow-compress", a->allow_compress,
-              "Let the plan compress activations (lossy, bounded by activations.eb)");
+              "Let the plan compress activations, on the device or swapped to the host\n"
+              "(compress, compress_swap: lossy, bounded by activations.eb)");
   c->add_option("--set", a->sets, "Override a config value, e.g. --set train.micro_batch=4")
       ->type_name("KEY=VALUE");
   c->callback([a] { run_plan(*a); });

@@ -76,6 +76,7 @@ std::vector<std::string> runtime_act_modes(bool cuda) {
   if (cuda) return m;  // the CUDA codec's workspace size is only known to a CUDA build
 #endif
   m.push_back("compress");
+  m.push_back("compress_swap");  // wherever both swap and compress run
   return m;
 }
 

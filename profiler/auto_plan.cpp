@@ -32,12 +32,12 @@ nlohmann::json auto_plan_for_training(JobConfig& cfg, Device& dev, Ops& ops) {
   const auto& k = r.best.plan;
   std::fprintf(stderr,
                "mart: memory.mode auto: %d of %d chunks persistent, %d buffers, "
-               "micro-batch %d x %d, blocks %d swap / %d checkpoint / %d compress; predicted peak "
-               "%s, %.3f s per step (%s-bound)\n",
+               "micro-batch %d x %d, blocks %d swap / %d compress_swap / %d checkpoint / %d "
+               "compress; predicted peak %s, %.3f s per step (%s-bound)\n",
                k.n_persist,
                static_cast<int>(model_chunks(jp.profile.model, k.chunk_elems).n_chunks()),
-               k.n_buffer, k.micro_batch, k.grad_accum, k.n_swap, k.n_checkpoint, k.n_compress,
-               format_bytes(r.best.memory.device).c_str(), r.best.time.iteration_s,
+               k.n_buffer, k.micro_batch, k.grad_accum, k.n_swap, k.n_compress_swap, k.n_checkpoint,
+               k.n_compress, format_bytes(r.best.memory.device).c_str(), r.best.time.iteration_s,
                r.best.time.binding.c_str());
   nlohmann::json j = job_plan_json(jp);
   j["profile_json"] = to_json(jp.profile);

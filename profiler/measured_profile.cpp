@@ -204,6 +204,7 @@ Profile measure_model(const JobConfig& cfg, Device& dev, Ops& ops, const Hardwar
       DeviceArena dry(nullptr, 1ull << 62);
       ActivationOptions ao;
       ao.act_dtype = ops.act_dtype();
+      ao.budget.payload_fraction = cfg.activations.payload_fraction;  // the job's budget
       ActBody body{mb.body_act_values, asz, mb.body_stat_bytes};
       try {
         ActivationManager am(dev, dry, &host, modes, body, ao);

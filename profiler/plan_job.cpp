@@ -12,10 +12,11 @@
 namespace mart {
 namespace {
 
+// The job already accepts lossy activations: compress or compress_swap.
 bool job_uses_compress(const JobConfig& cfg) {
-  if (cfg.activations.n_compress > 0) return true;
+  if (cfg.activations.n_compress > 0 || cfg.activations.n_compress_swap > 0) return true;
   for (auto& m : cfg.activations.modes)
-    if (m == "compress") return true;
+    if (m == "compress" || m == "compress_swap") return true;
   return false;
 }
 
@@ -34,7 +35,7 @@ std::string fixed(double x, int digits) {
 
 std::string modes_summary(const PlanChoice& c, int L) {
   std::ostringstream os;
-  const int keep = L - c.n_swap - c.n_checkpoint - c.n_compress;
+  const int keep = L - c.n_swap - c.n_checkpoint - c.n_compress - c.n_compress_swap;
   bool first = true;
   auto part = [&](int n, const char* what) {
     if (!n) return;
@@ -42,6 +43,7 @@ std::string modes_summary(const PlanChoice& c, int L) {
     first = false;
   };
   part(c.n_swap, "swap");
+  part(c.n_compress_swap, "compress_swap");
   part(c.n_checkpoint, "checkpoint");
   part(c.n_compress, "compress");
   part(keep, "keep");
@@ -58,6 +60,8 @@ SearchOptions job_search_options(const JobConfig& cfg, const Profile& p, uint64_
   o.global_batch = cfg.train.micro_batch * cfg.train.grad_accum;
   o.allow_compress = allow_compress || job_uses_compress(cfg);
   o.cost.grad_clip = cfg.train.grad_clip > 0;
+  // The runtime sizes compressed regions and compress_swap copies with the job's budget.
+  o.cost.compress.payload_fraction = cfg.activations.payload_fraction;
   (void)p;
   return o;
 }
@@ -107,6 +111,7 @@ void apply_plan(JobConfig& cfg, const Profile& p, const PlanCandidate& c) {
   cfg.activations.n_swap = k.n_swap;
   cfg.activations.n_checkpoint = k.n_checkpoint;
   cfg.activations.n_compress = k.n_compress;
+  cfg.activations.n_compress_swap = k.n_compress_swap;
   cfg.train.micro_batch = k.micro_batch;
   cfg.train.grad_accum = k.grad_accum;
 }
@@ -123,6 +128,7 @@ nlohmann::json plan_choice_json(const Profile& p, const PlanChoice& c) {
           {"n_swap", c.n_swap},
           {"n_checkpoint", c.n_checkpoint},
           {"n_compress", c.n_compress},
+          {"n_compress_swap", c.n_compress_swap},
           {"block_modes", plan_block_modes(p, c)}};
 }
 
@@ -242,6 +248,10 @@ std::string job_plan_text(const JobPlan& jp, bool explain) {
        << "  scratch + io  " << format_bytes(m.scratch + m.io) << "\n"
        << "pinned host: chunks " << format_bytes(m.chunk_host) << ", swapped activations "
        << format_bytes(m.swap_host) << "\n";
+    if (k.n_compress_swap > 0)
+      os << "compress_swap copies are priced at the budget (payload_fraction "
+         << fixed(jp.options.cost.compress.payload_fraction, 2)
+         << "): an upper bound, the runtime copies what each encoding fills\n";
     os << "per step: " << b.time.uploads << " uploads (" << format_bytes(b.time.upload_bytes)
        << "), " << b.time.offloads << " offloads (" << format_bytes(b.time.offload_bytes)
        << "), swap " << format_bytes(b.time.swap_bytes) << "\n";
@@ -250,8 +260,12 @@ std::string job_plan_text(const JobPlan& jp, bool explain) {
        << " s\n";
     os << "block modes: ";
     for (auto& s : plan_block_modes(p, k))
-      os << (s == "keep" ? 'k' : s == "checkpoint" ? 'c' : s == "swap" ? 's' : 'z');
-    os << "  (k keep, c checkpoint, s swap, z compress; block 0 first)\n";
+      os << (s == "keep"         ? 'k'
+             : s == "checkpoint" ? 'c'
+             : s == "swap"       ? 's'
+             : s == "compress"   ? 'z'
+                                 : 'w');
+    os << "  (k keep, c checkpoint, s swap, z compress, w compress_swap; block 0 first)\n";
     os << "search: " << r.points << " plans priced in memory, " << r.feasible << " fit, "
        << r.simulated << " simulated"
        << (r.exhaustive ? " (branch and bound closed)" : " (stopped by the simulation budget)")

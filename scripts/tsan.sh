@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# ThreadSanitizer run of the chunk pipeline tests (tests/runtime_chunks: copy-stream workers, CPU
-# Adam pool, grad offload and prefetch racing with compute). Configures and builds the "tsan"
-# preset (build-tsan/), or the build directory in MART_TSAN_BUILD_DIR, then runs the test binary;
-# exits non-zero (66) when TSan reported anything, after reporting every race.
+# ThreadSanitizer run of the tests whose copies race with compute: the chunk pipeline
+# (tests/runtime_chunks: copy-stream workers, CPU Adam pool, grad offload and prefetch) and the
+# activation swap lanes (tests/runtime_acts: swap and compress_swap copies). Configures and builds
+# the "tsan" preset (build-tsan/), or the build directory in MART_TSAN_BUILD_DIR, then runs both
+# test binaries; exits non-zero (66) when TSan reported anything, after reporting every race.
 # Kernel threads are off (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS = 1): libgomp and OpenBLAS are
 # not instrumented and would report false races; the races that matter are between MART's own
 # threads. Usage: scripts/tsan.sh [gtest arguments, e.g. --gtest_filter=*Overlap*]
@@ -15,7 +16,11 @@ else
   cmake -S . -B "$build" -G Ninja -DMART_CUDA=OFF -DMART_SANITIZE=thread \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-cmake --build "$build" --target mart_test_runtime_chunks -j "${MART_JOBS:-$(nproc)}"
+cmake --build "$build" --target mart_test_runtime_chunks mart_test_runtime_acts \
+  -j "${MART_JOBS:-$(nproc)}"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 export TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
-exec "$build/tests/mart_test_runtime_chunks" "$@"
+rc=0
+"$build/tests/mart_test_runtime_chunks" "$@" || rc=$?
+"$build/tests/mart_test_runtime_acts" "$@" || rc=$?
+exit "$rc"

@@ -114,7 +114,18 @@ std::unique_ptr<ModelStates> make_chunked_states(const ModelSpec& spec, Device& 
              need, " or a larger memory.chunk_size");
   auto cm = std::make_unique<ChunkManager>(dev, ops, arena, host, adam, std::move(layout),
                                            std::move(tensors), co);
-  return std::make_unique<ChunkedStates>(spec, std::move(cm));
+  return wrap_chunk_manager(spec, std::move(cm));
+}
+
+std::unique_ptr<ModelStates> wrap_chunk_manager(const ModelSpec& spec,
+                                                std::unique_ptr<ChunkManager> manager) {
+  MART_CHECK(manager != nullptr, "wrap_chunk_manager: no chunk manager given");
+  return std::make_unique<ChunkedStates>(spec, std::move(manager));
+}
+
+ChunkManager* chunk_manager_of(ModelStates& states) {
+  auto* c = dynamic_cast<ChunkedStates*>(&states);
+  return c ? &c->manager() : nullptr;
 }
 
 }  // namespace mart

@@ -60,6 +60,7 @@ class ModelStates {
 class HostAllocator;
 class CpuAdam;
 struct ChunkUse;
+class ChunkManager;
 struct ChunkLayout;
 
 struct ChunkedStatesOptions {
@@ -73,6 +74,12 @@ struct ChunkedStatesOptions {
 std::unique_ptr<ModelStates> make_chunked_states(const ModelSpec& spec, Device& dev, Ops& ops,
                                                  DeviceArena& arena, HostAllocator& host,
                                                  CpuAdam& adam, const ChunkedStatesOptions& o);
+// The same adapter over a ChunkManager the caller built (tests: no n_buffer check in front of it,
+// their own manager options). The manager must have been built with executor_use_sequence(spec).
+std::unique_ptr<ModelStates> wrap_chunk_manager(const ModelSpec& spec,
+                                                std::unique_ptr<ChunkManager> manager);
+// The ChunkManager behind chunked model states (stats, copy log); nullptr for any other states.
+ChunkManager* chunk_manager_of(ModelStates& states);
 // Fewest device chunk buffers the executor needs with this layout: the most offloaded chunks it
 // holds at once (one group, or the head together with the tied embedding's group).
 int min_chunk_buffers(const ModelSpec& spec, const ChunkLayout& layout, int n_persist);

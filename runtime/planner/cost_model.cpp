@@ -57,18 +57,22 @@ CompressBudget compress_budget(const CostContext& ctx, const CompressBudget& c) 
   return b;
 }
 
-ActBytes activation_bytes(const CostContext& ctx, int s, int ck, int z, const CompressBudget& c) {
+ActBytes activation_bytes(const CostContext& ctx, int s, int ck, int z, int w,
+                          const CompressBudget& c) {
   const CompressBudget cb = compress_budget(ctx, c);
   const uint64_t rbody = act_arena_round(ctx.body.bytes());
-  const int keep = ctx.n_layer() - s - ck - z;
-  const int stages = std::min(s, kSwapStages);
+  const int keep = ctx.n_layer() - s - ck - z - w;
+  const int stages = std::min(s, kSwapStages), cstages = std::min(w, kSwapStages);
+  const bool comp = z > 0 || w > 0;
   ActBytes a;
-  a.device = static_cast<uint64_t>(keep) * rbody + (ck > 0 || z > 0 ? rbody : 0) +
+  a.device = static_cast<uint64_t>(keep) * rbody + (ck > 0 || comp ? rbody : 0) +
              static_cast<uint64_t>(stages) * rbody;
-  if (z > 0)
-    a.device += static_cast<uint64_t>(z) * compress_region_bytes(ctx.body, cb) +
+  if (comp)
+    a.device += static_cast<uint64_t>(z + cstages) * compress_region_bytes(ctx.body, cb) +
                 codec_scratch_layout(ctx.body, cb).bytes;
   a.host = static_cast<uint64_t>(s - stages) * ctx.body.bytes();
+  if (w > cstages)
+    a.host += static_cast<uint64_t>(w - cstages) * compress_swap_host_bytes(ctx.body, cb);
   return a;
 }
 
@@ -83,9 +87,10 @@ MemoryPrediction predict_memory(const CostContext& ctx, const PlanChoice& plan,
   p.block_inputs = ctx.mb.inputs_bytes;
   p.head = ctx.mb.head_bytes;
   p.scratch = ctx.mb.scratch_bytes;
-  const ActMemory act = activation_memory(
-      layout_block_modes(m.n_layer, plan.n_swap, plan.n_checkpoint, plan.n_compress), ctx.body,
-      compress_budget(ctx, opt.compress));
+  const ActMemory act =
+      activation_memory(layout_block_modes(m.n_layer, plan.n_swap, plan.n_checkpoint,
+                                           plan.n_compress, plan.n_compress_swap),
+                        ctx.body, compress_budget(ctx, opt.compress));
   p.activations = act.device_bytes;
   p.device = p.model_states + p.io + p.block_inputs + p.activations + p.head + p.scratch;
   p.chunk_host = chunk_state_host_bytes(ctx.chunks.layout, plan.n_persist, asz);

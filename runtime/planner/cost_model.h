@@ -13,7 +13,11 @@
 // after the global norm with clipping or from the offload stream during backward without,
 // next-step uploads waiting for their chunk's update), and the activation manager's (swap-out
 // after a block's forward, swap-in of the block kSwapStages earlier after a swapped block's
-// backward, recompute before a checkpointed block's backward, encode/decode for compress).
+// backward, recompute before a checkpointed block's backward, encode/decode for compress, and for
+// compress_swap encode, swap-out of the encoding, decode, then the swap-in kSwapStages earlier).
+// compress_swap's copies are priced at the budget (compress_swap_host_bytes: the most an encoding
+// may fill), an upper bound: the runtime copies only the bytes the encoding fills, which depend on
+// the data; an encoding over budget is recomputed instead and not copied.
 // Several steps are simulated and the last one is reported, so the CPU-update tail a step leaves
 // for the next one is in the steady state the trainer measures.
 #pragma once
@@ -35,11 +39,12 @@ struct PlanChoice {
   uint64_t chunk_elems = 0;
   int n_persist = 0, n_buffer = 0;  // n_persist == n_chunks: everything on the device
   int n_swap = 0, n_checkpoint = 0, n_compress = 0;  // laid out by layout_block_modes
+  int n_compress_swap = 0;                           // (its last argument)
 };
 
 struct CostOptions {
-  bool grad_clip = true;  // train.grad_clip > 0
-  CompressBudget compress;
+  bool grad_clip = true;    // train.grad_clip > 0
+  CompressBudget compress;  // payload_fraction from activations.payload_fraction (plan_job.cpp)
   // Simulated optimizer steps; the last is reported. The second is already the steady state (the
   // only state a step leaves to the next is the CPU-update tail; a test checks 2 == 5).
   int steps = 2;
@@ -49,7 +54,7 @@ struct MemoryPrediction {
   uint64_t model_states = 0, io = 0, block_inputs = 0, activations = 0, head = 0, scratch = 0;
   uint64_t device = 0;       // arena peak: the sum of the six above
   uint64_t chunk_host = 0;   // pinned: offloaded chunks
-  uint64_t swap_host = 0;    // pinned: swapped activation bodies
+  uint64_t swap_host = 0;    // pinned: swapped bodies and compress_swap encodings
   uint64_t pinned_host = 0;  // chunk_host + swap_host
   uint64_t host = 0;         // pinned_host, plus the arena itself when the device is the host
 };
@@ -61,7 +66,8 @@ struct TimePrediction {
   std::string binding;             // compute | h2d | d2h | cpu_adam
   std::string why;                 // one sentence
   uint64_t uploads = 0, upload_bytes = 0, offloads = 0, offload_bytes = 0;  // per step
-  uint64_t swap_bytes = 0;                                                  // both ways
+  // Both ways, swap and compress_swap (the latter at its budget: an upper bound).
+  uint64_t swap_bytes = 0;
 };
 
 // Everything the cost model derives from (profile, micro-batch, chunk size) once, so a search
@@ -88,7 +94,7 @@ struct ActBytes {
   uint64_t device = 0, host = 0;
 };
 ActBytes activation_bytes(const CostContext& ctx, int n_swap, int n_checkpoint, int n_compress,
-                          const CompressBudget& c);
+                          int n_compress_swap, const CompressBudget& c);
 // The compress budget with the profile's codec workspace filled in.
 CompressBudget compress_budget(const CostContext& ctx, const CompressBudget& c);
 

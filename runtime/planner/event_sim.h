@@ -51,6 +51,8 @@ class EventSim {
   int size() const { return static_cast<int>(ops_.size()); }
   Resource resource(OpId i) const { return ops_[i].res; }
   double work(OpId i) const { return ops_[i].work; }
+  const char* name(OpId i) const { return ops_[i].name; }
+  int tag(OpId i) const { return ops_[i].tag; }  // e.g. the block or chunk; -1 when none
   double start(OpId i) const { return start_[i]; }
   double end(OpId i) const { return end_[i]; }
   // Seconds resource r spent running operations with work inside [t0, t1].

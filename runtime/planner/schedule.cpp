@@ -35,20 +35,33 @@ Schedule::Schedule(const CostContext& ctx, const PlanChoice& plan, const CostOpt
       chunks_[c].bwd_uses_per_mb += std::find(gc.begin(), gc.end(), c) != gc.end();
     }
   for (auto& ch : chunks_) ch.bwd_uses_left = ch.bwd_uses_per_mb;
-  modes_ = layout_block_modes(L_, plan.n_swap, plan.n_checkpoint, plan.n_compress);
+  modes_ =
+      layout_block_modes(L_, plan.n_swap, plan.n_checkpoint, plan.n_compress, plan.n_compress_swap);
   swap_index_.assign(L_, -1);
+  cswap_index_.assign(L_, -1);
   for (int b = 0; b < L_; ++b)
     if (modes_[b] == ActMode::Swap) {
       swap_index_[b] = static_cast<int>(swap_blocks_.size());
       swap_blocks_.push_back(b);
+    } else if (modes_[b] == ActMode::CompressSwap) {
+      cswap_index_[b] = static_cast<int>(cswap_blocks_.size());
+      cswap_blocks_.push_back(b);
     }
   const int n_swap = static_cast<int>(swap_blocks_.size());
+  const int n_cswap = static_cast<int>(cswap_blocks_.size());
   stages_ = std::min(n_swap, kSwapStages);
+  cstages_ = std::min(n_cswap, kSwapStages);
+  // The last `stages` blocks of each mode stay in their staging slots: never copied.
   host_body_.assign(L_, 0);
   for (int b = 0; b < L_; ++b)
-    host_body_[b] = swap_index_[b] >= 0 && swap_index_[b] < n_swap - stages_;
+    host_body_[b] = (swap_index_[b] >= 0 && swap_index_[b] < n_swap - stages_) ||
+                    (cswap_index_[b] >= 0 && cswap_index_[b] < n_cswap - cstages_);
   host_ready_.assign(L_, -1);
   slot_copy_.assign(stages_, -1);
+  cslot_copy_.assign(cstages_, -1);
+  cswap_bytes_ = n_cswap > 0 ? static_cast<double>(compress_swap_host_bytes(
+                                   ctx.body, compress_budget(ctx, opt.compress)))
+                             : 0;
 }
 
 // ---- issuing -----------------------------------------------------------------------------------
@@ -305,16 +318,18 @@ void Schedule::step() {
 
 void Schedule::act_forward_begin(int b) {
   if (modes_[b] == ActMode::Swap) stream_wait(Resource::Compute, slot_copy_[slot_of(b)]);
+  if (modes_[b] == ActMode::CompressSwap) stream_wait(Resource::Compute, cslot_copy_[cslot_of(b)]);
 }
 
 void Schedule::act_forward_end(int b) {
   if (modes_[b] == ActMode::Swap) {
     if (host_body_[b]) swap_out(b);
-  } else if (modes_[b] == ActMode::Compress) {
-    const double bytes = static_cast<double>(ctx_.body.act_values * ctx_.body.act_size);
-    dev_op(Resource::Compute, bytes / hw_.codec_bps, {}, "encode", b);
-    // On a GPU the encoder's output size is read back before the encoding is placed.
+  } else if (act_mode_compresses(modes_[b])) {
+    codec(b, "encode");
+    // On a GPU the encoder's output size is read back before the encoding is placed (in the
+    // block's region, or for compress_swap in its staging slot).
     if (!inline_) host_sync({record(Resource::Compute)});
+    if (modes_[b] == ActMode::CompressSwap && host_body_[b]) cswap_out(b);
   }
 }
 
@@ -327,9 +342,15 @@ bool Schedule::act_backward_begin(int b) {
     case ActMode::Swap:
       stream_wait(Resource::Compute, slot_copy_[slot_of(b)]);
       return false;
-    case ActMode::Compress: {
-      const double bytes = static_cast<double>(ctx_.body.act_values * ctx_.body.act_size);
-      dev_op(Resource::Compute, bytes / hw_.codec_bps, {}, "decode", b);
+    case ActMode::Compress:
+      codec(b, "decode");
+      return false;
+    case ActMode::CompressSwap: {
+      stream_wait(Resource::Compute, cslot_copy_[cslot_of(b)]);
+      codec(b, "decode");
+      // The slot is free once decoded: prefetch the compress_swap block kSwapStages earlier.
+      const int prev = cswap_index_[b] - cstages_;
+      if (prev >= 0) cswap_in(cswap_blocks_[prev]);
       return false;
     }
   }
@@ -340,6 +361,11 @@ void Schedule::act_backward_end(int b) {
   if (modes_[b] != ActMode::Swap) return;
   const int prev = swap_index_[b] - stages_;
   if (prev >= 0) swap_in(swap_blocks_[prev]);
+}
+
+void Schedule::codec(int b, const char* what) {
+  const double bytes = static_cast<double>(ctx_.body.act_values * ctx_.body.act_size);
+  dev_op(Resource::Compute, bytes / hw_.codec_bps, {}, what, b);
 }
 
 void Schedule::swap_out(int b) {
@@ -356,6 +382,22 @@ void Schedule::swap_in(int b) {
   const double bytes = static_cast<double>(ctx_.body.bytes());
   slot_copy_[slot_of(b)] = dev_op(Resource::H2D, bytes / hw_.h2d_bps, {}, "swap in", b);
   swap_bytes += static_cast<uint64_t>(bytes);
+}
+
+// compress_swap: the encoding leaves its staging slot after the encode (a compute event), and a
+// slot comes back from the host after the decode that freed it and the block's own swap-out.
+void Schedule::cswap_out(int b) {
+  stream_wait(Resource::D2H, record(Resource::Compute));
+  cslot_copy_[cslot_of(b)] = host_ready_[b] =
+      dev_op(Resource::D2H, cswap_bytes_ / hw_.d2h_bps, {}, "cswap out", b);
+  swap_bytes += static_cast<uint64_t>(cswap_bytes_);
+}
+
+void Schedule::cswap_in(int b) {
+  stream_wait(Resource::H2D, record(Resource::Compute));
+  stream_wait(Resource::H2D, host_ready_[b]);
+  cslot_copy_[cslot_of(b)] = dev_op(Resource::H2D, cswap_bytes_ / hw_.h2d_bps, {}, "cswap in", b);
+  swap_bytes += static_cast<uint64_t>(cswap_bytes_);
 }
 
 }  // namespace mart

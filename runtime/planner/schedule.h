@@ -10,6 +10,11 @@
 // runs ahead and only stops at synchronisations (Host resource); on the CPU backend the host IS
 // the compute stream (compute runs inline), so every compute operation and compute-stream wait
 // also holds back everything issued after it.
+//
+// compress_swap copies are priced at the budget (compress_swap_host_bytes, the most an encoding
+// may fill): the runtime copies the bytes the encoding actually fills, which depend on the data,
+// so the predicted copy time is an upper bound (an encoding over budget is recomputed instead,
+// like a checkpointed block, and not copied; the replay does not model that fallback).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -68,14 +73,19 @@ class Schedule {
   void zero_grads();
   void step();
 
-  // Activation manager.
+  // Activation manager. swap and compress_swap each have their own staging slots, indices (in
+  // forward order among the blocks of that mode) and slot bookkeeping.
   int slot_of(int b) const { return swap_index_[b] % stages_; }
+  int cslot_of(int b) const { return cswap_index_[b] % cstages_; }
   void act_forward_begin(int b);
   void act_forward_end(int b);
   bool act_backward_begin(int b);  // true: recompute first
   void act_backward_end(int b);
   void swap_out(int b);
   void swap_in(int b);
+  void codec(int b, const char* what);  // encode or decode one block on the compute stream
+  void cswap_out(int b);
+  void cswap_in(int b);
 
   const CostContext& ctx_;
   const PlanChoice& plan_;
@@ -95,8 +105,12 @@ class Schedule {
   std::vector<ActMode> modes_;
   int stages_ = 0;
   std::vector<int> swap_index_, swap_blocks_;
-  std::vector<char> host_body_;
+  std::vector<char> host_body_;  // per block: swap or compress_swap block with a host copy
   std::vector<OpId> host_ready_, slot_copy_;
+  int cstages_ = 0;
+  double cswap_bytes_ = 0;  // one compress_swap copy, at the budget
+  std::vector<int> cswap_index_, cswap_blocks_;
+  std::vector<OpId> cslot_copy_;
 };
 
 }  // namespace mart

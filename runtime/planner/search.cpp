@@ -20,9 +20,9 @@ struct Point {
   double est;       // a phase-by-phase estimate of the simulation (ProTrain's equation, extended)
   uint16_t bi, ci;  // micro-batch and chunk-size indices
   int32_t np, nb;
-  int16_t s, c, z;
+  int16_t s, c, z, w;
   uint64_t device;
-  uint64_t pinned;  // host bytes of offloaded chunks and swapped activations
+  uint64_t pinned;  // host bytes of offloaded chunks, swapped bodies and compress_swap encodings
 };
 
 // What the memory pass needs of one chunk size, for every n_persist at once.
@@ -75,6 +75,7 @@ struct MicroBatch {
   uint64_t fixed;  // io + block inputs + head + scratch
   uint64_t rbody, body;
   uint64_t comp_region = 0, codec = 0;  // compress, when allowed
+  uint64_t cswap_host = 0;              // one compress_swap host copy (at the budget), when allowed
   double step_compute;                  // per micro-batch compute with every block kept
   double codec_s;                       // encode (= decode) time of one block
 };
@@ -83,8 +84,8 @@ struct MicroBatch {
 
 std::vector<std::string> plan_block_modes(const Profile& p, const PlanChoice& plan) {
   std::vector<std::string> out;
-  for (ActMode m :
-       layout_block_modes(p.model.n_layer, plan.n_swap, plan.n_checkpoint, plan.n_compress))
+  for (ActMode m : layout_block_modes(p.model.n_layer, plan.n_swap, plan.n_checkpoint,
+                                      plan.n_compress, plan.n_compress_swap))
     out.push_back(act_mode_name(m));
   return out;
 }
@@ -121,6 +122,7 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
   const uint64_t cap = R.device_capacity;
   const bool swap_ok = opt.allow_swap && p.supports("swap");
   const bool comp_ok = opt.allow_compress && p.supports("compress") && hw.codec_bps > 0;
+  const bool cswap_ok = swap_ok && comp_ok && p.supports("compress_swap");
   const CostOptions& co = opt.cost;
 
   // Micro-batch candidates.
@@ -143,6 +145,7 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
       x.comp_region = compress_region_bytes(body, cb);
       x.codec = codec_scratch_layout(body, cb).bytes;
     }
+    if (cswap_ok) x.cswap_host = compress_swap_host_bytes(body, cb);
     x.step_compute = L * (mb.block_forward_s + mb.block_backward_s) + mb.embedding_forward_s +
                      mb.embedding_backward_s + mb.head_s;
     x.codec_s = hw.codec_bps > 0 ? body.act_values * body.act_size / hw.codec_bps : 0;
@@ -171,7 +174,8 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
     double lb, est;
   };
   // off: bytes of the offloaded chunks; retain: what the buffers can carry from one pass to the
-  // next; swap: bytes swapped out (and back in) per micro-batch; comp: all compute of the step.
+  // next; swap: bytes swapped out (and back in) per micro-batch; comp: all compute of the step;
+  // c: checkpointed blocks; z: blocks encoded (and decoded) per pass (compress + compress_swap).
   auto bounds = [&](const MicroBatch& B, const MicroBatchProfile& mb, double off, double retain,
                     double adam_t, double swap, double comp, int c, int z, bool offloaded,
                     int spare) {
@@ -246,47 +250,54 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
           const double off = cs.off_bytes[np];
           const double retain = std::min(off, static_cast<double>(nb) * cs.elems * asz);
           const double adam_t = cs.off_numel[np] / cpu_adam;
-          for (int s = 0; s <= (swap_ok ? L : 0); ++s) {
-            const int stages = std::min(s, kSwapStages);
-            const uint64_t swap_host = static_cast<uint64_t>(s - stages) * B.body;
-            for (int z = 0; z <= (comp_ok ? L - s : 0); ++z) {
-              ++R.points;
-              // Fewest checkpointed blocks that fit: keep as many of the R remaining as memory
-              // allows; checkpointing any block (or compressing) costs one shared scratch body.
-              const int rest = L - s - z;
-              const uint64_t fixed_act = static_cast<uint64_t>(stages) * B.rbody +
-                                         (z > 0 ? z * B.comp_region + B.codec : 0);
-              if (base + fixed_act > cap) continue;
-              const uint64_t avail = cap - base - fixed_act;
-              int c;
-              if (z == 0 && static_cast<uint64_t>(rest) * B.rbody <= avail) {
-                c = 0;
-              } else {
-                if (avail < B.rbody) continue;  // not even the shared scratch body
-                const uint64_t keep_max = rest > 0 ? (avail - B.rbody) / B.rbody : 0;
-                c = rest - static_cast<int>(std::min<uint64_t>(keep_max, rest));
+          // T blocks swapped, all as swap (w = 0) or, when allowed, all as compress_swap (s = 0).
+          for (int T = 0; T <= (swap_ok ? L : 0); ++T)
+            for (int cs_variant = 0; cs_variant <= (cswap_ok && T > 0 ? 1 : 0); ++cs_variant) {
+              const int s = cs_variant ? 0 : T, w = cs_variant ? T : 0;
+              const int stages = std::min(s, kSwapStages), cstages = std::min(w, kSwapStages);
+              const uint64_t swap_host = static_cast<uint64_t>(s - stages) * B.body +
+                                         static_cast<uint64_t>(w - cstages) * B.cswap_host;
+              for (int z = 0; z <= (comp_ok ? L - T : 0); ++z) {
+                ++R.points;
+                // Fewest checkpointed blocks that fit: keep as many of the R remaining as memory
+                // allows; checkpointing any block (or compressing) costs one shared scratch body.
+                const int rest = L - T - z;
+                const bool codec = z > 0 || w > 0;
+                const uint64_t fixed_act =
+                    static_cast<uint64_t>(stages) * B.rbody +
+                    (codec ? static_cast<uint64_t>(z + cstages) * B.comp_region + B.codec : 0);
+                if (base + fixed_act > cap) continue;
+                const uint64_t avail = cap - base - fixed_act;
+                int c;
+                if (!codec && static_cast<uint64_t>(rest) * B.rbody <= avail) {
+                  c = 0;
+                } else {
+                  if (avail < B.rbody) continue;  // not even the shared scratch body
+                  const uint64_t keep_max = rest > 0 ? (avail - B.rbody) / B.rbody : 0;
+                  c = rest - static_cast<int>(std::min<uint64_t>(keep_max, rest));
+                }
+                const uint64_t act = static_cast<uint64_t>(rest - c) * B.rbody +
+                                     (c > 0 || codec ? B.rbody : 0) + fixed_act;
+                const uint64_t device = base + act;
+                if (device > cap) continue;  // (rest == 0 corner cases)
+                device_fit = true;
+                const uint64_t pinned = chunk_host + swap_host;
+                const uint64_t host = pinned + (hw.compute_on_host ? device : 0);
+                min_pinned = std::min(min_pinned, pinned);
+                min_host = std::min(min_host, host);
+                if (pinned > R.pinned_limit || host > R.host_memory) continue;
+                // Encode + decode of every compressed and compress_swap block, per micro-batch.
+                const double comp =
+                    fixed_compute + G * (c * mb.block_recompute_s + 2.0 * (z + w) * B.codec_s);
+                // Swapped bytes per micro-batch, each way: compress_swap at its budget.
+                const double swap_b = static_cast<double>(swap_host);
+                Bounds bd = bounds(B, mb, off, retain, adam_t, swap_b, comp, c, z + w, np < nc,
+                                   nb - cs.min_buf[np]);
+                pts.push_back({bd.lb, bd.est, static_cast<uint16_t>(bi), static_cast<uint16_t>(ci),
+                               np, nb, static_cast<int16_t>(s), static_cast<int16_t>(c),
+                               static_cast<int16_t>(z), static_cast<int16_t>(w), device, pinned});
               }
-              const uint64_t act = static_cast<uint64_t>(rest - c) * B.rbody +
-                                   (c > 0 || z > 0 ? B.rbody : 0) + fixed_act;
-              const uint64_t device = base + act;
-              if (device > cap) continue;  // (rest == 0 corner cases)
-              device_fit = true;
-              const uint64_t pinned = chunk_host + swap_host;
-              const uint64_t host = pinned + (hw.compute_on_host ? device : 0);
-              min_pinned = std::min(min_pinned, pinned);
-              min_host = std::min(min_host, host);
-              if (pinned > R.pinned_limit || host > R.host_memory) continue;
-              const double comp =
-                  fixed_compute + G * (c * mb.block_recompute_s + 2.0 * z * B.codec_s);
-              const double swap_b = static_cast<double>(swap_host);
-              Bounds bd = bounds(B, mb, off, retain, adam_t, swap_b, comp, c, z, np < nc,
-                                 nb - cs.min_buf[np]);
-              const double lb = bd.lb, est = bd.est;
-              pts.push_back({lb, est, static_cast<uint16_t>(bi), static_cast<uint16_t>(ci), np, nb,
-                             static_cast<int16_t>(s), static_cast<int16_t>(c),
-                             static_cast<int16_t>(z), device, pinned});
             }
-          }
         }
       }
     }
@@ -338,12 +349,17 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
   }
 
   // ---- simulations: the most promising first, then branch and bound ----
-  // Ties go to the plan that needs less machinery: less offloaded, fewer non-kept blocks, fewer
-  // micro-batches, fewer buffers, less device memory. Its simulation usually sits on its bound,
-  // which prunes the rest sooner, and between plans the model cannot tell apart it is the safer.
+  // Ties go to the exact plan (no compress or compress_swap block: lossy compression must buy
+  // speed, not merely match it), then to the plan that needs less machinery: less offloaded, fewer
+  // non-kept blocks (a compress_swap block counts as one), fewer micro-batches, fewer buffers, less
+  // device memory. Its simulation usually sits on its bound, which prunes the rest sooner, and
+  // between plans the model cannot tell apart it is the safer.
   auto tie = [&](const Point& a, const Point& b) {
+    const bool lossy_a = a.z + a.w > 0, lossy_b = b.z + b.w > 0;
+    if (lossy_a != lossy_b) return lossy_b;
     if (a.pinned != b.pinned) return a.pinned < b.pinned;
-    if (a.s + a.c + a.z != b.s + b.c + b.z) return a.s + a.c + a.z < b.s + b.c + b.z;
+    const int na = a.s + a.c + a.z + a.w, nb = b.s + b.c + b.z + b.w;
+    if (na != nb) return na < nb;
     if (a.bi != b.bi) return a.bi > b.bi;
     if (a.nb != b.nb) return a.nb < b.nb;
     return a.device < b.device;
@@ -377,7 +393,8 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
                   q.nb,
                   q.s,
                   q.c,
-                  q.z};
+                  q.z,
+                  q.w};
     const double t = predict_time(*ctx, pc, co, sim).iteration_s;
     sim_ops += static_cast<uint64_t>(sim.size());
     ++R.simulated;
@@ -411,13 +428,16 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
                   q.nb,
                   q.s,
                   q.c,
-                  q.z};
+                  q.z,
+                  q.w};
     PlanCandidate c;
     c.plan = pc;
     const CostContext& ctx = *ctxs.at({q.bi, q.ci});
     c.memory = predict_memory(ctx, pc, co);
     MART_CHECK(c.memory.device == q.device, "planner: counted activation memory (", q.device,
                ") differs from activation_memory() (", c.memory.device, "); a planner bug");
+    MART_CHECK(c.memory.pinned_host == q.pinned, "planner: counted pinned host memory (", q.pinned,
+               ") differs from the formulas (", c.memory.pinned_host, "); a planner bug");
     c.time = predict_time(ctx, pc, co, sim);
     return c;
   };

@@ -3,16 +3,28 @@
 //   chunk size    choose_chunk_elems's grid
 //   n_persist     0 .. n_chunks
 //   n_buffer      min_buffers(n_persist) .. + extra_buffers
-//   activations   n_swap, n_checkpoint, n_compress (rest keep), laid out as block_modes.h says
+//   activations   T swapped blocks (0 .. n_layer), n_compress, n_checkpoint (rest keep), laid out
+//                 as block_modes.h says. The T swapped blocks are either all swap (n_swap = T) or,
+//                 when compress_swap is allowed, all compress_swap (n_compress_swap = T, n_swap
+//                 = 0): both variants are priced for every T. Mixing them (a fourth free count)
+//                 would multiply the points by ~n_layer for little gain: both modes go first in
+//                 the layout and stream through their own kSwapStages slots.
+// compress and compress_swap are lossy: only with allow_compress, a profile that supports the
+// mode ("compress", "compress_swap") and a codec rate; compress_swap also needs allow_swap.
+// compress_swap's copies are priced at the budget (compress_swap_host_bytes), an upper bound on
+// what the runtime copies (the bytes an encoding fills; cost_model.h).
 // Exhaustive with memory-ascending pruning: memory is exact and cheap (closed form), so every
 // point is priced in memory first; for each (micro-batch, chunk size, n_persist, n_buffer,
-// n_swap, n_compress) only the fewest checkpointed blocks that fit survive (more would only add
-// recompute). Survivors get a lower bound on step time (the busiest resource's own work); they
-// are simulated (cost_model.h): first the few with the best phase-by-phase estimate, then the rest
-// in ascending bound order until the bound reaches the runner-ups' times — branch and bound, so
-// the answer is the simulator's optimum among the survivors (within `tolerance`) unless the time
-// budget ends it first (`exhaustive` says which). When nothing fits it says why (device or host
-// memory) and what would fit.
+// n_swap, n_compress_swap, n_compress) only the fewest checkpointed blocks that fit survive (more
+// would only add recompute). Survivors get a lower bound on step time (the busiest resource's own
+// work); they are simulated (cost_model.h): first the few with the best phase-by-phase estimate,
+// then the rest in ascending bound order until the bound reaches the runner-ups' times — branch
+// and bound, so the answer is the simulator's optimum among the survivors (within `tolerance`)
+// unless the time budget ends it first (`exhaustive` says which). Plans within `prefer_simpler`
+// of the fastest are ties, won by an exact plan over a lossy one (compress, compress_swap), then by
+// the least pinned host memory, then the fewest non-kept blocks
+// (swap, compress_swap, checkpoint, compress each count one), then the fewest micro-batches and
+// buffers. When nothing fits it says why (device or host memory) and what would fit.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -29,7 +41,7 @@ struct SearchOptions {
   int global_batch = 0;          // sequences per optimizer step; 0: the smallest profiled size
   int fixed_micro_batch = 0;     // > 0: only this micro-batch
   bool allow_swap = true;        // where the profile supports it
-  bool allow_compress = false;   // lossy: only when the job opts in
+  bool allow_compress = false;   // lossy (compress, compress_swap): only when the job opts in
   int extra_buffers = 2;
   int alternatives = 3;           // runner-up plans to return
   double tolerance = 0.002;       // stop when the bound is within this fraction of the best

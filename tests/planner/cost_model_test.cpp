@@ -2,7 +2,9 @@
 // says it must (compute-bound when resident, PCIe-bound when starved, accumulation, clipping).
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "planner_test_util.h"
 #include "runtime/planner/chunk_memory.h"
@@ -20,21 +22,36 @@ TEST(CostModel, CountedActivationMemoryEqualsTheFormula) {
   test::ToyModel t;
   t.n_layer = 7;
   Profile p = test::toy_profile(t);
+  int with_cswap_host = 0;
   for (int b : {1, 4}) {
     CostContext ctx(p, b, chunk_size_grid(p.model).back());
-    for (double frac : {0.5, 0.25})
+    for (double frac : {0.5, 0.25, 1.5})
       for (int s = 0; s <= 7; ++s)
-        for (int z = 0; z + s <= 7; ++z)
-          for (int c = 0; c + s + z <= 7; ++c) {
-            CompressBudget cb;
-            cb.payload_fraction = frac;
-            ActBytes a = activation_bytes(ctx, s, c, z, cb);
-            ActMemory m = activation_memory(layout_block_modes(7, s, c, z), ctx.body,
-                                            compress_budget(ctx, cb));
-            ASSERT_EQ(a.device, m.device_bytes) << s << c << z;
-            ASSERT_EQ(a.host, m.host_bytes) << s << c << z;
-          }
+        for (int w = 0; w + s <= 7; ++w)
+          for (int z = 0; z + s + w <= 7; ++z)
+            for (int c = 0; c + s + w + z <= 7; ++c) {
+              CompressBudget cb;
+              cb.payload_fraction = frac;
+              ActBytes a = activation_bytes(ctx, s, c, z, w, cb);
+              ActMemory m = activation_memory(layout_block_modes(7, s, c, z, w), ctx.body,
+                                              compress_budget(ctx, cb));
+              ASSERT_EQ(a.device, m.device_bytes) << s << c << z << w;
+              ASSERT_EQ(a.host, m.host_bytes) << s << c << z << w;
+              with_cswap_host += w > kSwapStages;
+            }
   }
+  EXPECT_GT(with_cswap_host, 100);
+  // And predict_memory uses the same layout: a compress_swap plan's pinned host is the formula's.
+  const uint64_t e = chunk_size_grid(p.model).back();
+  CostContext ctx(p, 2, e);
+  PlanChoice plan{2, 1, e, ctx.chunks.n_chunks(), 0, 1, 1, 1, 4};
+  CostOptions o;
+  o.compress.payload_fraction = 0.75;
+  const MemoryPrediction mp = predict_memory(ctx, plan, o);
+  const ActBytes a = activation_bytes(ctx, 1, 1, 1, 4, o.compress);
+  EXPECT_EQ(mp.activations, a.device);
+  EXPECT_EQ(mp.swap_host, (4 - kSwapStages) *
+                              compress_swap_host_bytes(ctx.body, compress_budget(ctx, o.compress)));
 }
 
 TEST(CostModel, MemoryIsTheSumOfTheRuntimeFormulas) {
@@ -155,6 +172,97 @@ TEST(CostModel, SwapTrafficShowsOnBothCopyStreams) {
   EXPECT_GT(trace.size(), 10u);
 }
 
+// compress_swap, replayed as the activation manager runs it: encode on the compute stream (and a
+// host read-back of the size on a GPU), the encoding's swap-out on D2H after it, priced at the
+// budget; in backward the decode on compute, then at once the swap-in of the compress_swap block
+// kSwapStages earlier into the slot the decode freed. Swap keeps its own slots and indices.
+TEST(CostModel, CompressSwapEncodesOnComputeAndSwapsTheBudget) {
+  Profile p = test::toy_profile();
+  // Slow PCIe: copies take longer than a block's compute, so every wait shows in the times.
+  p.hardware.h2d_bps = p.hardware.d2h_bps = 2e9;
+  p.hardware.h2d_duplex_bps = p.hardware.d2h_duplex_bps = 1.5e9;
+  const uint64_t e = chunk_size_grid(p.model).back();
+  CostContext ctx(p, 2, e);
+  // s s s w w w w z: one swap copy (block 0), two compress_swap copies (blocks 3, 4).
+  PlanChoice plan{2, 1, e, ctx.chunks.n_chunks(), 0, 3, 0, 1, 4};
+  CostOptions o;
+  o.compress.payload_fraction = 0.75;
+  EventSim sim;
+  const TimePrediction t = predict_time(ctx, plan, o, sim);
+  const uint64_t chost = compress_swap_host_bytes(ctx.body, compress_budget(ctx, o.compress));
+  EXPECT_LT(chost, ctx.body.bytes());
+  EXPECT_EQ(t.swap_bytes, 2 * (ctx.body.bytes() + 2 * chost));
+
+  // Per (name, block): the ops of both simulated steps, in issue order.
+  std::map<std::pair<std::string, int>, std::vector<EventSim::OpId>> ops;
+  for (EventSim::OpId i = 0; i < sim.size(); ++i) ops[{sim.name(i), sim.tag(i)}].push_back(i);
+  auto get = [&](const char* name, int b, size_t k) {
+    auto it = ops.find({name, b});
+    EXPECT_TRUE(it != ops.end() && it->second.size() == 2) << name << " " << b;
+    return it == ops.end() || it->second.size() <= k ? -1 : it->second[k];
+  };
+  const double codec_s =
+      static_cast<double>(ctx.body.act_values * ctx.body.act_size) / p.hardware.codec_bps;
+  for (int b = 0; b < 8; ++b) {
+    const bool coded = b >= 3;  // compress_swap and compress
+    EXPECT_EQ(ops.count({"encode", b}), coded ? 1u : 0u) << b;
+    EXPECT_EQ(ops.count({"decode", b}), coded ? 1u : 0u) << b;
+    // Copies: swap block 0 only (1 and 2 stay in their slots); compress_swap blocks 3 and 4
+    // (5 and 6 stay in theirs).
+    EXPECT_EQ(ops.count({"swap out", b}), b == 0 ? 1u : 0u) << b;
+    EXPECT_EQ(ops.count({"cswap out", b}), b == 3 || b == 4 ? 1u : 0u) << b;
+    EXPECT_EQ(ops.count({"cswap in", b}), b == 3 || b == 4 ? 1u : 0u) << b;
+  }
+  for (size_t k = 0; k < 2; ++k) {
+    for (int b = 3; b < 8; ++b) {
+      const auto enc = get("encode", b, k), dec = get("decode", b, k);
+      ASSERT_GE(enc, 0);
+      ASSERT_GE(dec, 0);
+      EXPECT_EQ(sim.resource(enc), Resource::Compute);
+      EXPECT_EQ(sim.resource(dec), Resource::Compute);
+      EXPECT_DOUBLE_EQ(sim.work(enc), codec_s);
+      EXPECT_DOUBLE_EQ(sim.work(dec), codec_s);
+      EXPECT_GE(sim.start(enc), sim.end(get("forward", b, k)));
+      EXPECT_LE(sim.end(dec), sim.start(get("backward", b, k)));
+      // A GPU reads the encoded size back: the host waits for the encode.
+      EventSim::OpId sync = enc + 1;
+      while (sync < sim.size() && sim.resource(sync) != Resource::Host) ++sync;
+      ASSERT_LT(sync, sim.size());
+      EXPECT_GE(sim.end(sync), sim.end(enc));
+    }
+    for (int b : {3, 4}) {
+      const auto out = get("cswap out", b, k), in = get("cswap in", b, k);
+      ASSERT_GE(out, 0);
+      ASSERT_GE(in, 0);
+      EXPECT_EQ(sim.resource(out), Resource::D2H);
+      EXPECT_EQ(sim.resource(in), Resource::H2D);
+      EXPECT_DOUBLE_EQ(sim.work(out), chost / p.hardware.d2h_bps);
+      EXPECT_DOUBLE_EQ(sim.work(in), chost / p.hardware.h2d_bps);
+      EXPECT_GE(sim.start(out), sim.end(get("encode", b, k)));  // after the encode
+      // The slot is reused by the compress_swap block two later: its forward waits for the copy.
+      EXPECT_GE(sim.start(get("forward", b + 2, k)), sim.end(out));
+      // Backward: issued right after the decode of the block two later (before its backward),
+      // after that decode and this block's swap-out; this block's decode waits for it.
+      const auto dec_later = get("decode", b + 2, k);
+      EXPECT_GT(in, dec_later);
+      EXPECT_LT(in, get("backward", b + 2, k));
+      EXPECT_GE(sim.start(in), sim.end(dec_later));
+      EXPECT_GE(sim.start(in), sim.end(out));
+      EXPECT_GE(sim.start(get("decode", b, k)), sim.end(in));
+    }
+    // Swap keeps its own slots: block 0 goes out after its forward and comes back after the
+    // backward of block 2 (two swaps later), before its own backward.
+    const auto sout = get("swap out", 0, k), sin = get("swap in", 0, k);
+    EXPECT_DOUBLE_EQ(sim.work(sout), ctx.body.bytes() / p.hardware.d2h_bps);
+    EXPECT_GE(sim.start(sout), sim.end(get("forward", 0, k)));
+    EXPECT_GE(sim.start(sin), sim.end(get("backward", 2, k)));
+    EXPECT_LE(sim.end(sin), sim.start(get("backward", 0, k)));
+  }
+  // The slow copies show: slower than the same blocks kept (everything fits either way).
+  PlanChoice keep{2, 1, e, ctx.chunks.n_chunks(), 0, 0, 0, 0, 0};
+  EXPECT_GT(t.iteration_s, predict_time(ctx, keep, o, sim).iteration_s + 2 * codec_s * 5);
+}
+
 }  // namespace
 }  // namespace mart
 
@@ -171,6 +279,7 @@ TEST(CostModel, TwoStepsReachTheSteadyState) {
         CostContext ctx(p, 2, e);
         const int nb = std::max(1, min_buffers(p.model, ctx.chunks, np));
         PlanChoice plan{2, 2, e, np, nb + 1, 3, 1, 0};
+        if (clip) plan = {2, 2, e, np, nb + 1, 1, 1, 1, 3};  // compress_swap slots carry over too
         CostOptions two, five;
         two.grad_clip = five.grad_clip = clip;
         two.steps = 2;

@@ -9,13 +9,14 @@
 namespace mart {
 namespace {
 
-std::string letters(int n, int s, int c, int z) {
+std::string letters(int n, int s, int c, int z, int w = 0) {
   std::string out;
-  for (ActMode m : layout_block_modes(n, s, c, z))
-    out += m == ActMode::Swap         ? 's'
-           : m == ActMode::Checkpoint ? 'c'
-           : m == ActMode::Compress   ? 'z'
-                                      : 'k';
+  for (ActMode m : layout_block_modes(n, s, c, z, w))
+    out += m == ActMode::Swap           ? 's'
+           : m == ActMode::Checkpoint   ? 'c'
+           : m == ActMode::Compress     ? 'z'
+           : m == ActMode::CompressSwap ? 'w'
+                                        : 'k';
   return out;
 }
 
@@ -26,6 +27,13 @@ TEST(PlanLayout, BlockModesFollowTheDocumentedRule) {
   EXPECT_EQ(letters(6, 0, 3, 0), "ccckkk");
   EXPECT_EQ(letters(4, 0, 0, 0), "kkkk");
   EXPECT_THROW(letters(4, 2, 2, 1), Error);
+  // compress_swap right after swap, before the checkpoint/compress span (block_modes.h).
+  EXPECT_EQ(letters(8, 1, 1, 0, 2), "swwckkkk");
+  EXPECT_EQ(letters(8, 0, 2, 2, 3), "wwwczczk");
+  EXPECT_EQ(letters(5, 0, 0, 0, 5), "wwwww");
+  EXPECT_EQ(letters(8, 2, 0, 1, 1), "sswzkkkk");
+  EXPECT_THROW(letters(4, 1, 1, 1, 2), Error);
+  EXPECT_THROW(letters(4, 0, 0, 0, -1), Error);
 }
 
 TEST(PlanLayout, AcquireOrderIsForwardHeadBackward) {

@@ -70,7 +70,7 @@ inline Profile toy_profile(const ToyModel& t = {}, std::vector<int> micro_batche
     mb.head_s = 6.0 * C * V * N / 400e12;
     p.micro_batches.push_back(mb);
   }
-  p.act_modes = {"keep", "checkpoint", "swap", "compress"};
+  p.act_modes = {"keep", "checkpoint", "swap", "compress", "compress_swap"};
   auto& h = p.hardware;
   h.name = "toy-gpu";
   h.estimated = true;

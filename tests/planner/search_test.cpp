@@ -87,6 +87,143 @@ TEST(Search, SwapIsUsedWhenItHidesUnderCompute) {
   CostContext ctx(p, 4, without.best.plan.chunk_elems);
   EXPECT_TRUE(without.best.plan.n_checkpoint > 0 ||
               without.best.plan.n_persist < ctx.chunks.n_chunks());
+
+  // Compression allowed, and the codec nearly free: compress_swap can at best tie with a swap
+  // that already hides under compute, and a tie goes to the exact plan.
+  p.hardware.codec_bps = 1e15;
+  o.allow_swap = true;
+  o.allow_compress = true;
+  const SearchResult allowed = search_plan(p, o);
+  ASSERT_TRUE(allowed.fits);
+  EXPECT_EQ(allowed.best.plan.n_compress + allowed.best.plan.n_compress_swap, 0)
+      << "a lossy plan won without being faster";
+  EXPECT_GT(allowed.best.plan.n_swap, 0);
+  EXPECT_NEAR(allowed.best.time.iteration_s, with_swap.best.time.iteration_s,
+              1e-9 + 0.005 * with_swap.best.time.iteration_s);
+}
+
+// A device that computes slower than the toy's (block times x20: a block's forward is ~5 ms) on
+// a PCIe link too slow to hide a whole body's copy under a block's forward, a fast codec, and room
+// for only three of the eight blocks' bodies (and CPU Adam too slow to offload model states
+// instead): compress_swap (half the copy bytes, two staging
+// regions of half a body) beats swap. It is lossy, so never chosen without allow_compress, nor
+// when the profile lacks the mode or swap is not allowed.
+Profile slow_pcie_fast_codec() {
+  Profile p = test::toy_profile();
+  for (auto& mb : p.micro_batches) {
+    mb.block_forward_s *= 20;
+    mb.block_backward_s *= 20;
+    mb.block_recompute_s *= 20;
+  }
+  p.hardware.h2d_bps = p.hardware.d2h_bps = 20e9;
+  p.hardware.h2d_duplex_bps = p.hardware.d2h_duplex_bps = 16e9;
+  p.hardware.codec_bps = 4e12;
+  p.hardware.cpu_adam_elems_per_s = 1e7;  // offloading model states costs seconds: not an option
+  return p;
+}
+
+void expect_no_compression(const SearchResult& r) {
+  ASSERT_TRUE(r.fits) << r.message;
+  EXPECT_EQ(r.best.plan.n_compress_swap, 0);
+  EXPECT_EQ(r.best.plan.n_compress, 0);
+  for (auto& a : r.alternatives) {
+    EXPECT_EQ(a.plan.n_compress_swap, 0);
+    EXPECT_EQ(a.plan.n_compress, 0);
+  }
+}
+
+TEST(Search, CompressSwapWinsWhenPcieIsSlowAndTheCodecFast) {
+  const Profile p = slow_pcie_fast_codec();
+  SearchOptions o;
+  o.global_batch = 4;
+  o.fixed_micro_batch = 4;
+  o.device_capacity = resident_need(p, 4) - 5 * p.find(4)->body_bytes;
+  o.allow_compress = true;
+  const SearchResult with = search_plan(p, o);
+  ASSERT_TRUE(with.fits) << with.message;
+  const PlanChoice& b = with.best.plan;
+  EXPECT_GT(b.n_compress_swap, kSwapStages);  // some encodings travel to the host and back
+  EXPECT_EQ(b.n_swap, 0);                     // the swapped blocks are all one mode
+  EXPECT_LE(with.best.memory.device, o.device_capacity);
+  EXPECT_GT(with.best.memory.swap_host, 0u);
+  // Re-pricing the plan gives the same prediction (memory exact, the same simulation).
+  const PlanCandidate again = evaluate_plan(p, b, o.cost);
+  EXPECT_EQ(again.memory.device, with.best.memory.device);
+  EXPECT_EQ(again.memory.pinned_host, with.best.memory.pinned_host);
+  EXPECT_DOUBLE_EQ(again.time.iteration_s, with.best.time.iteration_s);
+  // The same swapped blocks as plain swap are slower (copies of whole bodies), where they fit.
+  PlanChoice as_swap = b;
+  as_swap.n_swap = b.n_compress_swap;
+  as_swap.n_compress_swap = 0;
+  const PlanCandidate sw = evaluate_plan(p, as_swap, o.cost);
+  EXPECT_GT(sw.time.iteration_s, with.best.time.iteration_s * 1.01);
+  std::printf(
+      "compress_swap %d (+%d checkpoint, %d compress, %d swap, %d/%d persistent): %.2f ms; as "
+      "swap: %.2f ms\n",
+      b.n_compress_swap, b.n_checkpoint, b.n_compress, b.n_swap, b.n_persist,
+      model_chunks(p.model, b.chunk_elems).n_chunks(), with.best.time.iteration_s * 1e3,
+      sw.time.iteration_s * 1e3);
+
+  // Without allow_compress: neither lossy mode, and a slower plan.
+  o.allow_compress = false;
+  const SearchResult without = search_plan(p, o);
+  expect_no_compression(without);
+  EXPECT_GT(without.best.time.iteration_s, with.best.time.iteration_s * 1.01);
+  EXPECT_LT(without.points, with.points);
+  // Nor when the profile's runtime cannot run compress_swap, or swap is not allowed.
+  o.allow_compress = true;
+  Profile q = p;
+  q.act_modes = {"keep", "checkpoint", "swap", "compress"};
+  const SearchResult no_mode = search_plan(q, o);
+  ASSERT_TRUE(no_mode.fits);
+  EXPECT_EQ(no_mode.best.plan.n_compress_swap, 0);
+  for (auto& a : no_mode.alternatives) EXPECT_EQ(a.plan.n_compress_swap, 0);
+  o.allow_swap = false;
+  const SearchResult no_swap = search_plan(p, o);
+  ASSERT_TRUE(no_swap.fits);
+  EXPECT_EQ(no_swap.best.plan.n_compress_swap + no_swap.best.plan.n_swap, 0);
+}
+
+// The bound is a true lower bound with compress_swap in the space: branch and bound finds what
+// simulating every survivor finds.
+TEST(Search, BranchAndBoundEqualsSimulatingEverySurvivor) {
+  for (int mem_bodies : {3, 5})
+    for (bool offload_ok : {false, true}) {
+      SCOPED_TRACE(std::to_string(mem_bodies) + (offload_ok ? " offload" : ""));
+      Profile p = slow_pcie_fast_codec();
+      if (offload_ok) p.hardware.cpu_adam_elems_per_s = 2e9;
+      SearchOptions o;
+      o.global_batch = 4;
+      o.fixed_micro_batch = 4;  // (smaller micro-batches keep every block)
+      o.allow_compress = true;
+      o.device_capacity = resident_need(p, 4) - mem_bodies * p.find(4)->body_bytes;
+      o.alternatives = 1;
+      o.estimate_first = 0;  // bound order only: a bound above a plan's time would show
+      const SearchResult bb = search_plan(p, o);
+      ASSERT_TRUE(bb.fits) << bb.message;
+      ASSERT_TRUE(bb.exhaustive);
+      SearchOptions all = o;
+      all.tolerance = -1;  // no point's bound ever stops the loop
+      all.estimate_first = 0;
+      all.max_simulations = 1 << 30;
+      all.max_sim_ops = UINT64_MAX;
+      all.max_seconds = 600;
+      const SearchResult ex = search_plan(p, all);
+      ASSERT_TRUE(ex.fits);
+      EXPECT_EQ(ex.simulated, ex.feasible);
+      EXPECT_LT(bb.simulated, ex.simulated);
+      double fastest = ex.best.time.iteration_s;
+      for (auto& a : ex.alternatives) fastest = std::min(fastest, a.time.iteration_s);
+      EXPECT_LE(bb.best.time.iteration_s,
+                fastest * (1 + o.tolerance) * (1 + o.prefer_simpler) * (1 + 1e-12));
+      std::printf(
+          "%d bodies short%s: %llu survivors, branch and bound simulated %llu; best: %d "
+          "swap, %d compress_swap, %d checkpoint, %d compress\n",
+          mem_bodies, offload_ok ? " (offload possible)" : "",
+          static_cast<unsigned long long>(ex.feasible),
+          static_cast<unsigned long long>(bb.simulated), bb.best.plan.n_swap,
+          bb.best.plan.n_compress_swap, bb.best.plan.n_checkpoint, bb.best.plan.n_compress);
+    }
 }
 
 TEST(Search, TooLittleHostMemoryDoesNotFitForTheReasonHost) {

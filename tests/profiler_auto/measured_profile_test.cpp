@@ -50,7 +50,16 @@ TEST(MeasuredProfile, CpuBackend) {
     // The activation manager's accounting: keep owns a body; checkpoint shares one scratch.
     ASSERT_TRUE(m.act_mode_bytes.count("keep"));
     EXPECT_GE(m.act_mode_bytes.at("keep").device, m.body_bytes);
+    // compress_swap runs wherever swap and compress do: three blocks, the first one copied to the
+    // host at the budget, the other two in their staging slots.
+    ASSERT_TRUE(m.act_mode_bytes.count("compress_swap"));
+    const ActBody body{m.body_act_values, 4, m.body_stat_bytes};
+    EXPECT_EQ(m.act_mode_bytes.at("compress_swap").host,
+              compress_swap_host_bytes(body, CompressBudget{}) / 3);
+    EXPECT_LT(m.act_mode_bytes.at("compress_swap").host, m.act_mode_bytes.at("swap").host);
   }
+  for (const char* mode : {"keep", "checkpoint", "swap", "compress", "compress_swap"})
+    EXPECT_TRUE(p.supports(mode)) << mode;
   EXPECT_EQ(to_json(profile_from_json(to_json(p))), to_json(p));
   PlanArgs args;
   args.gpu_mem = 64ull << 20;

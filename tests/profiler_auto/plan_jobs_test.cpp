@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "profiler/analytic_profile.h"
 #include "profiler/hardware.h"
 #include "profiler/plan_job.h"
 #include "runtime/config/config_loader.h"
@@ -30,7 +31,7 @@ void expect_sane(const JobPlan& jp, const JobConfig& cfg) {
   if (k.n_persist < mc.n_chunks()) {
     EXPECT_GE(k.n_buffer, min_buffers(jp.profile.model, mc, k.n_persist));
   }
-  EXPECT_LE(k.n_swap + k.n_checkpoint + k.n_compress, cfg.model.n_layer);
+  EXPECT_LE(k.n_swap + k.n_checkpoint + k.n_compress + k.n_compress_swap, cfg.model.n_layer);
   EXPECT_EQ(k.micro_batch * k.grad_accum, cfg.train.micro_batch * cfg.train.grad_accum);
   EXPECT_LE(r.best.memory.device, r.device_capacity);
   EXPECT_LE(r.best.memory.pinned_host, r.pinned_limit);
@@ -104,6 +105,52 @@ TEST(PlanJobs, JsonHasTheDocumentedFields) {
                         "tokens_per_s", "mfu"})
     EXPECT_TRUE(j["predicted"].contains(k)) << k;
   EXPECT_EQ(j["plan"]["block_modes"].size(), 24u);
+}
+
+// compress_swap through the job glue: the job opts into lossy plans by using it; the job's
+// payload_fraction reaches the cost options; a plan with it is applied to the config and shown
+// in the JSON, the text, the per-block map ('w') and its legend.
+TEST(PlanJobs, CompressSwapInTheOptionsTheConfigAndTheReports) {
+  JobConfig cfg;  // the default job: a 4-block Llama on the CPU backend
+  const Profile p = analytic_profile(cfg, builtin_hardware("cpu"));
+  ASSERT_TRUE(p.supports("compress_swap"));
+  EXPECT_FALSE(job_search_options(cfg, p, 0, 0, false).allow_compress);
+  EXPECT_DOUBLE_EQ(job_search_options(cfg, p, 0, 0, false).cost.compress.payload_fraction, 0.5);
+  JobConfig uses = cfg;
+  uses.activations.n_compress_swap = 1;
+  uses.activations.payload_fraction = 0.625f;
+  EXPECT_TRUE(job_search_options(uses, p, 0, 0, false).allow_compress);
+  EXPECT_DOUBLE_EQ(job_search_options(uses, p, 0, 0, false).cost.compress.payload_fraction, 0.625);
+  JobConfig listed = cfg;
+  listed.activations.modes = {"keep", "compress_swap", "keep", "keep"};
+  EXPECT_TRUE(job_search_options(listed, p, 0, 0, false).allow_compress);
+
+  JobPlan jp;
+  jp.profile = p;
+  jp.options = job_search_options(uses, p, 0, 0, false);
+  const uint64_t e = chunk_size_grid(p.model).back();
+  PlanChoice k{cfg.train.micro_batch, 1, e, model_chunks(p.model, e).n_chunks(), 0, 0, 0, 0};
+  k.n_compress_swap = 3;
+  jp.result.fits = true;
+  jp.result.best = evaluate_plan(p, k, jp.options.cost);
+  jp.result.device_capacity = jp.result.best.memory.device;
+  const nlohmann::json j = job_plan_json(jp);
+  EXPECT_EQ(j["plan"]["n_compress_swap"], 3);
+  EXPECT_EQ(j["plan"]["block_modes"],
+            (std::vector<std::string>{"compress_swap", "compress_swap", "compress_swap", "keep"}));
+  EXPECT_EQ(j["predicted"]["host_memory"]["swap"].get<uint64_t>(), jp.result.best.memory.swap_host);
+  EXPECT_GT(j["predicted"]["swap_bytes"].get<uint64_t>(), 0u);
+  const std::string text = job_plan_text(jp, true);
+  EXPECT_NE(text.find("3 compress_swap, 1 keep"), std::string::npos) << text;
+  EXPECT_NE(text.find("block modes: wwwk"), std::string::npos) << text;
+  EXPECT_NE(text.find("w compress_swap"), std::string::npos) << text;
+  EXPECT_NE(text.find("upper bound"), std::string::npos) << text;
+  JobConfig applied = cfg;
+  applied.activations.n_swap = 2;
+  apply_plan(applied, p, jp.result.best);
+  EXPECT_EQ(applied.activations.n_compress_swap, 3);
+  EXPECT_EQ(applied.activations.n_swap, 0);
+  EXPECT_EQ(applied.memory.mode, "manual");
 }
 
 TEST(Hardware, FilesEqualTheBuiltIns) {

@@ -35,19 +35,25 @@ ModelConfig tiny(ModelFamily f, int layers) {
 }
 
 TEST(Replicas, BlockModesEqualResolveBlockModes) {
+  int with_cswap = 0;
   for (int n : {1, 5, 8, 13})
     for (int s = 0; s <= n; ++s)
-      for (int c = 0; s + c <= n; ++c)
-        for (int z = 0; s + c + z <= n; ++z) {
-          JobConfig cfg;
-          cfg.model.n_layer = n;
-          cfg.activations.n_swap = s;
-          cfg.activations.n_checkpoint = c;
-          cfg.activations.n_compress = z;
-          std::vector<std::string> names;
-          for (ActMode m : layout_block_modes(n, s, c, z)) names.push_back(act_mode_name(m));
-          ASSERT_EQ(names, resolve_block_modes(cfg)) << n << " " << s << " " << c << " " << z;
-        }
+      for (int w = 0; s + w <= n; ++w)
+        for (int c = 0; s + w + c <= n; ++c)
+          for (int z = 0; s + w + c + z <= n; ++z) {
+            JobConfig cfg;
+            cfg.model.n_layer = n;
+            cfg.activations.n_swap = s;
+            cfg.activations.n_checkpoint = c;
+            cfg.activations.n_compress = z;
+            cfg.activations.n_compress_swap = w;
+            std::vector<std::string> names;
+            for (ActMode m : layout_block_modes(n, s, c, z, w)) names.push_back(act_mode_name(m));
+            ASSERT_EQ(names, resolve_block_modes(cfg))
+                << n << " " << s << " " << c << " " << z << " " << w;
+            with_cswap += w > 0;
+          }
+  EXPECT_GT(with_cswap, 1000);
 }
 
 TEST(Replicas, AcquireOrderEqualsExecutorUseSequence) {
@@ -79,7 +85,7 @@ TEST(Replicas, ChunksAndMinimumBuffersEqualTheRuntime) {
 
 // The predicted device peak of a plan is the runtime's own budget (memory_budget.h), exactly.
 TEST(Replicas, PredictedMemoryEqualsTheRuntimeBudget) {
-  int checked = 0;
+  int checked = 0, with_cswap = 0;
   for (ModelFamily f : {ModelFamily::GPT2, ModelFamily::Llama}) {
     JobConfig cfg;
     cfg.model = tiny(f, 5);
@@ -97,18 +103,30 @@ TEST(Replicas, PredictedMemoryEqualsTheRuntimeBudget) {
           const ChunkLayout L = layout_chunks(chunk_tensor_sizes(spec), e, chunk_tensor_glue(spec));
           for (int np : {0, L.n_chunks() / 2, L.n_chunks()}) {
             const int nb = std::max(1, min_chunk_buffers(spec, L, np)) + 1;
-            for (auto [s, c, z] : {std::tuple{0, 0, 0}, {3, 1, 0}, {1, 2, 2}, {0, 5, 0}}) {
+            for (auto [s, c, z, w] : {std::tuple{0, 0, 0, 0},
+                                      {3, 1, 0, 0},
+                                      {1, 2, 2, 0},
+                                      {0, 5, 0, 0},
+                                      {0, 0, 0, 5},
+                                      {1, 1, 0, 3},
+                                      {0, 1, 1, 2}}) {
               if (z > 0 && !p.supports("compress")) continue;
-              PlanChoice plan{B, 2 / B, e, np, nb, s, c, z};
-              const MemoryPrediction mp = predict_memory(ctx, plan, CostOptions{});
-              const auto modes = layout_block_modes(5, s, c, z);
+              if (w > 0 && !p.supports("compress_swap")) continue;
+              PlanChoice plan{B, 2 / B, e, np, nb, s, c, z, w};
+              CostOptions co;
+              co.compress.payload_fraction = w == 5 ? 0.3 : 0.5;
+              const MemoryPrediction mp = predict_memory(ctx, plan, co);
+              const auto modes = layout_block_modes(5, s, c, z, w);
               const DeviceBudget d = device_budget(
                   spec, *ops, B, 32, modes,
-                  ChunkManager::device_bytes(L, np, nb, ops->act_dtype(), spec.params.size()));
-              ASSERT_EQ(mp.device, d.total()) << hw << " B" << B << " e" << e << " np" << np;
+                  ChunkManager::device_bytes(L, np, nb, ops->act_dtype(), spec.params.size()),
+                  co.compress);
+              ASSERT_EQ(mp.device, d.total())
+                  << hw << " B" << B << " e" << e << " np" << np << " w" << w;
               const ActMemory am = ActivationManager::memory_needed(
-                  modes, executor_layout(spec, *ops, B, 32).body, CompressBudget{}, false);
+                  modes, executor_layout(spec, *ops, B, 32).body, co.compress, false);
               ASSERT_EQ(mp.swap_host, am.host_bytes);
+              with_cswap += w > 0;
               ASSERT_EQ(mp.chunk_host, ChunkManager::host_bytes(L, np, ops->act_dtype()));
               ++checked;
             }
@@ -118,6 +136,7 @@ TEST(Replicas, PredictedMemoryEqualsTheRuntimeBudget) {
     }
   }
   EXPECT_GT(checked, 100);
+  EXPECT_GT(with_cswap, 50);
 }
 
 // The layout-only CUDA ops give the CUDA backend's classifier workspace (checked against the

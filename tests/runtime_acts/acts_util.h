@@ -150,6 +150,38 @@ inline bool bitwise_equal(const std::vector<float>& a, const std::vector<float>&
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+// What training did, step by step: losses, evaluation losses, and after each step the gradients
+// it used (read before the next step zeroes them) and the weights.
+struct StepTrace {
+  std::vector<double> losses, evals;
+  std::vector<std::vector<std::vector<float>>> grads, params;  // [step][tensor]
+  void record(Rig& rig, double loss, double eval) {
+    losses.push_back(loss);
+    evals.push_back(eval);
+    grads.emplace_back();
+    params.emplace_back();
+    for (size_t i = 0; i < rig.spec.params.size(); ++i) {
+      grads.back().push_back(rig.grad(static_cast<int>(i)));
+      params.back().push_back(rig.param(static_cast<int>(i)));
+    }
+  }
+};
+
+// Bitwise the same training: every loss, evaluation loss, gradient and weight.
+inline void expect_same_training(const StepTrace& a, const StepTrace& b) {
+  ASSERT_EQ(a.losses.size(), b.losses.size());
+  for (size_t s = 0; s < a.losses.size(); ++s) {
+    EXPECT_EQ(a.losses[s], b.losses[s]) << "step " << s + 1;
+    EXPECT_EQ(a.evals[s], b.evals[s]) << "eval after step " << s + 1;
+    for (size_t i = 0; i < a.grads[s].size(); ++i) {
+      EXPECT_TRUE(bitwise_equal(a.grads[s][i], b.grads[s][i]))
+          << "gradient of tensor " << i << " at step " << s + 1;
+      EXPECT_TRUE(bitwise_equal(a.params[s][i], b.params[s][i]))
+          << "weights of tensor " << i << " after step " << s + 1;
+    }
+  }
+}
+
 inline uint64_t tag_bytes(const ArenaStats& st, const std::string& tag) {
   auto it = st.by_tag.find(tag);
   return it == st.by_tag.end() ? 0 : it->second;

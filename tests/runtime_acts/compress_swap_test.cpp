@@ -14,41 +14,17 @@
 namespace mart::acts_test {
 namespace {
 
-struct Trace {
-  std::vector<double> losses, evals;
-  std::vector<std::vector<std::vector<float>>> grads, params;  // [step][tensor]
-};
-
 // `steps` steps of two micro-batches, an evaluation after each (it rewrites the staging slots
 // without a backward).
-Trace run_steps(Rig& rig, int steps) {
+StepTrace run_steps(Rig& rig, int steps) {
   Batches data(rig.B, rig.T), val(rig.B, rig.T, 7);
   const MicroBatch eval_mb = val.next();
-  Trace tr;
+  StepTrace tr;
   for (int s = 0; s < steps; ++s) {
-    tr.losses.push_back(rig.exec->train_step({data.next(), data.next()}, hyper(s + 1)).loss);
-    tr.evals.push_back(rig.exec->eval_loss(eval_mb));
-    tr.grads.emplace_back();
-    tr.params.emplace_back();
-    for (size_t i = 0; i < rig.spec.params.size(); ++i) {
-      tr.grads.back().push_back(rig.grad(static_cast<int>(i)));
-      tr.params.back().push_back(rig.param(static_cast<int>(i)));
-    }
+    const double loss = rig.exec->train_step({data.next(), data.next()}, hyper(s + 1)).loss;
+    tr.record(rig, loss, rig.exec->eval_loss(eval_mb));
   }
   return tr;
-}
-
-void expect_same(const Trace& a, const Trace& b) {
-  ASSERT_EQ(a.losses.size(), b.losses.size());
-  for (size_t s = 0; s < a.losses.size(); ++s) {
-    EXPECT_EQ(a.losses[s], b.losses[s]) << "step " << s + 1;
-    EXPECT_EQ(a.evals[s], b.evals[s]) << "eval after step " << s + 1;
-    for (size_t i = 0; i < a.grads[s].size(); ++i) {
-      EXPECT_TRUE(bitwise_equal(a.grads[s][i], b.grads[s][i])) << "step " << s + 1 << " grad " << i;
-      EXPECT_TRUE(bitwise_equal(a.params[s][i], b.params[s][i]))
-          << "step " << s + 1 << " param " << i;
-    }
-  }
 }
 
 class CompressSwapFamily : public ::testing::TestWithParam<ModelFamily> {};
@@ -84,8 +60,8 @@ TEST_P(CompressSwapFamily, BitwiseEqualToCompressAndWithinTheBound) {
   ActivationOptions plain;
   plain.eb = ao.eb;
   Rig rig_z(m, 2, 16, comp, plain);
-  const Trace tw = run_steps(rig_w, 3), tz = run_steps(rig_z, 3);
-  expect_same(tz, tw);
+  const StepTrace tw = run_steps(rig_w, 3), tz = run_steps(rig_z, 3);
+  expect_same_training(tz, tw);
   EXPECT_EQ(checked, 3u * 2 * 4);  // steps x micro-batches x compress_swap blocks
   EXPECT_GT(nonzero, 0u);
   EXPECT_LE(worst, ao.eb);
@@ -132,7 +108,7 @@ TEST_P(CompressSwapFamily, MixedLanesEqualTheirDeviceTwins) {
   const ModelConfig m = tiny_model(GetParam(), 8);
   Rig mixed(m, 2, 16, {S, W, S, W, S, W, C, Z});
   Rig twin(m, 2, 16, {K, Z, K, Z, K, Z, C, Z});
-  expect_same(run_steps(twin, 2), run_steps(mixed, 2));
+  expect_same_training(run_steps(twin, 2), run_steps(mixed, 2));
   EXPECT_GT(mixed.acts().stats().swap_out_bytes, 0u);
   EXPECT_GT(mixed.acts().stats().cswap_out_bytes, 0u);
   mixed.arena->check_invariants();
@@ -146,7 +122,7 @@ TEST_P(CompressSwapFamily, OverBudgetCopiesNothingAndRecomputesExactly) {
   ActivationOptions ao;
   ao.budget.payload_fraction = 0.01;  // 0.32 bits per value: no real activation fits
   Rig keep(m, 2, 16, {K, K, K, K}), tight(m, 2, 16, {W, W, W, K}, ao);
-  expect_same(run_steps(keep, 2), run_steps(tight, 2));
+  expect_same_training(run_steps(keep, 2), run_steps(tight, 2));
   const ActivationStats& st = tight.acts().stats();
   for (int b = 0; b < 3; ++b) EXPECT_EQ(st.blocks[b].fallbacks, 2u * 2 + 2) << "block " << b;
   EXPECT_EQ(st.cswap_out_bytes, 0u);

@@ -13,32 +13,20 @@ namespace {
 
 class SwapParity : public ::testing::TestWithParam<ModelFamily> {};
 
-struct Trace {
-  std::vector<double> losses, evals;
-  std::vector<std::vector<std::vector<float>>> grads, params;  // [step][tensor]
-};
-
-Trace run_steps(const ModelConfig& m, const Modes& modes, int steps) {
+StepTrace run_steps(const ModelConfig& m, const Modes& modes, int steps) {
   const int B = 2, T = 16;
   Rig rig(m, B, T, modes);
   Batches data(B, T), val(B, T, 7);
   const MicroBatch eval_mb = val.next();
-  Trace tr;
+  StepTrace tr;
   const uint64_t ckpt = std::count(modes.begin(), modes.end(), C);
   const int n_swap = static_cast<int>(std::count(modes.begin(), modes.end(), S));
   const uint64_t copied = std::max(0, n_swap - kSwapStages);
   for (int s = 0; s < steps; ++s) {
     std::vector<MicroBatch> mbs = {data.next(), data.next()};
-    StepResult r = rig.exec->train_step(mbs, hyper(s + 1));
-    tr.losses.push_back(r.loss);
+    const double loss = rig.exec->train_step(mbs, hyper(s + 1)).loss;
     // A forward-only pass between steps: swap slots are rewritten without a backward.
-    tr.evals.push_back(rig.exec->eval_loss(eval_mb));
-    tr.grads.emplace_back();
-    tr.params.emplace_back();
-    for (size_t i = 0; i < rig.spec.params.size(); ++i) {
-      tr.grads.back().push_back(rig.grad(static_cast<int>(i)));
-      tr.params.back().push_back(rig.param(static_cast<int>(i)));
-    }
+    tr.record(rig, loss, rig.exec->eval_loss(eval_mb));
     const auto& st = rig.acts().stats();
     EXPECT_EQ(st.recomputed_blocks, ckpt);
     // Per step: 2 training forwards + 1 evaluation swap out; 2 backwards swap in.
@@ -51,21 +39,11 @@ Trace run_steps(const ModelConfig& m, const Modes& modes, int steps) {
 TEST_P(SwapParity, KeepCheckpointAndSwapGiveBitwiseIdenticalTraining) {
   const ModelConfig m = tiny_model(GetParam(), 5);
   const int steps = 3;
-  const Trace keep = run_steps(m, {K, K, K, K, K}, steps);
+  const StepTrace keep = run_steps(m, {K, K, K, K, K}, steps);
   for (const Modes& modes : {Modes{S, S, S, S, S}, Modes{S, S, S, K, K}, Modes{S, C, S, S, K},
                              Modes{C, S, K, S, S}, Modes{S, K, K, K, K}, Modes{S, S, C, C, K}}) {
     SCOPED_TRACE(modes_str(modes));
-    const Trace t = run_steps(m, modes, steps);
-    for (int s = 0; s < steps; ++s) {
-      EXPECT_EQ(keep.losses[s], t.losses[s]) << "step " << s + 1;
-      EXPECT_EQ(keep.evals[s], t.evals[s]) << "eval after step " << s + 1;
-      for (size_t i = 0; i < keep.grads[s].size(); ++i) {
-        EXPECT_TRUE(bitwise_equal(keep.grads[s][i], t.grads[s][i]))
-            << "gradient of tensor " << i << " at step " << s + 1;
-        EXPECT_TRUE(bitwise_equal(keep.params[s][i], t.params[s][i]))
-            << "weights of tensor " << i << " after step " << s + 1;
-      }
-    }
+    expect_same_training(keep, run_steps(m, modes, steps));
   }
   // The comparison is between moving, non-trivial values.
   EXPECT_NE(keep.losses.front(), keep.losses.back());

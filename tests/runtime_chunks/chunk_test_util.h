@@ -59,54 +59,14 @@ struct RigOptions {
   int n_buffer = 2;
   uint64_t chunk_bytes = kSmallChunkBytes;
   bool trace_copies = false;
-  // The ChunkManager is built here (not through make_chunked_states) so tests can read its stats
-  // and copy log; ChunkedStates itself is a thin forwarding adapter (runtime/model/
-  // chunked_states.cpp) and the parity tests run through the real one.
+  // The ChunkManager is built here (not through make_chunked_states, so without its n_buffer
+  // check) and wrapped in the real adapter (wrap_chunk_manager); manager() reads it.
   bool direct_manager = false;
   int B = 2, T = 16;
   std::vector<ActMode> modes;  // empty: keep every block
   uint64_t seed = 42;
   // Wraps the model states before the executor is built on them (e.g. to time each group).
   std::function<std::unique_ptr<ModelStates>(std::unique_ptr<ModelStates>)> wrap_states;
-};
-
-// ModelStates over a ChunkManager the test owns; mirrors ChunkedStates in chunked_states.cpp.
-class DirectChunkedStates : public ModelStates {
- public:
-  explicit DirectChunkedStates(std::unique_ptr<ChunkManager> cm) : cm_(std::move(cm)) {}
-  void* param(int id) override { return cm_->param(id); }
-  void* grad(int id) override { return cm_->grad(id); }
-  void acquire(int g, Pass p) override { cm_->acquire(g, p == Pass::Backward); }
-  void release(int g, Pass p) override { cm_->release(g, p == Pass::Backward); }
-  void zero_grads() override { cm_->zero_grads(); }
-  void begin_microbatch(int i, int n, const StepHyper* h) override {
-    if (!h) return cm_->begin_microbatch(i, n, nullptr);
-    const ChunkOptimizerStep s = to_chunk_step(*h);
-    cm_->begin_microbatch(i, n, &s);
-  }
-  float step(const StepHyper& h) override { return cm_->step(to_chunk_step(h)); }
-  void read_param(int id, float* host) override { cm_->read_param(id, host); }
-  void write_param(int id, const float* host) override { cm_->write_param(id, host); }
-  void read_adam(int id, float* m, float* v) override { cm_->read_adam(id, m, v); }
-  void read_grad(int id, float* host) override { cm_->read_grad(id, host); }
-  void write_adam(int id, const float* m, const float* v) override { cm_->write_adam(id, m, v); }
-  std::string describe() const override { return "test-owned chunk manager"; }
-  ChunkManager& manager() { return *cm_; }
-
-  static ChunkOptimizerStep to_chunk_step(const StepHyper& h) {
-    ChunkOptimizerStep s;
-    s.adam.lr = h.lr;
-    s.adam.beta1 = h.beta1;
-    s.adam.beta2 = h.beta2;
-    s.adam.eps = h.eps;
-    s.adam.step = h.step;
-    s.weight_decay = h.weight_decay;
-    s.grad_clip = h.grad_clip;
-    return s;
-  }
-
- private:
-  std::unique_ptr<ChunkManager> cm_;
 };
 
 inline ChunkLayout layout_for(const ModelSpec& spec, uint64_t chunk_bytes, size_t act_size = 4) {
@@ -130,7 +90,7 @@ struct ChunkRig {
   std::unique_ptr<CpuAdam> adam;
   std::unique_ptr<ModelStates> states;
   std::unique_ptr<Executor> exec;
-  DirectChunkedStates* direct = nullptr;
+  ChunkManager* direct = nullptr;
 
   ChunkRig(const ModelConfig& m, const RigOptions& opt) : o(opt) {
     dev = make_cpu_device();
@@ -164,9 +124,8 @@ struct ChunkRig {
         co.trace_copies = o.trace_copies;
         auto cm = std::make_unique<ChunkManager>(*dev, *ops, *arena, *host, *adam, layout,
                                                  std::move(tensors), co);
-        auto d = std::make_unique<DirectChunkedStates>(std::move(cm));
-        direct = d.get();
-        states = std::move(d);
+        states = wrap_chunk_manager(spec, std::move(cm));
+        direct = chunk_manager_of(*states);
       } else {
         ChunkedStatesOptions co;
         co.n_persist = o.n_persist;
@@ -195,7 +154,7 @@ struct ChunkRig {
   }
   ChunkManager& manager() {
     EXPECT_NE(direct, nullptr) << "RigOptions::direct_manager is needed for manager()";
-    return direct->manager();
+    return *direct;
   }
 };
 
