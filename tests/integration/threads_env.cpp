@@ -6,21 +6,11 @@
 // parallelism is covered by tests/kernels; thread-count independence of the results (a documented
 // promise of the CPU kernels) is checked explicitly in determinism_resume_test.cpp, which switches
 // to 2 threads for one run. Subprocesses get the same setting through mart_bin().
-#include <cblas.h>
-#include <gtest/gtest.h>
-#include <omp.h>
+#include "tests/common/kernel_threads_env.h"
 
 namespace {
 
-class SingleThreadEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    omp_set_num_threads(1);
-    openblas_set_num_threads(1);
-  }
-};
-
 [[maybe_unused]] ::testing::Environment* const kEnv =
-    ::testing::AddGlobalTestEnvironment(new SingleThreadEnvironment);
+    ::testing::AddGlobalTestEnvironment(new mart::testutil::KernelThreadsEnvironment());
 
 }  // namespace

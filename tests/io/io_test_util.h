@@ -9,63 +9,14 @@
 #include <string>
 
 #include "common/error.h"
+#include "tests/common/test_util.h"
 
 namespace mart::test {
 
-// A fresh directory removed (with its contents) when the object dies.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = "mart_io_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-    if (info) name += std::string("_") + info->name();
-    path_ = std::filesystem::temp_directory_path() / name;
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::permissions(path_, std::filesystem::perms::owner_all,
-                                 std::filesystem::perm_options::add, ec);
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-inline std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-inline void write_all(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-// The message of the mart::Error `fn` throws; fails the test if it throws nothing.
-template <class Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const mart::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a mart::Error";
-  return "";
-}
-
-// EXPECT_TRUE(has(msg, "expected 2048 bytes")): substring check that prints both on failure.
-inline ::testing::AssertionResult has(const std::string& text, const std::string& needle) {
-  if (text.find(needle) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "'" << needle << "' not found in: " << text;
-}
+using testutil::error_of;
+using testutil::has;
+using testutil::read_all;
+using testutil::TempDir;
+using testutil::write_all;
 
 }  // namespace mart::test

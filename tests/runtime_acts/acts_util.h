@@ -23,6 +23,7 @@
 #include "runtime/model/init.h"
 #include "runtime/model/model_spec.h"
 #include "runtime/model/model_states.h"
+#include "tests/common/test_util.h"
 
 namespace mart::acts_test {
 
@@ -187,24 +188,6 @@ inline uint64_t tag_bytes(const ArenaStats& st, const std::string& tag) {
   return it == st.by_tag.end() ? 0 : it->second;
 }
 
-// A fresh directory removed with its contents when the object dies.
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag) {
-    static int counter = 0;
-    path_ = std::filesystem::temp_directory_path() / ("mart_acts_" + std::to_string(::getpid()) +
-                                                      "_" + std::to_string(counter++) + "_" + tag);
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using testutil::TempDir;
 
 }  // namespace mart::acts_test

@@ -6,21 +6,11 @@
 // one thread for this suite). The swap copy streams are the device's own worker threads, not
 // OpenMP, so the overlap test still sees real concurrency. Same choice as
 // tests/integration/threads_env.cpp, where thread-count independence is checked.
-#include <cblas.h>
-#include <gtest/gtest.h>
-#include <omp.h>
+#include "tests/common/kernel_threads_env.h"
 
 namespace {
 
-class SingleThreadEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    omp_set_num_threads(1);
-    openblas_set_num_threads(1);
-  }
-};
-
 [[maybe_unused]] ::testing::Environment* const kEnv =
-    ::testing::AddGlobalTestEnvironment(new SingleThreadEnvironment);
+    ::testing::AddGlobalTestEnvironment(new mart::testutil::KernelThreadsEnvironment());
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include "runtime/model/model_states.h"
 #include "runtime/planner/chunk_layout.h"
 #include "runtime/planner/chunk_memory.h"
+#include "tests/common/test_util.h"
 
 namespace mart::chunks {
 
@@ -246,23 +247,8 @@ inline ::testing::AssertionResult same_states(const ModelSpec& spec, const RunRe
   return ::testing::AssertionSuccess();
 }
 
-// The message of the mart::Error `fn` throws; fails the test if it throws nothing.
-template <class Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const mart::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a mart::Error";
-  return "";
-}
-
-// EXPECT_TRUE(has(msg, "...")): substring check that prints both on failure.
-inline ::testing::AssertionResult has(const std::string& text, const std::string& needle) {
-  if (text.find(needle) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "'" << needle << "' not found in: " << text;
-}
+using testutil::error_of;
+using testutil::has;
 
 inline double steady_now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();

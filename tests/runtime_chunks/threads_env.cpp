@@ -9,26 +9,11 @@
 // use the same kernels with the same thread counts.
 // MART_CHUNK_TEST_THREADS=n runs the kernels with n threads instead (e.g. to check parity with
 // threaded kernels: scripts/tsan.sh leaves it unset).
-#include <cblas.h>
-#include <gtest/gtest.h>
-#include <omp.h>
-
-#include <algorithm>
-#include <cstdlib>
+#include "tests/common/kernel_threads_env.h"
 
 namespace {
 
-class KernelThreadsEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    const char* env = std::getenv("MART_CHUNK_TEST_THREADS");
-    const int n = env ? std::max(1, std::atoi(env)) : 1;
-    omp_set_num_threads(n);
-    openblas_set_num_threads(n);
-  }
-};
-
-[[maybe_unused]] ::testing::Environment* const kEnv =
-    ::testing::AddGlobalTestEnvironment(new KernelThreadsEnvironment);
+[[maybe_unused]] ::testing::Environment* const kEnv = ::testing::AddGlobalTestEnvironment(
+    new mart::testutil::KernelThreadsEnvironment("MART_CHUNK_TEST_THREADS"));
 
 }  // namespace
