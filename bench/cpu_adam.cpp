@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "common/dtype.h"
 #include "common/error.h"
 #include "common/units.h"
@@ -330,12 +331,7 @@ int run(int argc, char** argv) {
      << ",\"rows\":[";
   for (size_t i = 0; i < rows.size(); ++i) js << (i ? "," : "") << json_row(rows[i]);
   js << "]}";
-  std::printf("JSON %s\n", js.str().c_str());
-  if (!json_path.empty()) {
-    std::ofstream f(json_path);
-    MART_CHECK(f.good(), "bench: cannot write ", json_path);
-    f << js.str() << "\n";
-  }
+  bench::emit_json("bench_cpu_adam", js.str(), json_path);
   return 0;
 }
 
@@ -343,10 +339,5 @@ int run(int argc, char** argv) {
 }  // namespace mart
 
 int main(int argc, char** argv) {
-  try {
-    return mart::run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_cpu_adam: %s\n", e.what());
-    return 1;
-  }
+  return mart::bench::bench_main("bench_cpu_adam", mart::run, argc, argv);
 }

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "common/error.h"
 #include "kernels/cpu/cpu_kernels.h"
 
@@ -143,12 +144,7 @@ int run(int argc, char** argv) {
   std::ostringstream json;
   json << "{\"bench\":\"cpu_attention\",\"reps\":" << reps << ",\"warmup\":" << warmup
        << ",\"rows\":[" << rows.str() << "]}";
-  std::printf("JSON %s\n", json.str().c_str());
-  if (!json_path.empty()) {
-    std::ofstream f(json_path);
-    MART_CHECK(f.good(), "bench_cpu_attention: cannot write ", json_path);
-    f << json.str() << "\n";
-  }
+  bench::emit_json("bench_cpu_attention", json.str(), json_path);
   return 0;
 }
 
@@ -156,10 +152,5 @@ int run(int argc, char** argv) {
 }  // namespace mart
 
 int main(int argc, char** argv) {
-  try {
-    return mart::run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s\n", e.what());
-    return 1;
-  }
+  return mart::bench::bench_main("bench_cpu_attention", mart::run, argc, argv);
 }

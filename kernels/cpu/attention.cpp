@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "kernels/cpu/blas_gemm.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace mart::cpu {
@@ -36,18 +37,6 @@ void check_shape(const char* op, int B, int T, int NH, int NKV, int HS) {
              " NH=", NH, " NKV=", NKV, " HS=", HS);
   MART_CHECK(NH % NKV == 0, op, ": NH=", NH, " is not a multiple of NKV=", NKV,
              " (grouped-query attention shares each kv head among NH/NKV query heads)");
-}
-
-// Row-major C[M,N] = alpha * op(A) @ op(B) + beta * C, with op(A) [M,K] and op(B) [K,N].
-void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
-          const float* B, int ldb, float beta, float* C, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
-              K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-void gemm(bool ta, bool tb, int M, int N, int K, double alpha, const double* A, int lda,
-          const double* B, int ldb, double beta, double* C, int ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
-              K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 // Makes OpenBLAS single-threaded for the lifetime of the object. Debian's OpenBLAS is the pthreads

@@ -4,6 +4,7 @@
 #include <cstddef>
 
 #include "common/error.h"
+#include "kernels/cpu/blas_gemm.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace mart::cpu {
@@ -12,18 +13,6 @@ namespace {
 // Columns per task for the bias-gradient sum: a task owns a column slice and walks all rows in
 // order, so dbias is independent of the thread count.
 constexpr int kColBlock = 64;
-
-// Row-major C[M,N] = alpha * op(A) @ op(B) + beta * C, with op(A) [M,K] and op(B) [K,N].
-void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
-          const float* B, int ldb, float beta, float* C, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
-              K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-void gemm(bool ta, bool tb, int M, int N, int K, double alpha, const double* A, int lda,
-          const double* B, int ldb, double beta, double* C, int ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
-              K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
 
 void check_shape(const char* op, int N, int IC, int OC) {
   MART_CHECK(N >= 0 && IC > 0 && OC > 0, op, ": bad shape N=", N, " IC=", IC, " OC=", OC,
