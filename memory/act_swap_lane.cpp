@@ -76,7 +76,7 @@ void* ActSwapLane::begin_backward(int b) {
   return slots_[k].ptr;
 }
 
-void ActSwapLane::release(int b) {
+void ActSwapLane::release_slot(int b) {
   slot_owner_[slot_of(b)] = -1;
   // Refill the freed slot with the lane block `stages` earlier in forward order: its copy runs
   // while the blocks between (at least the other slot's block) compute backward.

@@ -11,9 +11,9 @@
 //             slot; if b is host-backed, a D2H copy of those bytes starts after a compute event.
 //   backward  begin_backward(b): the compute stream waits for the slot's last copy (b's
 //             prefetch); returns the slot;
-//             release(b): b no longer needs its slot; the lane block `stages` earlier in forward
-//             order is prefetched into it on the H2D stream (after a compute event, so after
-//             whatever b's backward issued that reads the slot, and after that block's D2H).
+//             release_slot(b): b no longer needs its slot; the lane block `stages` earlier in
+//             forward order is prefetched into it on the H2D stream (after a compute event, so
+//             after whatever b's backward issued that reads the slot, and after that block's D2H).
 // The last `stages` blocks of the lane are still in their slots when backward reaches them, so
 // they are never host-backed and never copied (activation_memory() gives them no host bytes).
 //
@@ -73,7 +73,7 @@ class ActSwapLane {
   void begin_forward(int b);
   void end_forward(int b, uint64_t bytes);
   void* begin_backward(int b);
-  void release(int b);
+  void release_slot(int b);
 
   uint64_t out_bytes() const { return out_bytes_; }  // copies issued, cumulative
   uint64_t in_bytes() const { return in_bytes_; }

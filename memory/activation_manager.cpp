@@ -274,7 +274,7 @@ void* ActivationManager::backward_begin(int b, bool* recompute) {
       }
       // The slot is free once the decode is issued: the next prefetch overlaps this backward.
       if (modes_[b] == ActMode::CompressSwap) {
-        cswap_.release(b);
+        cswap_.release_slot(b);
         count_copies();
       }
       break;
@@ -294,7 +294,7 @@ void ActivationManager::backward_end(int b) {
   if (modes_[b] != ActMode::Swap) return;
   // Refill the freed slot with the swapped block kSwapStages earlier in forward order: its copy
   // runs while the blocks between (at least the other slot's swapped block) compute backward.
-  swap_.release(b);
+  swap_.release_slot(b);
   count_copies();
 }
 
