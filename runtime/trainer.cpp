@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -430,6 +431,14 @@ struct Trainer::Impl {
                         {"plan", plan_json()}};
     if (markov) j["entropy_rate_nats"] = markov->entropy_rate_nats();
     j["activations"] = activations_json();
+    // The threading environment the run had (mart sets OMP_WAIT_POLICY=PASSIVE when it is unset:
+    // launcher/openmp_env.cpp); it changes throughput severalfold on a few cores.
+    nlohmann::json env_j = nlohmann::json::object();
+    for (const char* k : {"OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS"}) {
+      const char* v = std::getenv(k);
+      env_j[k] = v ? nlohmann::json(v) : nlohmann::json(nullptr);
+    }
+    j["environment"] = env_j;
     if (!planner.is_null()) j["planner"] = planner_report(s);
     s.summary_path = opt.run_dir + "/summary.json";
     write_text(s.summary_path, j.dump(2) + "\n");

@@ -83,6 +83,28 @@ TEST(Cli, PrepareDataThenTrainLowersValidationLoss) {
   EXPECT_TRUE(fs::exists(latest_dir(run) + "/model.safetensors"));
 }
 
+// libgomp reads OMP_WAIT_POLICY before main, so mart re-executes itself with PASSIVE when the
+// variable is unset (launcher/openmp_env.cpp); a value the user set is kept. The run's
+// summary.json records what it ran with.
+TEST(Cli, TrainRunsWithPassiveOpenMpUnlessTheUserChose) {
+  TempDir tmp;
+  for (const std::string policy : {"", "ACTIVE"}) {
+    SCOPED_TRACE("OMP_WAIT_POLICY=" + policy);
+    const std::string run = tmp.file("run" + policy);
+    const std::string env =
+        policy.empty() ? "env -u OMP_WAIT_POLICY " : "env OMP_WAIT_POLICY=" + policy + " ";
+    const CmdResult r = run_cmd(
+        env + mart_bin() + " train --set train.steps=2 --set train.warmup_steps=1 " +
+        "--set train.eval_every=0 " +
+        "--set model.n_layer=1 --set model.d_model=32 --set model.d_ff=64 " +
+        "--set model.n_head=2 --set model.n_kv_head=1 --no-progress --run-dir " + sh_quote(run));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const nlohmann::json sum = nlohmann::json::parse(read_all(run + "/summary.json"));
+    EXPECT_EQ(sum.at("environment").at("OMP_WAIT_POLICY"), policy.empty() ? "PASSIVE" : policy);
+    EXPECT_EQ(sum.at("environment").at("OMP_NUM_THREADS"), "1");  // mart_bin()'s
+  }
+}
+
 TEST(Cli, PrepareDataRejectsAMissingInput) {
   TempDir tmp;
   CmdResult r = run_cmd(mart_bin() + " prepare-data " + sh_quote(tmp.file("nope.txt")) + " -o " +
