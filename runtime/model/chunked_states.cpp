@@ -6,6 +6,7 @@
 #include "memory/chunk_manager.h"
 #include "runtime/executor.h"
 #include "runtime/model/model_states.h"
+#include "runtime/planner/plan_layout.h"
 
 namespace mart {
 namespace {
@@ -62,19 +63,17 @@ class ChunkedStates final : public ModelStates {
 
 int min_chunk_buffers(const ModelSpec& spec, const ChunkLayout& L, int n_persist) {
   const int np = n_persist < 0 ? L.n_chunks() : n_persist;
-  auto offloaded = [&](std::vector<int> groups) {
-    std::vector<int> cs;
-    for (size_t t = 0; t < spec.params.size(); ++t)
-      for (int g : groups)
-        if (spec.params[t].group == g && L.tensor_chunk[t] >= np &&
-            std::find(cs.begin(), cs.end(), L.tensor_chunk[t]) == cs.end())
-          cs.push_back(L.tensor_chunk[t]);
-    return static_cast<int>(cs.size());
-  };
-  int need = 0;
-  for (int g = 0; g < spec.n_groups(); ++g) need = std::max(need, offloaded({g}));
-  if (spec.lm_head < 0) need = std::max(need, offloaded({spec.head_group(), 0}));
-  return need;
+  // The chunks each group touches, and the executor's acquisition order; the planner's
+  // resident_chunk_sets says what must be resident together (tied head, live gradients).
+  std::vector<std::vector<int>> group_chunks(spec.n_groups());
+  for (size_t t = 0; t < spec.params.size(); ++t) {
+    auto& g = group_chunks[spec.params[t].group];
+    if (std::find(g.begin(), g.end(), L.tensor_chunk[t]) == g.end()) g.push_back(L.tensor_chunk[t]);
+  }
+  std::vector<std::pair<int, bool>> order;
+  for (const ChunkUse& u : executor_use_sequence(spec)) order.push_back({u.group, u.backward});
+  const int head = spec.lm_head < 0 ? spec.head_group() : -1;
+  return min_buffers_of_sets(resident_chunk_sets(order, group_chunks, head), np);
 }
 
 std::vector<bool> chunk_tensor_glue(const ModelSpec& spec) {

@@ -44,19 +44,51 @@ ModelChunks model_chunks(const ModelProfile& m, uint64_t chunk_elems) {
   return c;
 }
 
+std::vector<std::vector<int>> resident_chunk_sets(const std::vector<std::pair<int, bool>>& order,
+                                                  const std::vector<std::vector<int>>& group_chunks,
+                                                  int head_group) {
+  const int n = static_cast<int>(order.size());
+  int n_chunks = 0;
+  for (auto& g : group_chunks)
+    for (int c : g) n_chunks = std::max(n_chunks, c + 1);
+  // First and last backward position of every chunk in one micro-batch.
+  std::vector<int> first(n_chunks, -1), last(n_chunks, -1);
+  for (int p = 0; p < n; ++p) {
+    if (!order[p].second) continue;
+    for (int c : group_chunks[order[p].first]) {
+      if (first[c] < 0) first[c] = p;
+      last[c] = p;
+    }
+  }
+  std::vector<std::vector<int>> sets;
+  for (int p = 0; p < n; ++p) {
+    std::vector<int> s = group_chunks[order[p].first];
+    // Tied head: the classifier's backward holds the head's group and the embedding's together.
+    if (head_group >= 0 && order[p].first == head_group)
+      s.insert(s.end(), group_chunks[0].begin(), group_chunks[0].end());
+    if (order[p].second)
+      for (int c = 0; c < n_chunks; ++c)
+        if (first[c] >= 0 && first[c] < p && last[c] > p) s.push_back(c);
+    std::sort(s.begin(), s.end());
+    s.erase(std::unique(s.begin(), s.end()), s.end());
+    sets.push_back(std::move(s));
+  }
+  return sets;
+}
+
+int min_buffers_of_sets(const std::vector<std::vector<int>>& sets, int n_persist) {
+  int need = 0;
+  for (auto& s : sets)
+    need =
+        std::max(need, static_cast<int>(s.end() - std::lower_bound(s.begin(), s.end(), n_persist)));
+  return need;
+}
+
 int min_buffers(const ModelProfile& m, const ModelChunks& c, int n_persist) {
   const int np = n_persist < 0 ? c.n_chunks() : n_persist;
-  auto offloaded = [&](std::initializer_list<int> groups) {
-    std::vector<int> cs;
-    for (int g : groups)
-      for (int ch : c.group_chunks[g])
-        if (ch >= np && std::find(cs.begin(), cs.end(), ch) == cs.end()) cs.push_back(ch);
-    return static_cast<int>(cs.size());
-  };
-  int need = 0;
-  for (int g = 0; g < m.n_groups(); ++g) need = std::max(need, offloaded({g}));
-  if (m.tied_head) need = std::max(need, offloaded({m.head_group(), 0}));
-  return need;
+  return min_buffers_of_sets(resident_chunk_sets(executor_acquire_order(m.n_layer, m.tied_head),
+                                                 c.group_chunks, m.tied_head ? m.head_group() : -1),
+                             np);
 }
 
 std::vector<uint64_t> chunk_size_grid(const ModelProfile& m) {

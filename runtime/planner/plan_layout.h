@@ -2,7 +2,7 @@
 //   - per-block activation modes from counts (runtime/config/block_modes.h's documented rule);
 //   - the executor's parameter-group acquisition order (executor_use_sequence);
 //   - the chunk layout of a model at one chunk size, which chunks each group touches, and the
-//     fewest device chunk buffers the executor needs (min_chunk_buffers);
+//     fewest device chunk buffers the executor needs (min_chunk_buffers uses the same function);
 //   - the chunk-size grid choose_chunk_elems searches.
 // These replicate functions of mart_config/mart_runtime because mart_planner may not link them;
 // tests/profiler_auto checks each replica against the original, so they cannot drift apart.
@@ -35,8 +35,18 @@ struct ModelChunks {
 };
 ModelChunks model_chunks(const ModelProfile& m, uint64_t chunk_elems);
 
-// Fewest device chunk buffers: the most offloaded chunks (index >= n_persist) held at once, by
-// one group, or by the head together with group 0 when the head is tied.
+// The chunks that must be resident together at each acquisition of one micro-batch (sorted):
+// those of the acquired group (with a tied head, the head's and group 0's together: the executor
+// holds both), plus every chunk whose gradients are live across that acquisition (the chunk
+// manager never evicts them): its first backward use came earlier, its last is still to come.
+// The chunk holding a tied embedding is such a chunk through the whole backward.
+// `order`: executor_acquire_order; `head_group`: the head's group when tied, else -1.
+std::vector<std::vector<int>> resident_chunk_sets(const std::vector<std::pair<int, bool>>& order,
+                                                  const std::vector<std::vector<int>>& group_chunks,
+                                                  int head_group);
+// The most chunks with index >= n_persist in any one set: the fewest device chunk buffers.
+int min_buffers_of_sets(const std::vector<std::vector<int>>& sets, int n_persist);
+// Fewest device chunk buffers of a model at one chunk layout (the two functions above).
 int min_buffers(const ModelProfile& m, const ModelChunks& c, int n_persist);
 
 // Candidate chunk capacities (elements): choose_chunk_elems's grid, ascending, deduplicated.

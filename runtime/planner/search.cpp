@@ -50,21 +50,12 @@ ChunkSize chunk_size_info(const ModelProfile& m, uint64_t elems) {
   }
   for (int c = 0; c < nc; ++c)
     cs.persist_numel[c + 1] = cs.persist_numel[c] + cs.chunks.chunk_numel[c];
-  // min_buffers for every n_persist: per group (and head + tied embedding) the sorted chunks;
+  // min_buffers for every n_persist: the chunks resident together at each acquisition, sorted;
   // the offloaded ones are those >= np.
-  std::vector<std::vector<int>> sets(cs.chunks.group_chunks);
-  if (m.tied_head) {
-    auto u = cs.chunks.group_chunks[m.head_group()];
-    for (int c : cs.chunks.group_chunks[0])
-      if (std::find(u.begin(), u.end(), c) == u.end()) u.push_back(c);
-    sets.push_back(u);
-  }
-  for (auto& s : sets) std::sort(s.begin(), s.end());
+  const auto sets = resident_chunk_sets(executor_acquire_order(m.n_layer, m.tied_head),
+                                        cs.chunks.group_chunks, m.tied_head ? m.head_group() : -1);
   cs.min_buf.assign(nc + 1, 0);
-  for (int np = 0; np <= nc; ++np)
-    for (auto& s : sets)
-      cs.min_buf[np] = std::max<int>(
-          cs.min_buf[np], static_cast<int>(s.end() - std::lower_bound(s.begin(), s.end(), np)));
+  for (int np = 0; np <= nc; ++np) cs.min_buf[np] = min_buffers_of_sets(sets, np);
   return cs;
 }
 
@@ -257,6 +248,11 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
               const int stages = std::min(s, kSwapStages), cstages = std::min(w, kSwapStages);
               const uint64_t swap_host = static_cast<uint64_t>(s - stages) * B.body +
                                          static_cast<uint64_t>(w - cstages) * B.cswap_host;
+              // Dominance over z: a point needing at least as many checkpointed blocks as a
+              // surviving point with fewer compressed blocks is slower (the same transfers, the
+              // same or more recompute, more encode/decode) and only saves memory that has no
+              // use here: it is skipped. So z grows only while it buys fewer recomputes.
+              int best_c = std::numeric_limits<int>::max();
               for (int z = 0; z <= (comp_ok ? L - T : 0); ++z) {
                 ++R.points;
                 // Fewest checkpointed blocks that fit: keep as many of the R remaining as memory
@@ -286,6 +282,8 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
                 min_pinned = std::min(min_pinned, pinned);
                 min_host = std::min(min_host, host);
                 if (pinned > R.pinned_limit || host > R.host_memory) continue;
+                if (c >= best_c) continue;  // dominated (above)
+                best_c = c;
                 // Encode + decode of every compressed and compress_swap block, per micro-batch.
                 const double comp =
                     fixed_compute + G * (c * mb.block_recompute_s + 2.0 * (z + w) * B.codec_s);
@@ -406,18 +404,28 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
   };
   for (size_t k = 0; k < by_est.size() && k < static_cast<size_t>(opt.estimate_first); ++k)
     simulate(by_est[k]);
+  // Branch and bound in two passes: the exact plans first (no compress or compress_swap block),
+  // then all. Lossy points can outnumber exact ones 30:1 and their bounds are looser, so one
+  // pass could spend the simulation budget on them before reaching the best exact plan; this
+  // order makes allowing compression never return a plan slower than not allowing it would
+  // (when the exact pass closes its bound within the budget, as it does alone).
   R.exhaustive = true;
-  for (uint32_t i : by_lb) {
-    if (done[i]) continue;
-    const double bound =
-        top.size() < keep_n ? std::numeric_limits<double>::infinity() : top.back().first;
-    if (pts[i].lb * (1 + opt.tolerance) >= bound) break;
-    if (R.simulated >= static_cast<uint64_t>(opt.max_simulations) || sim_ops > opt.max_sim_ops ||
-        elapsed() > opt.max_seconds) {
-      R.exhaustive = false;  // the budget ran out before the bound closed
-      break;
+  const auto lossy = [](const Point& q) { return q.z + q.w > 0; };
+  bool budget_out = false;
+  for (int pass = 0; pass < 2 && !budget_out; ++pass) {
+    for (uint32_t i : by_lb) {
+      if (done[i] || (pass == 0 && lossy(pts[i]))) continue;
+      const double bound =
+          top.size() < keep_n ? std::numeric_limits<double>::infinity() : top.back().first;
+      if (pts[i].lb * (1 + opt.tolerance) >= bound) break;
+      if (R.simulated >= static_cast<uint64_t>(opt.max_simulations) || sim_ops > opt.max_sim_ops ||
+          elapsed() > opt.max_seconds) {
+        R.exhaustive = false;  // the budget ran out before the bound closed
+        budget_out = true;
+        break;
+      }
+      simulate(i);
     }
-    simulate(i);
   }
   auto candidate = [&](size_t i) {
     const Point& q = pts[i];

@@ -94,6 +94,26 @@ TEST(PlanJobs, SmallGpuAndOtherHardware) {
   EXPECT_EQ(jp.result.reason, "device");
 }
 
+// GPT-2 (tied embedding) offloaded on a small device: every plan the search prices keeps the
+// embedding's chunk resident through the backward (it used to crash the cost model with "no
+// buffer for chunk"); and allowing compression never returns a slower plan than not allowing it
+// (the exact plans are searched first).
+TEST(PlanJobs, TiedGpt2OffloadedAndCompressionNeverSlower) {
+  const JobConfig cfg = load_job_config(job("gpt2-1.5b"));
+  for (uint64_t gib : {8, 12}) {
+    SCOPED_TRACE(std::to_string(gib) + " GiB");
+    PlanArgs a;
+    a.hardware = "cpu";
+    a.gpu_mem = gib << 30;
+    const JobPlan exact = plan_job(cfg, a);
+    expect_sane(exact, cfg);
+    a.allow_compress = true;
+    const JobPlan lossy = plan_job(cfg, a);
+    expect_sane(lossy, cfg);
+    EXPECT_LE(lossy.result.best.time.iteration_s, exact.result.best.time.iteration_s * (1 + 1e-9));
+  }
+}
+
 TEST(PlanJobs, JsonHasTheDocumentedFields) {
   const JobConfig cfg = load_job_config(job("gpt2-350m"));
   const nlohmann::json j = job_plan_json(plan_job(cfg, PlanArgs{}));

@@ -52,3 +52,53 @@ TEST(ChunkErrors, OffloadWithoutBuffersIsRefused) {
 
 }  // namespace
 }  // namespace mart::chunks
+
+namespace mart::chunks {
+namespace {
+
+// What min_chunk_buffers said before the tied embedding's live gradients were counted: the most
+// offloaded chunks of any one group, or of the head and group 0 together.
+int groups_only_min(const ModelSpec& spec, const ChunkLayout& L, int np) {
+  auto count = [&](std::initializer_list<int> groups) {
+    std::vector<int> cs;
+    for (size_t t = 0; t < spec.params.size(); ++t)
+      for (int g : groups)
+        if (spec.params[t].group == g && L.tensor_chunk[t] >= np &&
+            std::find(cs.begin(), cs.end(), L.tensor_chunk[t]) == cs.end())
+          cs.push_back(L.tensor_chunk[t]);
+    return static_cast<int>(cs.size());
+  };
+  int need = count({spec.head_group(), 0});
+  for (int g = 0; g < spec.n_groups(); ++g) need = std::max(need, count({g}));
+  return need;
+}
+
+// GPT-2 ties the classifier to the embedding: the chunk holding it gets gradients at the head's
+// backward and keeps them until group 0's, so it occupies a buffer through the whole backward.
+// min_chunk_buffers counts it: with exactly that many buffers every layout trains (through the
+// adapter's check and the manager), and for some layouts that is more than the groups alone
+// need (the case that used to pass the check and then fail mid-step).
+TEST(ChunkErrors, TiedEmbeddingChunkHoldsABufferThroughBackward) {
+  const ModelConfig m = small_model(ModelFamily::GPT2);
+  const ModelSpec spec = build_model_spec(m);
+  int more = 0;
+  for (uint64_t kib : {64, 80, 96, 128, 160, 200, 256}) {
+    SCOPED_TRACE(std::to_string(kib) + " KiB chunks");
+    const ChunkLayout L = layout_for(spec, kib << 10);
+    RigOptions o;
+    o.chunked = true;
+    o.chunk_bytes = kib << 10;
+    o.n_persist = 0;
+    o.n_buffer = min_chunk_buffers(spec, L, 0);
+    more += o.n_buffer > groups_only_min(spec, L, 0);
+    ChunkRig rig(m, o);
+    RunOptions r;
+    r.steps = 2;
+    r.grad_accum = 2;
+    EXPECT_EQ(run_steps(rig, r).losses.size(), 2u);
+  }
+  EXPECT_GT(more, 0) << "no layout exercised the live-gradient term";
+}
+
+}  // namespace
+}  // namespace mart::chunks
