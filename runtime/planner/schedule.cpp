@@ -368,36 +368,38 @@ void Schedule::codec(int b, const char* what) {
   dev_op(Resource::Compute, bytes / hw_.codec_bps, {}, what, b);
 }
 
-void Schedule::swap_out(int b) {
+// A swap copy of `bytes` for block b: out after a compute event (the forward or the encode that
+// filled the slot), in after a compute event (whatever freed the slot) and b's own swap-out.
+Schedule::OpId Schedule::copy_out(int b, double bytes, const char* name) {
   stream_wait(Resource::D2H, record(Resource::Compute));
-  const double bytes = static_cast<double>(ctx_.body.bytes());
-  slot_copy_[slot_of(b)] = host_ready_[b] =
-      dev_op(Resource::D2H, bytes / hw_.d2h_bps, {}, "swap out", b);
+  host_ready_[b] = dev_op(Resource::D2H, bytes / hw_.d2h_bps, {}, name, b);
   swap_bytes += static_cast<uint64_t>(bytes);
+  return host_ready_[b];
+}
+
+Schedule::OpId Schedule::copy_in(int b, double bytes, const char* name) {
+  stream_wait(Resource::H2D, record(Resource::Compute));
+  stream_wait(Resource::H2D, host_ready_[b]);
+  swap_bytes += static_cast<uint64_t>(bytes);
+  return dev_op(Resource::H2D, bytes / hw_.h2d_bps, {}, name, b);
+}
+
+void Schedule::swap_out(int b) {
+  slot_copy_[slot_of(b)] = copy_out(b, static_cast<double>(ctx_.body.bytes()), "swap out");
 }
 
 void Schedule::swap_in(int b) {
-  stream_wait(Resource::H2D, record(Resource::Compute));
-  stream_wait(Resource::H2D, host_ready_[b]);
-  const double bytes = static_cast<double>(ctx_.body.bytes());
-  slot_copy_[slot_of(b)] = dev_op(Resource::H2D, bytes / hw_.h2d_bps, {}, "swap in", b);
-  swap_bytes += static_cast<uint64_t>(bytes);
+  slot_copy_[slot_of(b)] = copy_in(b, static_cast<double>(ctx_.body.bytes()), "swap in");
 }
 
-// compress_swap: the encoding leaves its staging slot after the encode (a compute event), and a
-// slot comes back from the host after the decode that freed it and the block's own swap-out.
+// compress_swap: the encoding leaves its staging slot after the encode, and a slot comes back
+// from the host after the decode that freed it.
 void Schedule::cswap_out(int b) {
-  stream_wait(Resource::D2H, record(Resource::Compute));
-  cslot_copy_[cslot_of(b)] = host_ready_[b] =
-      dev_op(Resource::D2H, cswap_bytes_ / hw_.d2h_bps, {}, "cswap out", b);
-  swap_bytes += static_cast<uint64_t>(cswap_bytes_);
+  cslot_copy_[cslot_of(b)] = copy_out(b, cswap_bytes_, "cswap out");
 }
 
 void Schedule::cswap_in(int b) {
-  stream_wait(Resource::H2D, record(Resource::Compute));
-  stream_wait(Resource::H2D, host_ready_[b]);
-  cslot_copy_[cslot_of(b)] = dev_op(Resource::H2D, cswap_bytes_ / hw_.h2d_bps, {}, "cswap in", b);
-  swap_bytes += static_cast<uint64_t>(cswap_bytes_);
+  cslot_copy_[cslot_of(b)] = copy_in(b, cswap_bytes_, "cswap in");
 }
 
 }  // namespace mart

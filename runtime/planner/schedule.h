@@ -81,6 +81,8 @@ class Schedule {
   void act_forward_end(int b);
   bool act_backward_begin(int b);  // true: recompute first
   void act_backward_end(int b);
+  OpId copy_out(int b, double bytes, const char* name);
+  OpId copy_in(int b, double bytes, const char* name);
   void swap_out(int b);
   void swap_in(int b);
   void codec(int b, const char* what);  // encode or decode one block on the compute stream
