@@ -17,16 +17,16 @@
 // point is priced in memory first; for each (micro-batch, chunk size, n_persist, n_buffer,
 // n_swap, n_compress_swap, n_compress) only the fewest checkpointed blocks that fit survive (more
 // would only add recompute), and a larger n_compress survives only if it needs fewer checkpointed
-// blocks than every smaller one (else it only adds encode/decode). Survivors get a lower bound on step time (the busiest resource's own
-// work); they are simulated (cost_model.h): first the few with the best phase-by-phase estimate,
-// then the rest in ascending bound order until the bound reaches the runner-ups' times (the exact
-// plans in a first pass, then all, so allowing compression never costs the exact optimum) — branch
-// and bound, so the answer is the simulator's optimum among the survivors (within `tolerance`)
-// unless the time budget ends it first (`exhaustive` says which). Plans within `prefer_simpler`
-// of the fastest are ties, won by an exact plan over a lossy one (compress, compress_swap), then by
-// the least pinned host memory, then the fewest non-kept blocks
-// (swap, compress_swap, checkpoint, compress each count one), then the fewest micro-batches and
-// buffers. When nothing fits it says why (device or host memory) and what would fit.
+// blocks than every smaller one (else it only adds encode/decode). Survivors get a lower bound on
+// step time (the busiest resource's own work); they are simulated (cost_model.h): first the few
+// with the best phase-by-phase estimate, then the rest in ascending bound order until the bound
+// reaches the runner-ups' times (the exact plans in a first pass, then all, so allowing compression
+// never costs the exact optimum) — branch and bound, so the answer is the simulator's optimum among
+// the survivors (within `tolerance`) unless the time budget ends it first (`exhaustive` says
+// which). Plans within `prefer_simpler` of the fastest are ties, won by an exact plan over a lossy
+// one (compress, compress_swap), then by the least pinned host memory, then the fewest non-kept
+// blocks (swap, compress_swap, checkpoint, compress each count one), then the fewest micro-batches
+// and buffers. When nothing fits it says why (device or host memory) and what would fit.
 #pragma once
 #include <cstdint>
 #include <string>
