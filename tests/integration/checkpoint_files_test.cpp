@@ -53,7 +53,7 @@ TEST_P(CheckpointFilesTest, SaveThenLoadRestoresParamsAndAdamStateBitwise) {
   EXPECT_EQ(dir, latest_checkpoint(tmp.path().string()));
   EXPECT_EQ(fs::path(dir).filename(), "step_00000003");
 
-  Rig b(tiny_model(GetParam()), 2, 8, {}, /*seed=*/777);  // different initial weights
+  Rig b(tiny_model(GetParam()), 2, 8, {}, {}, /*seed=*/777);  // different initial weights
   TrainState back = load_checkpoint(dir, b.spec, *b.states);
   EXPECT_EQ(back.step, 3);
   EXPECT_EQ(back.tokens_seen, 48u);
@@ -152,7 +152,7 @@ TEST(CheckpointFilesGpt2, LoadsFilesWithoutTransformerPrefix) {
   w.add("h.1.attn.bias", DType::F32, {1, 1, 16, 16}, mask.data());
   w.write(tmp.file("stripped.safetensors"));
 
-  Rig b(tiny_model(ModelFamily::GPT2), 2, 8, {}, 555);
+  Rig b(tiny_model(ModelFamily::GPT2), 2, 8, {}, {}, 555);
   load_hf_weights(b.spec, *b.states, tmp.file("stripped.safetensors"));
   for (size_t i = 0; i < b.spec.params.size(); ++i)
     EXPECT_TRUE(bitwise_equal(rig->param(static_cast<int>(i)), b.param(static_cast<int>(i))))

@@ -27,6 +27,7 @@
 #include "runtime/model/model_spec.h"
 #include "runtime/model/model_states.h"
 #include "runtime/trainer.h"
+#include "tests/common/executor_rig.h"
 #include "tests/common/test_util.h"
 
 namespace mart::integ {
@@ -165,54 +166,7 @@ inline std::string latest_dir(const std::string& run_dir) {
   return run_dir + "/checkpoints/" + name;
 }
 
-// Everything the Trainer builds for one configuration, built the same way (arena capacity ==
-// the predicted budget, so any allocation beyond the prediction throws).
-struct Rig {
-  std::unique_ptr<Device> dev;
-  std::unique_ptr<Ops> ops;
-  ModelSpec spec;
-  std::vector<ActMode> modes;
-  DeviceBudget budget;
-  std::unique_ptr<DeviceArena> arena;
-  std::unique_ptr<ModelStates> states;
-  std::unique_ptr<Executor> exec;
-  int B, T;
-
-  Rig(const ModelConfig& m, int B_, int T_, std::vector<ActMode> modes_ = {}, uint64_t seed = 42)
-      : B(B_), T(T_) {
-    dev = make_cpu_device();
-    ops = make_ops(*dev);
-    spec = build_model_spec(m);
-    modes = modes_.empty() ? std::vector<ActMode>(m.n_layer, ActMode::Keep) : modes_;
-    budget = device_budget(spec, *ops, B, T, modes, resident_state_bytes(spec, ops->act_dtype()));
-    arena = std::make_unique<DeviceArena>(dev.get(), budget.total());
-    states = make_resident_states(spec, *dev, *ops, *arena);
-    ExecutorOptions eo;
-    eo.micro_batch = B;
-    eo.seq_len = T;
-    eo.block_modes = modes;
-    exec = std::make_unique<Executor>(spec, *dev, *ops, *arena, *states, eo);
-    for (size_t i = 0; i < spec.params.size(); ++i) {
-      auto v = init_param(spec, static_cast<int>(i), seed);
-      states->write_param(static_cast<int>(i), v.data());
-    }
-  }
-  ~Rig() {
-    exec.reset();  // regions are freed in reverse order of allocation
-    states.reset();
-  }
-
-  std::vector<float> param(int id) {
-    std::vector<float> v(spec.params[id].numel);
-    states->read_param(id, v.data());
-    return v;
-  }
-  std::vector<float> grad(int id) {
-    std::vector<float> v(spec.params[id].numel);
-    states->read_grad(id, v.data());
-    return v;
-  }
-};
+using Rig = testutil::ExecutorRig;
 
 // A deterministic pseudo-random micro-batch (a simple LCG; the values only need to be fixed).
 inline MicroBatch random_batch(int B, int T, int vocab, uint64_t seed) {

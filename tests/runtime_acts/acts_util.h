@@ -23,6 +23,7 @@
 #include "runtime/model/init.h"
 #include "runtime/model/model_spec.h"
 #include "runtime/model/model_states.h"
+#include "tests/common/executor_rig.h"
 #include "tests/common/test_util.h"
 
 namespace mart::acts_test {
@@ -59,61 +60,7 @@ inline ModelConfig tiny_model(ModelFamily f, int n_layer = 4, int d_model = 32) 
   return m;
 }
 
-// Everything the Trainer builds for one configuration.
-struct Rig {
-  std::unique_ptr<Device> dev;
-  std::unique_ptr<Ops> ops;
-  ModelSpec spec;
-  Modes modes;
-  DeviceBudget budget;
-  std::unique_ptr<DeviceArena> arena;
-  std::unique_ptr<HostAllocator> host;
-  std::unique_ptr<ModelStates> states;
-  std::unique_ptr<Executor> exec;
-  int B, T;
-
-  Rig(const ModelConfig& m, int B_, int T_, Modes modes_, const ActivationOptions& ao = {},
-      uint64_t seed = 42)
-      : modes(std::move(modes_)), B(B_), T(T_) {
-    dev = make_cpu_device();
-    ops = make_ops(*dev);
-    spec = build_model_spec(m);
-    budget = device_budget(spec, *ops, B, T, modes, resident_state_bytes(spec, ops->act_dtype()),
-                           ao.budget);
-    arena = std::make_unique<DeviceArena>(dev.get(), budget.total());
-    HostAllocatorOptions ho;
-    ho.pin = PinMode::kOff;
-    host = std::make_unique<HostAllocator>(NumaTopology::load_this_system(), ho);
-    states = make_resident_states(spec, *dev, *ops, *arena);
-    ExecutorOptions eo;
-    eo.micro_batch = B;
-    eo.seq_len = T;
-    eo.block_modes = modes;
-    eo.host = host.get();
-    eo.activations = ao;
-    exec = std::make_unique<Executor>(spec, *dev, *ops, *arena, *states, eo);
-    for (size_t i = 0; i < spec.params.size(); ++i) {
-      auto v = init_param(spec, static_cast<int>(i), seed);
-      states->write_param(static_cast<int>(i), v.data());
-    }
-  }
-  ~Rig() {
-    exec.reset();  // regions are freed in reverse order of allocation
-    states.reset();
-  }
-  const ActivationManager& acts() const { return exec->activations(); }
-
-  std::vector<float> param(int id) {
-    std::vector<float> v(spec.params[id].numel);
-    states->read_param(id, v.data());
-    return v;
-  }
-  std::vector<float> grad(int id) {
-    std::vector<float> v(spec.params[id].numel);
-    states->read_grad(id, v.data());
-    return v;
-  }
-};
+using Rig = testutil::ExecutorRig;
 
 // Micro-batches of the default synthetic corpus, the same sequence for every rig.
 class Batches {
