@@ -19,7 +19,7 @@
 #ifdef MART_HAVE_CUDA
 #include <cuda_runtime_api.h>
 
-#include "kernels/codec_cuda.h"
+#include "cuda/codec_cuda.h"
 #endif
 
 namespace {

@@ -28,7 +28,7 @@
 #include "common/error.h"
 #include "common/units.h"
 #include "kernels/cpu/adamw_simd.h"
-#include "memory/cpu_adam.h"
+#include "kernels/cpu/cpu_adam.h"
 
 namespace mart {
 namespace {

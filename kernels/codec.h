@@ -1,7 +1,7 @@
 // Error-bounded lossy activation codec (COMET-style; DESIGN-NOTES section 2), CPU side and format.
 // Every finite input value x is reconstructed as x' with |x - x'| <= eb (absolute, exact real
 // arithmetic on the fp32 values). The CPU encoder (kernels/cpu/codec_cpu.cpp) and the CUDA encoder
-// (kernels/cuda/codec_cuda.cu, API in kernels/codec_cuda.h) produce byte-identical encodings: both
+// (cuda/codec_cuda.cu, API in cuda/codec_cuda.h) produce byte-identical encodings: both
 // run the per-value arithmetic of kernels/codec_math.h, where every fp32 operation is spelled out
 // (round-to-nearest-even, no FMA contraction). The proof of the bound sits next to that code.
 //

@@ -11,9 +11,9 @@
 #include "common/error.h"
 #include "common/units.h"
 #include "launcher/commands.h"
-#include "profiler/hardware.h"
+#include "planner/hardware.h"
 #include "profiler/plan_job.h"
-#include "runtime/config/config_loader.h"
+#include "config/config_loader.h"
 
 namespace mart::cli {
 namespace {

@@ -9,7 +9,7 @@
 #include "launcher/commands.h"
 #include "profiler/measured_profile.h"
 #include "runtime/backend.h"
-#include "runtime/config/config_loader.h"
+#include "config/config_loader.h"
 
 namespace mart::cli {
 namespace {

@@ -5,8 +5,9 @@
 
 #include "common/error.h"
 #include "launcher/commands.h"
-#include "runtime/config/config_loader.h"
-#include "runtime/train_checkpoint.h"
+#include "config/config_loader.h"
+#include "runtime/checkpoint/train_checkpoint.h"
+#include "profiler/auto_plan.h"
 #include "runtime/trainer.h"
 
 namespace mart::cli {
@@ -39,6 +40,7 @@ void run_train(const TrainArgs& a) {
   opt.init_from = a.init_from;
   opt.stop_after = a.stop_after;
   opt.progress = !a.no_progress;
+  opt.auto_planner = &auto_plan_for_training;  // memory.mode: auto
   Trainer(cfg, opt).run();
 }
 

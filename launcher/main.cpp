@@ -7,8 +7,7 @@
 #include "common/error.h"
 #include "launcher/commands.h"
 #include "launcher/openmp_env.h"
-#include "profiler/auto_plan.h"
-#include "runtime/config/suggest.h"
+#include "config/suggest.h"
 
 int main(int argc, char** argv) {
   mart::cli::ensure_passive_openmp_wait(argv);
@@ -22,7 +21,6 @@ int main(int argc, char** argv) {
   mart::cli::add_prepare_data(app);
   mart::cli::add_plan(app);
   mart::cli::add_profile(app);
-  mart::install_auto_planner();  // memory.mode: auto in `mart train`
   // "mart trian": say which word is wrong and what was meant, not just "subcommand required".
   if (argc > 1 && argv[1][0] != '-') {
     std::vector<std::string> names;

@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "memory/device_arena.h"
-#include "runtime/device/device.h"
+#include "device/device.h"
 
 namespace mart {
 

@@ -13,9 +13,9 @@
 #ifdef MART_HAVE_CUDA
 #include <cuda_runtime_api.h>
 
-#include "kernels/codec_cuda.h"
+#include "cuda/codec_cuda.h"
 namespace mart::detail {
-// memory/activation_manager.cu: dst[i] = bf16 round-to-nearest-even of src[i], on `stream`.
+// cuda/act_convert.cu: dst[i] = bf16 round-to-nearest-even of src[i], on `stream`.
 void act_f32_to_bf16(const float* src, uint16_t* dst, size_t n, cudaStream_t stream);
 }  // namespace mart::detail
 #endif

@@ -28,7 +28,7 @@
 //                  prefetch overlaps this block's backward too. Results are bitwise those of
 //                  compress; a fallback copies nothing and recomputes.
 // All device regions are taken from the arena in the constructor and pinned host blocks from the
-// HostAllocator: the layout is static and equals activation_memory() (runtime/planner/
+// HostAllocator: the layout is static and equals activation_memory() (layout/
 // activation_memory.h) to the byte.
 //
 // Call order per micro-batch: forward_begin(b)/forward_end(b) for b = 0..L-1, then (training)
@@ -45,8 +45,8 @@
 #include "kernels/codec_adaptive.h"
 #include "memory/act_swap_lane.h"
 #include "memory/device_arena.h"
-#include "runtime/device/device.h"
-#include "runtime/planner/activation_memory.h"
+#include "device/device.h"
+#include "layout/activation_memory.h"
 
 namespace mart {
 

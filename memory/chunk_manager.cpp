@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 #include "memory/host_allocator.h"
-#include "runtime/planner/chunk_memory.h"
+#include "layout/chunk_memory.h"
 
 namespace mart {
 namespace {

@@ -1,5 +1,5 @@
 // ChunkManager: model states in chunks (DESIGN-NOTES §1). Tensors are packed in execution order
-// into equal-capacity chunks (runtime/planner/chunk_layout.h). The first n_persist chunks live on
+// into equal-capacity chunks (layout/chunk_layout.h). The first n_persist chunks live on
 // the device with their Adam states and are updated there; every other chunk lives in pinned host
 // memory (params, fp32 master, m, v, grads) and is uploaded into one of n_buffer device buffers
 // before use.
@@ -35,10 +35,10 @@
 #include <vector>
 
 #include "kernels/ops.h"
-#include "memory/cpu_adam.h"
+#include "kernels/cpu/cpu_adam.h"
 #include "memory/device_arena.h"
-#include "runtime/device/device.h"
-#include "runtime/planner/chunk_layout.h"
+#include "device/device.h"
+#include "layout/chunk_layout.h"
 
 namespace mart {
 

@@ -5,7 +5,7 @@
 
 #include "common/error.h"
 #include "common/units.h"
-#include "runtime/device/device.h"
+#include "device/device.h"
 
 namespace mart {
 

@@ -4,7 +4,7 @@
 
 #include "common/error.h"
 #include "memory/activation_manager.h"
-#include "profiler/layout_ops.h"
+#include "kernels/layout_ops.h"
 #include "runtime/executor.h"
 #include "runtime/model/model_states.h"
 

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "kernels/ops.h"
-#include "runtime/config/job_config.h"
+#include "config/job_config.h"
 #include "runtime/model/model_spec.h"
-#include "runtime/planner/profile.h"
+#include "planner/profile.h"
 
 namespace mart {
 

@@ -7,7 +7,7 @@
 #include "common/units.h"
 #include "profiler/measured_profile.h"
 #include "profiler/plan_job.h"
-#include "runtime/device/device.h"
+#include "device/device.h"
 
 namespace mart {
 

@@ -11,10 +11,10 @@
 
 #include "common/error.h"
 #include "kernels/codec.h"
-#include "memory/cpu_adam.h"
+#include "kernels/cpu/cpu_adam.h"
 #include "memory/device_arena.h"
 #include "memory/host_allocator.h"
-#include "profiler/hardware.h"
+#include "planner/hardware.h"
 #include "profiler/measured_profile.h"
 
 namespace mart {

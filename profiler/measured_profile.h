@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "kernels/ops.h"
-#include "runtime/config/job_config.h"
-#include "runtime/device/device.h"
-#include "runtime/planner/profile.h"
+#include "config/job_config.h"
+#include "device/device.h"
+#include "planner/profile.h"
 
 namespace mart {
 

@@ -7,7 +7,7 @@
 #include "common/error.h"
 #include "common/units.h"
 #include "profiler/analytic_profile.h"
-#include "profiler/hardware.h"
+#include "planner/hardware.h"
 
 namespace mart {
 namespace {

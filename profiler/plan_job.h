@@ -5,8 +5,8 @@
 #include <string>
 
 #include "nlohmann/json_fwd.hpp"
-#include "runtime/config/job_config.h"
-#include "runtime/planner/search.h"
+#include "config/job_config.h"
+#include "planner/search.h"
 
 namespace mart {
 

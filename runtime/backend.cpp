@@ -2,7 +2,7 @@
 
 #include "common/error.h"
 #ifdef MART_HAVE_CUDA
-#include "kernels/cuda/cuda_ops.h"
+#include "cuda/cuda_ops.h"
 #endif
 
 namespace mart {

@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "kernels/ops.h"
-#include "runtime/device/device.h"
+#include "device/device.h"
 
 namespace mart {
 

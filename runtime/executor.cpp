@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 #include "memory/chunk_manager.h"
-#include "runtime/device/device.h"
+#include "device/device.h"
 #include "runtime/model/transformer.h"
 
 namespace mart {

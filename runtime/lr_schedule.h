@@ -3,7 +3,7 @@
 #pragma once
 #include <cmath>
 
-#include "runtime/config/job_config.h"
+#include "config/job_config.h"
 
 namespace mart {
 

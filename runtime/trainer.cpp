@@ -16,19 +16,18 @@
 #include "memory/chunk_manager.h"
 #include "memory/device_arena.h"
 #include "memory/host_allocator.h"
-#include "profiler/auto_plan.h"
 #include "runtime/backend.h"
-#include "runtime/checkpoint/atomic_file.h"
-#include "runtime/config/config_loader.h"
+#include "io/atomic_file.h"
+#include "config/config_loader.h"
 #include "runtime/data/data_loader.h"
 #include "runtime/data/markov_corpus.h"
-#include "runtime/device/device.h"
+#include "device/device.h"
 #include "runtime/executor.h"
 #include "runtime/lr_schedule.h"
 #include "runtime/memory_budget.h"
-#include "runtime/model/hf_checkpoint.h"
+#include "runtime/checkpoint/hf_checkpoint.h"
 #include "runtime/model/init.h"
-#include "runtime/train_checkpoint.h"
+#include "runtime/checkpoint/train_checkpoint.h"
 
 namespace fs = std::filesystem;
 
@@ -208,16 +207,16 @@ struct Trainer::Impl {
     }
   }
 
-  // ---- memory.mode: auto (profiler/auto_plan.h) -----------------------------------------------
+  // ---- memory.mode: auto (runtime/auto_planner.h) -----------------------------------------------
   // Profiles the job on this device, plans within memory.device_capacity and rewrites cfg to the
   // plan (memory.mode manual with every knob set) before anything reads those knobs.
   void plan_auto_memory() {
     if (cfg.memory.mode != "auto") return;
-    const AutoPlanHook hook = auto_plan_hook();
-    MART_CHECK(hook,
-               "memory.mode auto needs the planner, which this program does not install "
-               "(call mart::install_auto_planner() from mart_profiler), or use memory.mode manual");
-    planner = hook(cfg, *dev, *ops);
+    MART_CHECK(opt.auto_planner,
+               "memory.mode auto needs a planner, which this program did not pass to the trainer "
+               "(TrainOptions::auto_planner = mart::auto_plan_for_training from mart_profiler), or "
+               "use memory.mode manual");
+    planner = opt.auto_planner(cfg, *dev, *ops);
     validate(cfg);
   }
 

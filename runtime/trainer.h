@@ -5,7 +5,7 @@
 //   RUN/metrics.jsonl    one object per step: step, loss, lr, grad_norm, step_s, tokens_per_s,
 //                        peak_device_bytes (+ val_loss on evaluation steps)
 //   RUN/summary.json     final/best loss, throughput, peak memory, the plan used
-//   RUN/checkpoints/     see runtime/train_checkpoint.h
+//   RUN/checkpoints/     see runtime/checkpoint/train_checkpoint.h
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -13,7 +13,8 @@
 #include <string>
 
 #include "nlohmann/json_fwd.hpp"
-#include "runtime/config/job_config.h"
+#include "config/job_config.h"
+#include "runtime/auto_planner.h"
 
 namespace mart {
 
@@ -23,6 +24,7 @@ struct TrainOptions {
   std::string init_from;  // Hugging Face model.safetensors (or a directory holding one)
   int stop_after = -1;    // stop (with a checkpoint) once this many steps are done; -1: run all
   bool progress = true;   // live progress line on stderr
+  AutoPlanner auto_planner;  // memory.mode auto: profile + plan (profiler/auto_plan.h); else unused
 };
 
 struct TrainSummary {

@@ -46,7 +46,7 @@ RUN_TIMEOUT_S=${RUN_TIMEOUT_S:-240}
 MART_EXTRA=${MART_EXTRA:-}
 BUILD_DIR=$ROOT/build-cuda
 MART_BIN=$BUILD_DIR/mart
-TEST_BIN=$BUILD_DIR/tests/mart_test_cuda
+TEST_BIN=$BUILD_DIR/tests/mart_test_gpu
 # Libraries carried from a build machine (prepare_carry.sh); cuDNN from PyTorch's wheel when the
 # CUDA toolkit here has none.
 [[ -d $BUILD_DIR/carry-lib ]] && export LD_LIBRARY_PATH=$BUILD_DIR/carry-lib:${LD_LIBRARY_PATH:-}

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "common/error.h"
-#include "runtime/checkpoint/mapped_file.h"
+#include "io/mapped_file.h"
 
 namespace mart {
 

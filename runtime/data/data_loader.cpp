@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "runtime/data/file_glob.h"
+#include "io/file_glob.h"
 #include "runtime/data/token_shard.h"
 
 namespace mart {

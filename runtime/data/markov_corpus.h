@@ -7,7 +7,7 @@
 #include <span>
 #include <vector>
 
-#include "runtime/data/rng.h"
+#include "common/rng.h"
 
 namespace mart {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "common/error.h"
-#include "runtime/checkpoint/atomic_file.h"
+#include "io/atomic_file.h"
 
 namespace mart {
 

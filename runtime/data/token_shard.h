@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/checkpoint/mapped_file.h"
+#include "io/mapped_file.h"
 
 namespace mart {
 

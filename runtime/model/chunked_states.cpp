@@ -6,7 +6,7 @@
 #include "memory/chunk_manager.h"
 #include "runtime/executor.h"
 #include "runtime/model/model_states.h"
-#include "runtime/planner/plan_layout.h"
+#include "layout/resident_sets.h"
 
 namespace mart {
 namespace {

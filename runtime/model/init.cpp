@@ -3,7 +3,7 @@
 #include <cmath>
 #include <string>
 
-#include "runtime/data/rng.h"
+#include "common/rng.h"
 
 namespace mart {
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/config/job_config.h"
+#include "config/job_config.h"
 
 namespace mart {
 

@@ -4,7 +4,7 @@
 
 #include "common/error.h"
 #include "memory/device_arena.h"
-#include "runtime/device/device.h"
+#include "device/device.h"
 #include "runtime/model/model_states.h"
 
 namespace mart {

@@ -12,7 +12,7 @@
 #include "memory/device_arena.h"
 #include "memory/host_allocator.h"
 #include "runtime/backend.h"
-#include "runtime/device/device.h"
+#include "device/device.h"
 #include "runtime/executor.h"
 #include "runtime/memory_budget.h"
 #include "runtime/model/init.h"

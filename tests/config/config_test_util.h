@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "runtime/config/config_loader.h"
+#include "config/config_loader.h"
 
 namespace mart::test {
 

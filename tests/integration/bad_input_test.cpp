@@ -5,7 +5,7 @@
 
 #include "runtime/data/markov_corpus.h"
 #include "runtime/data/token_shard.h"
-#include "runtime/train_checkpoint.h"
+#include "runtime/checkpoint/train_checkpoint.h"
 #include "tests/integration/integ_util.h"
 
 namespace mart::integ {
@@ -92,7 +92,7 @@ TEST_P(BadInputTest, ResumeWithADifferentModelShapeFails) {
 
 // A different head count keeps every tensor's shape, so a shape check alone cannot notice it;
 // the weights would silently be reinterpreted by another attention layout.
-// MART BUG (runtime/train_checkpoint.cpp, load_checkpoint): only the parameter count is compared
+// MART BUG (runtime/checkpoint/train_checkpoint.cpp, load_checkpoint): only the parameter count is compared
 // with the saved config; comparing the saved ModelConfig (n_head, n_kv_head, norm_eps, rope_theta,
 // max_seq_len, ...) with spec.cfg would catch this. Expected to fail until fixed.
 TEST_P(BadInputTest, ResumeWithADifferentHeadCountFails) {
@@ -152,7 +152,7 @@ TEST_P(BadInputTest, MissingShardPatternIsNamed) {
 }
 
 // A pattern whose directory does not exist is the commonest typo (data/ vs dat/).
-// MART BUG (runtime/data/file_glob.cpp, expand_glob): glob() is called with GLOB_ERR, so a
+// MART BUG (io/file_glob.cpp, expand_glob): glob() is called with GLOB_ERR, so a
 // missing directory makes it return GLOB_ABORTED and the message blames permissions ("cannot
 // read a directory ... (check permissions)"). Fix: pass an errfunc that returns 0 for
 // ENOENT/ENOTDIR (or drop GLOB_ERR and keep the no-match check), so this reports "matches no

@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "runtime/checkpoint/safetensors.h"
-#include "runtime/model/hf_checkpoint.h"
-#include "runtime/train_checkpoint.h"
+#include "io/safetensors.h"
+#include "runtime/checkpoint/hf_checkpoint.h"
+#include "runtime/checkpoint/train_checkpoint.h"
 #include "tests/integration/integ_util.h"
 
 namespace mart::integ {

@@ -1,8 +1,8 @@
 #include <unistd.h>
 
 #include "io_test_util.h"
-#include "runtime/checkpoint/atomic_file.h"
-#include "runtime/checkpoint/checksum.h"
+#include "io/atomic_file.h"
+#include "io/checksum.h"
 
 namespace mart {
 namespace {

@@ -1,7 +1,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io_test_util.h"
-#include "runtime/checkpoint/safetensors.h"
+#include "io/safetensors.h"
 
 namespace mart {
 namespace {

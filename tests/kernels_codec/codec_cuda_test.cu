@@ -8,7 +8,7 @@
 
 #include "codec_test_util.h"
 #include "common/dtype.h"
-#include "kernels/codec_cuda.h"
+#include "cuda/codec_cuda.h"
 
 namespace mart::codec::test {
 namespace {

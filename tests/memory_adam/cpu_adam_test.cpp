@@ -1,6 +1,6 @@
 // CpuAdam on its thread pool: same bits for any thread count and tile size, ordered async
 // updates, stats, clean shutdown.
-#include "memory/cpu_adam.h"
+#include "kernels/cpu/cpu_adam.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // ThreadPool: static tiling, ordering, errors, binding reports, shutdown.
-#include "memory/thread_pool.h"
+#include "kernels/cpu/thread_pool.h"
 
 #include <gtest/gtest.h>
 

@@ -7,8 +7,8 @@
 #include <string>
 
 #include "planner_test_util.h"
-#include "runtime/planner/chunk_memory.h"
-#include "runtime/planner/cost_model.h"
+#include "layout/chunk_memory.h"
+#include "planner/cost_model.h"
 
 namespace mart {
 namespace {

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "runtime/planner/event_sim.h"
+#include "planner/event_sim.h"
 
 namespace mart {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "common/error.h"
 #include "planner_test_util.h"
-#include "runtime/planner/plan_layout.h"
+#include "planner/plan_layout.h"
 
 namespace mart {
 namespace {

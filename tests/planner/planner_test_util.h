@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#include "runtime/planner/profile.h"
+#include "planner/profile.h"
 
 namespace mart::test {
 

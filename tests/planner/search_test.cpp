@@ -8,7 +8,7 @@
 
 #include "common/error.h"
 #include "planner_test_util.h"
-#include "runtime/planner/search.h"
+#include "planner/search.h"
 
 namespace mart {
 namespace {

@@ -22,10 +22,10 @@
 #include "memory/chunk_manager.h"
 #include "profiler/analytic_profile.h"
 #include "profiler/auto_plan.h"
-#include "profiler/hardware.h"
+#include "planner/hardware.h"
 #include "profiler/plan_job.h"
 #include "runtime/backend.h"
-#include "runtime/config/config_loader.h"
+#include "config/config_loader.h"
 #include "runtime/memory_budget.h"
 #include "runtime/model/model_states.h"
 #include "runtime/trainer.h"
@@ -79,6 +79,7 @@ Attempt run_once(const std::string& run_dir) {
   opt.run_dir = run_dir;
   std::filesystem::remove_all(opt.run_dir);
   opt.progress = false;
+  opt.auto_planner = &auto_plan_for_training;
   const TrainSummary s = Trainer(cfg, opt).run();
 
   std::ifstream f(s.summary_path);
@@ -116,7 +117,6 @@ TEST(AutoTrain, CpuPredictionsHold) {
   // A larger CPU share for this thread (and the threads it creates from here on) against other
   // tests in the same session. Without the privilege this is a no-op.
   const bool reniced = setpriority(PRIO_PROCESS, 0, -15) == 0;
-  install_auto_planner();
   double best = 1e9;
   for (int attempt = 1; attempt <= 3 && best >= 0.15; ++attempt) {
     const Attempt a =
@@ -184,6 +184,7 @@ TEST(AutoTrain, PredictedPeakIsTheTrainersPeakForEveryActivationMode) {
     opt.run_dir = std::string(::testing::TempDir()) + "/cswap_plan" + std::to_string(k++);
     std::filesystem::remove_all(opt.run_dir);
     opt.progress = false;
+  opt.auto_planner = &auto_plan_for_training;
     const TrainSummary s = Trainer(cfg, opt).run();
     EXPECT_EQ(s.peak_device_bytes, pc.memory.device);
     EXPECT_TRUE(std::isfinite(s.final_loss));

@@ -6,11 +6,11 @@
 #include <nlohmann/json.hpp>
 
 #include "profiler/analytic_profile.h"
-#include "profiler/hardware.h"
+#include "planner/hardware.h"
 #include "profiler/measured_profile.h"
 #include "profiler/plan_job.h"
 #include "runtime/backend.h"
-#include "runtime/config/config_loader.h"
+#include "config/config_loader.h"
 
 namespace mart {
 namespace {

@@ -10,9 +10,9 @@
 
 #include "common/error.h"
 #include "profiler/analytic_profile.h"
-#include "profiler/hardware.h"
+#include "planner/hardware.h"
 #include "profiler/plan_job.h"
-#include "runtime/config/config_loader.h"
+#include "config/config_loader.h"
 
 namespace mart {
 namespace {

@@ -1,4 +1,4 @@
-// The planner replicates runtime rules it may not link (runtime/planner/plan_layout.h) and reads
+// The planner replicates runtime rules it may not link (planner/plan_layout.h) and reads
 // the runtime's memory through the profile. Each replica and each memory figure is checked here
 // against the runtime function it stands for, so planner and runtime cannot drift apart.
 #include <gtest/gtest.h>
@@ -7,15 +7,15 @@
 #include "memory/activation_manager.h"
 #include "memory/chunk_manager.h"
 #include "profiler/analytic_profile.h"
-#include "profiler/hardware.h"
-#include "profiler/layout_ops.h"
+#include "planner/hardware.h"
+#include "kernels/layout_ops.h"
 #include "runtime/backend.h"
-#include "runtime/config/config_loader.h"
-#include "runtime/device/device.h"
+#include "config/config_loader.h"
+#include "device/device.h"
 #include "runtime/executor.h"
 #include "runtime/memory_budget.h"
 #include "runtime/model/model_states.h"
-#include "runtime/planner/cost_model.h"
+#include "planner/cost_model.h"
 
 namespace mart {
 namespace {

@@ -1,5 +1,5 @@
 // Activation memory is exact for every mode: what the manager allocates (arena tags, pinned host
-// blocks) equals its own accounting, equals the pure formula (runtime/planner/
+// blocks) equals its own accounting, equals the pure formula (layout/
 // activation_memory.h) and device_budget(); the arena's peak over a train step and an evaluation is
 // device_budget().total() to the byte; and the peak falls by exactly the expected amount as blocks
 // move from keep to checkpoint, swap or compress.
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "runtime/config/config_loader.h"
+#include "config/config_loader.h"
 #include "runtime/model/transformer.h"
 #include "runtime/trainer.h"
 #include "tests/runtime_acts/acts_util.h"

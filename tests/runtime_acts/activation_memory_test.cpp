@@ -1,10 +1,10 @@
-// The pure formula of runtime/planner/activation_memory.h on hand-computed cases: what each mode
+// The pure formula of layout/activation_memory.h on hand-computed cases: what each mode
 // costs on the device and in pinned host memory, and the compress region's parts.
 #include <gtest/gtest.h>
 
 #include "common/error.h"
 #include "kernels/codec.h"
-#include "runtime/planner/activation_memory.h"
+#include "layout/activation_memory.h"
 
 namespace mart {
 namespace {

@@ -17,7 +17,7 @@
 #include "memory/host_allocator.h"
 #include "runtime/backend.h"
 #include "runtime/data/markov_corpus.h"
-#include "runtime/device/device.h"
+#include "device/device.h"
 #include "runtime/executor.h"
 #include "runtime/memory_budget.h"
 #include "runtime/model/init.h"

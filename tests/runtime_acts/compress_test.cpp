@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "runtime/config/block_modes.h"
-#include "runtime/config/config_loader.h"
+#include "config/block_modes.h"
+#include "config/config_loader.h"
 #include "runtime/trainer.h"
 #include "tests/runtime_acts/acts_util.h"
 

@@ -14,18 +14,18 @@
 
 #include "common/error.h"
 #include "memory/chunk_manager.h"
-#include "memory/cpu_adam.h"
+#include "kernels/cpu/cpu_adam.h"
 #include "memory/device_arena.h"
 #include "memory/host_allocator.h"
 #include "runtime/backend.h"
-#include "runtime/device/device.h"
+#include "device/device.h"
 #include "runtime/executor.h"
 #include "runtime/memory_budget.h"
 #include "runtime/model/init.h"
 #include "runtime/model/model_spec.h"
 #include "runtime/model/model_states.h"
-#include "runtime/planner/chunk_layout.h"
-#include "runtime/planner/chunk_memory.h"
+#include "layout/chunk_layout.h"
+#include "layout/chunk_memory.h"
 #include "tests/common/test_util.h"
 
 namespace mart::chunks {

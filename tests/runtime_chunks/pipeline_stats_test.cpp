@@ -1,6 +1,6 @@
 // What the chunk pipeline moves and holds, counted exactly: uploads, buffer reuse between forward
 // and backward, gradient offloads and re-uploads under accumulation, device bytes (the arena's
-// peak equals the chunk formula of runtime/planner/chunk_memory.h plus the executor's regions,
+// peak equals the chunk formula of layout/chunk_memory.h plus the executor's regions,
 // region by region) and pinned host bytes.
 #include <gtest/gtest.h>
 

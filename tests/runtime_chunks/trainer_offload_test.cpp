@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/units.h"
-#include "runtime/config/config_validate.h"
+#include "config/config_validate.h"
 #include "runtime/trainer.h"
 #include "tests/runtime_chunks/chunk_test_util.h"
 

@@ -10,7 +10,7 @@
 
 #include "kernels/ops.h"
 #include "memory/device_arena.h"
-#include "runtime/device/device.h"
+#include "device/device.h"
 #include "runtime/executor.h"
 #include "runtime/memory_budget.h"
 #include "runtime/model/init.h"

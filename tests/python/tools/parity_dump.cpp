@@ -26,12 +26,12 @@
 #include "common/error.h"
 #include "memory/device_arena.h"
 #include "runtime/backend.h"
-#include "runtime/checkpoint/safetensors.h"
-#include "runtime/device/device.h"
+#include "io/safetensors.h"
+#include "device/device.h"
 #include "runtime/executor.h"
 #include "runtime/lr_schedule.h"
 #include "runtime/memory_budget.h"
-#include "runtime/model/hf_checkpoint.h"
+#include "runtime/checkpoint/hf_checkpoint.h"
 #include "runtime/model/init.h"
 
 namespace {

@@ -1,0 +1,229 @@
+#include "config/config_validate.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/error.h"
+
+namespace mart {
+namespace {
+
+const std::vector<std::string> kBackends = {"cpu", "cuda", "auto"};
+const std::vector<std::string> kSources = {"synthetic", "shards"};
+const std::vector<std::string> kMemoryModes = {"resident", "manual", "auto"};
+const std::vector<std::string> kBlockModes = {"keep", "checkpoint", "swap", "compress",
+                                              "compress_swap"};
+
+// The Markov corpus (runtime/data/markov_corpus.h) refuses more contexts or table entries than
+// these; checking here reports it with the other config problems, before any work starts.
+constexpr long long kMaxMarkovContexts = 1LL << 22;
+constexpr long long kMaxMarkovEntries = 1LL << 26;
+
+bool one_of(const std::string& s, const std::vector<std::string>& options) {
+  return std::find(options.begin(), options.end(), s) != options.end();
+}
+
+std::string list(const std::vector<std::string>& options) {
+  std::string out;
+  for (const std::string& o : options) out += (out.empty() ? "" : ", ") + o;
+  return out;
+}
+
+// Collects messages; `need(cond, parts...)` records one when cond is false.
+struct Problems {
+  std::vector<std::string> out;
+  template <class... Args>
+  void need(bool cond, const Args&... parts) {
+    if (!cond) out.push_back(str(parts...));
+  }
+  void positive(int v, const char* path) { need(v > 0, path, " = ", v, ": must be at least 1"); }
+  void non_negative(int v, const char* path, const char* zero_means) {
+    need(v >= 0, path, " = ", v, ": must be >= 0 (0 ", zero_means, ")");
+  }
+};
+
+void check_model(const ModelConfig& m, Problems& p) {
+  p.positive(m.n_layer, "model.n_layer");
+  p.positive(m.d_model, "model.d_model");
+  p.positive(m.n_head, "model.n_head");
+  p.positive(m.n_kv_head, "model.n_kv_head");
+  p.positive(m.d_ff, "model.d_ff");
+  p.positive(m.vocab_size, "model.vocab_size");
+  p.positive(m.max_seq_len, "model.max_seq_len");
+  p.need(m.norm_eps > 0, "model.norm_eps = ", m.norm_eps, ": must be > 0 (it keeps the norm's ",
+         "division finite; 1e-5 is usual)");
+  p.need(m.init_std > 0, "model.init_std = ", m.init_std, ": must be > 0 (0.02 is usual)");
+  const bool gpt2 = m.family == ModelFamily::GPT2;
+  if (!gpt2)
+    p.need(m.rope_theta > 0, "model.rope_theta = ", m.rope_theta,
+           ": must be > 0 (RoPE base; 10000 for Llama 2, 500000 for Llama 3)");
+  if (m.d_model > 0 && m.n_head > 0) {
+    p.need(m.d_model % m.n_head == 0, "model.n_head = ", m.n_head,
+           " does not divide model.d_model = ", m.d_model,
+           ": every head needs d_model / n_head channels; pick a divisor of d_model");
+    if (!gpt2 && m.d_model % m.n_head == 0)
+      p.need(m.head_size() % 2 == 0, "model.d_model / model.n_head = ", m.head_size(),
+             " is odd: Llama's RoPE rotates channel pairs, so the head size must be even");
+  }
+  if (m.n_head > 0 && m.n_kv_head > 0) {
+    if (gpt2)
+      p.need(m.n_kv_head == m.n_head, "model.n_kv_head = ", m.n_kv_head,
+             " but model.n_head = ", m.n_head,
+             ": GPT-2 has no grouped-query attention; set n_kv_head to ", m.n_head,
+             " (or use family: llama)");
+    else
+      p.need(m.n_head % m.n_kv_head == 0, "model.n_kv_head = ", m.n_kv_head,
+             " does not divide model.n_head = ", m.n_head,
+             ": each kv head serves n_head / n_kv_head query heads; pick a divisor of n_head");
+  }
+  if (gpt2)
+    p.need(m.tied_embeddings, "model.tied_embeddings = false: GPT-2 always ties its output ",
+           "projection to the token embedding; set it to true (or use family: llama)");
+}
+
+void check_data(const JobConfig& c, Problems& p) {
+  const DataConfig& d = c.data;
+  p.need(one_of(d.source, kSources), "data.source = '", d.source, "': unknown; use one of ",
+         list(kSources));
+  if (d.source == "shards")
+    p.need(!d.train_pattern.empty(), "data.source = shards needs data.train_pattern (a glob of ",
+           "token shard files, e.g. data/tinyshakespeare.bin from `mart prepare-data`)");
+  if (d.source != "synthetic") return;
+  p.need(d.synthetic_vocab >= 2, "data.synthetic_vocab = ", d.synthetic_vocab,
+         ": must be at least 2 symbols");
+  p.need(d.synthetic_vocab <= c.model.vocab_size, "data.synthetic_vocab = ", d.synthetic_vocab,
+         " exceeds model.vocab_size = ", c.model.vocab_size,
+         ": the model could not embed those tokens; lower synthetic_vocab or raise vocab_size");
+  p.need(d.synthetic_order >= 0, "data.synthetic_order = ", d.synthetic_order,
+         ": must be >= 0 (the Markov chain's context length; 0 draws symbols independently)");
+  p.need(d.synthetic_branching >= 1 && d.synthetic_branching <= std::max(d.synthetic_vocab, 1),
+         "data.synthetic_branching = ", d.synthetic_branching, ": must be between 1 and ",
+         "data.synthetic_vocab = ", d.synthetic_vocab);
+  if (d.synthetic_vocab >= 2 && d.synthetic_order >= 0) {
+    long long contexts = 1;
+    for (int i = 0; i < d.synthetic_order && contexts <= kMaxMarkovContexts; ++i)
+      contexts *= d.synthetic_vocab;
+    p.need(contexts <= kMaxMarkovContexts,
+           "data.synthetic_vocab^data.synthetic_order = ", d.synthetic_vocab, "^",
+           d.synthetic_order, " exceeds 2^22 Markov contexts: the ",
+           "transition table would be too large; lower synthetic_order or synthetic_vocab");
+    if (contexts <= kMaxMarkovContexts && d.synthetic_branching >= 1)
+      p.need(contexts * d.synthetic_branching <= kMaxMarkovEntries, "data.synthetic_vocab^",
+             "synthetic_order x synthetic_branching = ", contexts, " x ", d.synthetic_branching,
+             " exceeds 2^26 Markov table entries; lower synthetic_branching, order or vocab");
+  }
+}
+
+void check_train(const JobConfig& c, Problems& p) {
+  const TrainConfig& t = c.train;
+  p.positive(t.micro_batch, "train.micro_batch");
+  p.positive(t.seq_len, "train.seq_len");
+  p.positive(t.grad_accum, "train.grad_accum");
+  p.positive(t.steps, "train.steps");
+  p.need(t.seq_len <= c.model.max_seq_len, "train.seq_len = ", t.seq_len,
+         " exceeds model.max_seq_len = ", c.model.max_seq_len,
+         ": the model has no positions beyond that; lower seq_len or raise max_seq_len");
+  p.need(t.lr > 0, "train.lr = ", t.lr, ": the learning rate must be > 0");
+  p.need(t.min_lr_ratio >= 0 && t.min_lr_ratio <= 1, "train.min_lr_ratio = ", t.min_lr_ratio,
+         ": must be in [0, 1] (the cosine schedule ends at lr * min_lr_ratio)");
+  p.need(t.warmup_steps >= 0, "train.warmup_steps = ", t.warmup_steps, ": must be >= 0");
+  p.need(t.warmup_steps <= t.steps, "train.warmup_steps = ", t.warmup_steps,
+         " exceeds train.steps = ", t.steps, ": the run would end before warmup does");
+  p.need(t.weight_decay >= 0, "train.weight_decay = ", t.weight_decay, ": must be >= 0");
+  p.need(t.beta1 >= 0 && t.beta1 < 1, "train.beta1 = ", t.beta1,
+         ": must be in [0, 1) (AdamW's first-moment decay; 0.9 is usual)");
+  p.need(t.beta2 >= 0 && t.beta2 < 1, "train.beta2 = ", t.beta2,
+         ": must be in [0, 1) (AdamW's second-moment decay; 0.95 or 0.999 is usual)");
+  p.need(t.eps > 0, "train.eps = ", t.eps, ": must be > 0 (AdamW's denominator guard; 1e-8)");
+  p.need(t.grad_clip >= 0, "train.grad_clip = ", t.grad_clip, ": must be >= 0 (0 disables)");
+  p.non_negative(t.eval_every, "train.eval_every", "disables periodic validation");
+  if (t.eval_every > 0) p.positive(t.eval_batches, "train.eval_batches");
+  p.non_negative(t.checkpoint_every, "train.checkpoint_every", "saves only at the end");
+  p.positive(t.log_every, "train.log_every");
+}
+
+void check_memory(const MemoryConfig& m, Problems& p) {
+  p.need(one_of(m.mode, kMemoryModes), "memory.mode = '", m.mode, "': unknown; use one of ",
+         list(kMemoryModes));
+  p.need(m.n_persist >= -1, "memory.n_persist = ", m.n_persist,
+         ": must be >= 0, or -1 for every chunk");
+  if (m.mode == "manual")
+    p.need(
+        m.n_buffer >= 1, "memory.n_buffer = ", m.n_buffer, ": memory.mode = manual needs at ",
+        "least 1 device buffer to stream offloaded chunks through (2 overlaps copy and compute)");
+  else
+    p.non_negative(m.n_buffer, "memory.n_buffer", "is fine when nothing is offloaded");
+}
+
+void check_activations(const JobConfig& c, Problems& p) {
+  const ActivationConfig& a = c.activations;
+  const int n_layer = c.model.n_layer;
+  p.non_negative(a.n_swap, "activations.n_swap", "swaps no block");
+  p.non_negative(a.n_checkpoint, "activations.n_checkpoint", "checkpoints no block");
+  p.non_negative(a.n_compress, "activations.n_compress", "compresses no block");
+  p.non_negative(a.n_compress_swap, "activations.n_compress_swap", "compresses and swaps no block");
+  p.need(a.eb > 0 && std::isfinite(a.eb), "activations.eb = ", a.eb,
+         ": the compression error bound must be finite and > 0 (1e-3 is usual)");
+  p.need(a.payload_fraction > 0 && a.payload_fraction <= 2,
+         "activations.payload_fraction = ", a.payload_fraction,
+         ": must be in (0, 2], the payload bytes a compressed block may use per raw activation "
+         "byte (0.5 is usual; encodings that need more are recomputed instead)");
+  if (a.modes.empty()) {
+    long long special =
+        static_cast<long long>(a.n_swap) + a.n_checkpoint + a.n_compress + a.n_compress_swap;
+    p.need(special <= n_layer,
+           "activations.n_swap + n_checkpoint + n_compress + n_compress_swap = ", a.n_swap, " + ",
+           a.n_checkpoint, " + ", a.n_compress, " + ", a.n_compress_swap, " = ", special,
+           " exceeds model.n_layer = ", n_layer, ": each block has one mode; lower the counts");
+    return;
+  }
+  int counts[5] = {0, 0, 0, 0, 0};  // keep, checkpoint, swap, compress, compress_swap
+  for (size_t i = 0; i < a.modes.size(); ++i) {
+    auto it = std::find(kBlockModes.begin(), kBlockModes.end(), a.modes[i]);
+    p.need(it != kBlockModes.end(), "activations.modes[", i, "] = '", a.modes[i],
+           "': unknown block mode; use one of ", list(kBlockModes));
+    if (it != kBlockModes.end()) ++counts[it - kBlockModes.begin()];
+  }
+  p.need(static_cast<int>(a.modes.size()) == n_layer, "activations.modes lists ", a.modes.size(),
+         " modes but model.n_layer = ", n_layer, ": give one per block (or leave modes empty ",
+         "and use n_swap/n_checkpoint/n_compress/n_compress_swap)");
+  // Both spellings at once must agree, or the counts would silently be ignored.
+  bool counts_given =
+      a.n_swap != 0 || a.n_checkpoint != 0 || a.n_compress != 0 || a.n_compress_swap != 0;
+  p.need(!counts_given || (a.n_swap == counts[2] && a.n_checkpoint == counts[1] &&
+                           a.n_compress == counts[3] && a.n_compress_swap == counts[4]),
+         "activations.modes has ", counts[2], " swap, ", counts[1], " checkpoint, ", counts[3],
+         " compress and ", counts[4],
+         " compress_swap blocks but n_swap/n_checkpoint/n_compress/n_compress_swap say ", a.n_swap,
+         "/", a.n_checkpoint, "/", a.n_compress, "/", a.n_compress_swap,
+         ": modes wins when given, so set the counts to 0 (or make them match)");
+}
+
+}  // namespace
+
+std::vector<std::string> config_problems(const JobConfig& c) {
+  Problems p;
+  p.need(!c.name.empty(), "name is empty: it names the run's outputs; give any short name");
+  p.need(one_of(c.backend, kBackends), "backend = '", c.backend, "': unknown; use one of ",
+         list(kBackends));
+  check_model(c.model, p);
+  check_data(c, p);
+  check_train(c, p);
+  check_memory(c.memory, p);
+  check_activations(c, p);
+  return p.out;
+}
+
+void validate(const JobConfig& c, const std::string& origin) {
+  std::vector<std::string> problems = config_problems(c);
+  if (problems.empty()) return;
+  std::string msg = origin.empty() ? "invalid job config:" : "invalid job config (" + origin + "):";
+  for (const std::string& s : problems) msg += "\n  " + s;
+  throw Error(msg);
+}
+
+void validate(const JobConfig& c) {
+  validate(c, "");
+}
+
+}  // namespace mart

@@ -1,0 +1,98 @@
+// The job configuration: everything `mart train` / `mart plan` needs, with the built-in default
+// job's values as defaults. Loaded from YAML by config_loader.h (which validates every field and
+// names bad keys with their path), overridable with `--set section.key=value`.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mart {
+
+enum class ModelFamily { GPT2, Llama };
+
+struct ModelConfig {
+  ModelFamily family = ModelFamily::Llama;
+  int n_layer = 4;
+  int d_model = 256;
+  int n_head = 8;
+  int n_kv_head = 4;  // GPT-2: always == n_head
+  int d_ff = 768;     // GPT-2: 4*d_model by convention; Llama: SwiGLU inner width
+  int vocab_size = 256;
+  int max_seq_len = 256;  // GPT-2: rows of the position table; Llama: max_position_embeddings
+  float norm_eps = 1e-5f;
+  float rope_theta = 10000.0f;
+  bool tied_embeddings = false;  // GPT-2: forced true
+  float init_std = 0.02f;
+
+  int head_size() const { return d_model / n_head; }
+  int qkv_width() const { return (n_head + 2 * n_kv_head) * head_size(); }
+};
+
+struct DataConfig {
+  // "synthetic": the built-in Markov corpus; "shards": llm.c-format token files.
+  std::string source = "synthetic";
+  std::string train_pattern;  // glob of train shards (source: shards)
+  std::string val_pattern;    // glob of validation shards (optional)
+  // Synthetic Markov source (data/markov_corpus.h): order-k over `synthetic_vocab` symbols.
+  int synthetic_vocab = 16;
+  int synthetic_order = 2;
+  int synthetic_branching = 3;  // non-zero next-symbol choices per context
+  uint64_t synthetic_seed = 1234;
+};
+
+struct TrainConfig {
+  int micro_batch = 8;
+  int seq_len = 64;
+  int grad_accum = 1;
+  int steps = 120;
+  float lr = 3e-3f;
+  float min_lr_ratio = 0.1f;  // cosine decays to lr * min_lr_ratio
+  int warmup_steps = 10;
+  float weight_decay = 0.1f;  // applied to 2-D weights only (not norms, biases)
+  float beta1 = 0.9f;
+  float beta2 = 0.95f;
+  float eps = 1e-8f;
+  float grad_clip = 1.0f;  // global-norm clipping; 0 disables
+  uint64_t seed = 42;
+  int eval_every = 40;  // 0 disables periodic validation
+  int eval_batches = 4;
+  int checkpoint_every = 0;  // 0: only at the end
+  int log_every = 1;
+};
+
+struct MemoryConfig {
+  uint64_t device_capacity = 0;  // bytes; 0 = the device's free memory (unlimited on CPU)
+  // "resident": every model state on the device; "manual": chunks with n_persist/n_buffer as given;
+  // "auto": profile + plan.
+  std::string mode = "resident";
+  int n_persist = -1;       // chunks kept on device; -1 = all
+  int n_buffer = 2;         // device chunk buffers for offloaded chunks
+  uint64_t chunk_size = 0;  // bytes; 0 = auto (grid search for least waste)
+};
+
+struct ActivationConfig {
+  // Per-block modes ("keep", "checkpoint", "swap", "compress", "compress_swap"); empty = derived
+  // from the counts (config/block_modes.h).
+  std::vector<std::string> modes;
+  int n_swap = 0;
+  int n_checkpoint = 0;
+  int n_compress = 0;
+  int n_compress_swap = 0;
+  float eb = 1e-3f;  // absolute error bound for "compress" and "compress_swap"
+  bool adaptive_eb = false;
+  // Payload bytes a compressed block may use per raw activation byte (CompressBudget): 0.5 stores
+  // at most 16 bits per fp32 value; an encoding that needs more is recomputed instead.
+  float payload_fraction = 0.5f;
+};
+
+struct JobConfig {
+  std::string name = "default";
+  std::string backend = "cpu";  // "cpu" | "cuda" | "auto"
+  ModelConfig model;
+  DataConfig data;
+  TrainConfig train;
+  MemoryConfig memory;
+  ActivationConfig activations;
+};
+
+}  // namespace mart

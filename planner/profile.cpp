@@ -1,0 +1,255 @@
+#include "planner/profile.h"
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/error.h"
+
+namespace mart {
+
+using json = nlohmann::json;
+
+namespace {
+
+// Reads j[key] as T, naming the key path on a missing or mistyped value.
+template <class T>
+T get(const json& j, const char* key, const std::string& where) {
+  MART_CHECK(j.is_object() && j.contains(key), "profile: missing key '", where, key, "'");
+  try {
+    return j.at(key).get<T>();
+  } catch (const json::exception& e) {
+    MART_FAIL("profile: key '", where, key, "' has the wrong type (", e.what(), ")");
+  }
+}
+
+template <class T>
+T get_or(const json& j, const char* key, T dflt, const std::string& where) {
+  return j.contains(key) ? get<T>(j, key, where) : dflt;
+}
+
+}  // namespace
+
+const MicroBatchProfile* Profile::find(int b) const {
+  for (auto& m : micro_batches)
+    if (m.micro_batch == b) return &m;
+  return nullptr;
+}
+
+bool Profile::supports(const std::string& m) const {
+  for (auto& x : act_modes)
+    if (x == m) return true;
+  return false;
+}
+
+json to_json(const HardwareProfile& h) {
+  return {{"name", h.name},
+          {"estimated", h.estimated},
+          {"backend", h.backend},
+          {"device_memory", h.device_memory},
+          {"host_memory", h.host_memory},
+          {"pinned_limit", h.pinned_limit},
+          {"h2d_bps", h.h2d_bps},
+          {"d2h_bps", h.d2h_bps},
+          {"h2d_duplex_bps", h.h2d_duplex_bps},
+          {"d2h_duplex_bps", h.d2h_duplex_bps},
+          {"cpu_adam_elems_per_s", h.cpu_adam_elems_per_s},
+          {"device_adam_elems_per_s", h.device_adam_elems_per_s},
+          {"matmul_flops", h.matmul_flops},
+          {"peak_flops", h.peak_flops},
+          {"mem_bw_bps", h.mem_bw_bps},
+          {"codec_bps", h.codec_bps},
+          {"compute_on_host", h.compute_on_host},
+          {"host_overlap_rate", h.host_overlap_rate}};
+}
+
+json to_json(const Profile& p) {
+  const auto& m = p.model;
+  json tensors = {{"numel", m.tensor_numel}, {"glue", m.tensor_glue}, {"group", m.tensor_group}};
+  json model = {{"name", m.name},
+                {"family", m.family},
+                {"n_layer", m.n_layer},
+                {"seq_len", m.seq_len},
+                {"d_model", m.d_model},
+                {"n_head", m.n_head},
+                {"vocab", m.vocab},
+                {"n_params", m.n_params},
+                {"flops_per_token", m.flops_per_token},
+                {"act_bytes", m.act_bytes},
+                {"tied_head", m.tied_head},
+                {"tensors", tensors}};
+  json mbs = json::array();
+  for (auto& b : p.micro_batches) {
+    json modes = json::object();
+    for (auto& [k, v] : b.act_mode_bytes) modes[k] = {{"device", v.device}, {"host", v.host}};
+    mbs.push_back({{"micro_batch", b.micro_batch},
+                   {"io_bytes", b.io_bytes},
+                   {"inputs_bytes", b.inputs_bytes},
+                   {"head_bytes", b.head_bytes},
+                   {"scratch_bytes", b.scratch_bytes},
+                   {"body_bytes", b.body_bytes},
+                   {"body_act_values", b.body_act_values},
+                   {"body_stat_bytes", b.body_stat_bytes},
+                   {"codec_workspace_bytes", b.codec_workspace_bytes},
+                   {"block_forward_s", b.block_forward_s},
+                   {"block_backward_s", b.block_backward_s},
+                   {"block_recompute_s", b.block_recompute_s},
+                   {"embedding_forward_s", b.embedding_forward_s},
+                   {"embedding_backward_s", b.embedding_backward_s},
+                   {"head_s", b.head_s},
+                   {"act_mode_bytes", modes}});
+  }
+  return {{"mart_profile_version", kProfileVersion},
+          {"source", p.source},
+          {"model", model},
+          {"micro_batches", mbs},
+          {"act_modes", p.act_modes},
+          {"hardware", to_json(p.hardware)}};
+}
+
+HardwareProfile hardware_from_json(const json& j) {
+  const std::string w = "hardware.";
+  HardwareProfile h;
+  h.name = get<std::string>(j, "name", w);
+  h.estimated = get<bool>(j, "estimated", w);
+  h.backend = get<std::string>(j, "backend", w);
+  MART_CHECK(h.backend == "cuda" || h.backend == "cpu",
+             "profile: hardware.backend must be cuda "
+             "or cpu, got '",
+             h.backend, "'");
+  h.device_memory = get<uint64_t>(j, "device_memory", w);
+  h.host_memory = get<uint64_t>(j, "host_memory", w);
+  h.pinned_limit = get_or<uint64_t>(j, "pinned_limit", 0, w);
+  h.h2d_bps = get<double>(j, "h2d_bps", w);
+  h.d2h_bps = get<double>(j, "d2h_bps", w);
+  h.h2d_duplex_bps = get<double>(j, "h2d_duplex_bps", w);
+  h.d2h_duplex_bps = get<double>(j, "d2h_duplex_bps", w);
+  h.cpu_adam_elems_per_s = get<double>(j, "cpu_adam_elems_per_s", w);
+  h.device_adam_elems_per_s = get<double>(j, "device_adam_elems_per_s", w);
+  h.matmul_flops = get<double>(j, "matmul_flops", w);
+  h.peak_flops = get<double>(j, "peak_flops", w);
+  h.mem_bw_bps = get<double>(j, "mem_bw_bps", w);
+  h.codec_bps = get_or<double>(j, "codec_bps", 0, w);
+  h.compute_on_host = get_or<bool>(j, "compute_on_host", h.backend == "cpu", w);
+  h.host_overlap_rate = get_or<double>(j, "host_overlap_rate", 1.0, w);
+  for (double r : {h.h2d_bps, h.d2h_bps, h.h2d_duplex_bps, h.d2h_duplex_bps, h.cpu_adam_elems_per_s,
+                   h.device_adam_elems_per_s, h.matmul_flops, h.peak_flops, h.mem_bw_bps})
+    MART_CHECK(r > 0, "profile: hardware '", h.name,
+               "' has a rate that is not positive: every "
+               "bandwidth, FLOP/s and elements/s figure must be > 0");
+  MART_CHECK(h.host_overlap_rate > 0 && h.host_overlap_rate <= 1,
+             "profile: hardware.host_overlap_rate must be in (0, 1]");
+  return h;
+}
+
+Profile profile_from_json(const json& j) {
+  MART_CHECK(j.is_object() && j.contains("mart_profile_version"),
+             "not a MART profile: no 'mart_profile_version' key (write one with `mart profile`)");
+  const int v = get<int>(j, "mart_profile_version", "");
+  MART_CHECK(v == kProfileVersion, "profile version ", v,
+             " is not supported (this mart reads "
+             "version ",
+             kProfileVersion, "); re-run `mart profile`");
+  Profile p;
+  p.source = get<std::string>(j, "source", "");
+  const json& m = j.at("model");
+  const std::string w = "model.";
+  p.model.name = get<std::string>(m, "name", w);
+  p.model.family = get<std::string>(m, "family", w);
+  p.model.n_layer = get<int>(m, "n_layer", w);
+  p.model.seq_len = get<int>(m, "seq_len", w);
+  p.model.d_model = get<int>(m, "d_model", w);
+  p.model.n_head = get<int>(m, "n_head", w);
+  p.model.vocab = get<int>(m, "vocab", w);
+  p.model.n_params = get<uint64_t>(m, "n_params", w);
+  p.model.flops_per_token = get<double>(m, "flops_per_token", w);
+  p.model.act_bytes = get<int>(m, "act_bytes", w);
+  p.model.tied_head = get<bool>(m, "tied_head", w);
+  MART_CHECK(m.contains("tensors"), "profile: missing key 'model.tensors'");
+  const json& t = m.at("tensors");
+  p.model.tensor_numel = get<std::vector<uint64_t>>(t, "numel", "model.tensors.");
+  p.model.tensor_glue = get<std::vector<bool>>(t, "glue", "model.tensors.");
+  p.model.tensor_group = get<std::vector<int>>(t, "group", "model.tensors.");
+  const size_t n = p.model.tensor_numel.size();
+  MART_CHECK(n > 0 && p.model.tensor_glue.size() == n && p.model.tensor_group.size() == n,
+             "profile: model.tensors numel, glue and group must have the same, non-zero length");
+  MART_CHECK(p.model.n_layer > 0 && (p.model.act_bytes == 2 || p.model.act_bytes == 4),
+             "profile: model.n_layer must be positive and model.act_bytes 2 or 4");
+  for (int g : p.model.tensor_group)
+    MART_CHECK(g >= 0 && g < p.model.n_groups(), "profile: tensor group ", g, " out of range");
+  MART_CHECK(j.contains("micro_batches") && j.at("micro_batches").is_array() &&
+                 !j.at("micro_batches").empty(),
+             "profile: 'micro_batches' must be a non-empty array");
+  for (const json& b : j.at("micro_batches")) {
+    const std::string wb = "micro_batches[].";
+    MicroBatchProfile mb;
+    mb.micro_batch = get<int>(b, "micro_batch", wb);
+    mb.io_bytes = get<uint64_t>(b, "io_bytes", wb);
+    mb.inputs_bytes = get<uint64_t>(b, "inputs_bytes", wb);
+    mb.head_bytes = get<uint64_t>(b, "head_bytes", wb);
+    mb.scratch_bytes = get<uint64_t>(b, "scratch_bytes", wb);
+    mb.body_bytes = get<uint64_t>(b, "body_bytes", wb);
+    mb.body_act_values = get<uint64_t>(b, "body_act_values", wb);
+    mb.body_stat_bytes = get<uint64_t>(b, "body_stat_bytes", wb);
+    mb.codec_workspace_bytes = get_or<uint64_t>(b, "codec_workspace_bytes", 0, wb);
+    mb.block_forward_s = get<double>(b, "block_forward_s", wb);
+    mb.block_backward_s = get<double>(b, "block_backward_s", wb);
+    mb.block_recompute_s = get<double>(b, "block_recompute_s", wb);
+    mb.embedding_forward_s = get<double>(b, "embedding_forward_s", wb);
+    mb.embedding_backward_s = get<double>(b, "embedding_backward_s", wb);
+    mb.head_s = get<double>(b, "head_s", wb);
+    if (b.contains("act_mode_bytes"))
+      for (auto& [k, v] : b.at("act_mode_bytes").items())
+        mb.act_mode_bytes[k] = {get<uint64_t>(v, "device", wb + "act_mode_bytes." + k + "."),
+                                get<uint64_t>(v, "host", wb + "act_mode_bytes." + k + ".")};
+    MART_CHECK(mb.micro_batch > 0, "profile: micro_batch must be positive");
+    MART_CHECK(mb.body_act_values * p.model.act_bytes + mb.body_stat_bytes == mb.body_bytes,
+               "profile: micro-batch ", mb.micro_batch,
+               ": body_bytes != body_act_values * "
+               "act_bytes + body_stat_bytes");
+    p.micro_batches.push_back(mb);
+  }
+  std::sort(p.micro_batches.begin(), p.micro_batches.end(),
+            [](auto& a, auto& b) { return a.micro_batch < b.micro_batch; });
+  p.act_modes = get_or<std::vector<std::string>>(j, "act_modes", {"keep", "checkpoint"}, "");
+  MART_CHECK(j.contains("hardware"), "profile: missing key 'hardware'");
+  p.hardware = hardware_from_json(j.at("hardware"));
+  return p;
+}
+
+void save_profile(const Profile& p, const std::string& path) {
+  std::ofstream f(path);
+  MART_CHECK(f.good(), "cannot open ", path, " for writing");
+  f << to_json(p).dump(2) << "\n";
+  MART_CHECK(f.good(), "writing ", path, " failed");
+}
+
+Profile load_profile(const std::string& path) {
+  std::ifstream f(path);
+  MART_CHECK(f.good(), "cannot open profile ", path);
+  json j;
+  try {
+    j = json::parse(f);
+  } catch (const json::exception& e) {
+    MART_FAIL(path, " is not valid JSON: ", e.what());
+  }
+  try {
+    return profile_from_json(j);
+  } catch (const Error& e) {
+    MART_FAIL(path, ": ", e.what());
+  }
+}
+
+bool is_profile_file(const std::string& path) {
+  std::ifstream f(path);
+  if (!f.good()) return false;
+  try {
+    json j = json::parse(f);
+    return j.is_object() && j.contains("mart_profile_version");
+  } catch (const json::exception&) {
+    return false;
+  }
+}
+
+}  // namespace mart

@@ -1,0 +1,90 @@
+// The plan search: the fastest plan that fits, over
+//   micro-batch   profiled sizes dividing the global batch (grad_accum = global / micro-batch)
+//   chunk size    choose_chunk_elems's grid
+//   n_persist     0 .. n_chunks
+//   n_buffer      min_buffers(n_persist) .. + extra_buffers
+//   activations   T swapped blocks (0 .. n_layer), n_compress, n_checkpoint (rest keep), laid out
+//                 as block_modes.h says. The T swapped blocks are either all swap (n_swap = T) or,
+//                 when compress_swap is allowed, all compress_swap (n_compress_swap = T, n_swap
+//                 = 0): both variants are priced for every T. Mixing them (a fourth free count)
+//                 would multiply the points by ~n_layer for little gain: both modes go first in
+//                 the layout and stream through their own kSwapStages slots.
+// compress and compress_swap are lossy: only with allow_compress, a profile that supports the
+// mode ("compress", "compress_swap") and a codec rate; compress_swap also needs allow_swap.
+// compress_swap's copies are priced at the budget (compress_swap_host_bytes), an upper bound on
+// what the runtime copies (the bytes an encoding fills; cost_model.h).
+// Exhaustive with memory-ascending pruning: memory is exact and cheap (closed form), so every
+// point is priced in memory first; for each (micro-batch, chunk size, n_persist, n_buffer,
+// n_swap, n_compress_swap, n_compress) only the fewest checkpointed blocks that fit survive (more
+// would only add recompute), and a larger n_compress survives only if it needs fewer checkpointed
+// blocks than every smaller one (else it only adds encode/decode). Survivors get a lower bound on
+// step time (the busiest resource's own work); they are simulated (cost_model.h): first the few
+// with the best phase-by-phase estimate, then the rest in ascending bound order until the bound
+// reaches the runner-ups' times (the exact plans in a first pass, then all, so allowing compression
+// never costs the exact optimum) — branch and bound, so the answer is the simulator's optimum among
+// the survivors (within `tolerance`) unless the time budget ends it first (`exhaustive` says
+// which). Plans within `prefer_simpler` of the fastest are ties, won by an exact plan over a lossy
+// one (compress, compress_swap), then by the least pinned host memory, then the fewest non-kept
+// blocks (swap, compress_swap, checkpoint, compress each count one), then the fewest micro-batches
+// and buffers. When nothing fits it says why (device or host memory) and what would fit.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "planner/cost_model.h"
+
+namespace mart {
+
+struct SearchOptions {
+  uint64_t device_capacity = 0;  // arena bytes; 0: hardware.device_memory
+  uint64_t host_memory = 0;      // 0: hardware.host_memory
+  uint64_t pinned_limit = 0;     // 0: hardware.pinned_capacity() (or host_memory when given)
+  int global_batch = 0;          // sequences per optimizer step; 0: the smallest profiled size
+  int fixed_micro_batch = 0;     // > 0: only this micro-batch
+  bool allow_swap = true;        // where the profile supports it
+  bool allow_compress = false;   // lossy (compress, compress_swap): only when the job opts in
+  int extra_buffers = 2;
+  int alternatives = 3;           // runner-up plans to return
+  double tolerance = 0.002;       // stop when the bound is within this fraction of the best
+  double prefer_simpler = 0.005;  // plans this close to the fastest count as ties (see .cpp)
+  int estimate_first = 24;        // simulate this many best-estimated plans before bounding
+  // Budget of the branch and bound, in simulated operations (deterministic, unlike a clock;
+  // ~0.1-0.2 us each): large models whose bound cannot close stop here (`exhaustive` false).
+  uint64_t max_sim_ops = 3'000'000;
+  int max_simulations = 4000;
+  double max_seconds = 5.0;  // a wall-clock safety net on top
+  CostOptions cost;
+};
+
+struct PlanCandidate {
+  PlanChoice plan;
+  MemoryPrediction memory;
+  TimePrediction time;
+};
+
+struct SearchResult {
+  bool fits = false;
+  std::string reason;   // "" when it fits, else "device" or "host"
+  std::string message;  // one paragraph: what does not fit and by how much
+  std::vector<std::string> suggestions;
+  PlanCandidate best;
+  std::vector<PlanCandidate> alternatives;
+  // Search statistics.
+  uint64_t points = 0;     // plans priced in memory
+  uint64_t feasible = 0;   // survivors (fit, minimal checkpointing)
+  uint64_t simulated = 0;  // simulations run
+  bool exhaustive = true;  // false: the budget ended the branch and bound before the bound did
+  double seconds = 0;
+  uint64_t device_capacity = 0, host_memory = 0, pinned_limit = 0;  // as used
+};
+
+SearchResult search_plan(const Profile& profile, const SearchOptions& opt);
+
+// Block modes of a plan, by name ("keep", ...), block 0 first.
+std::vector<std::string> plan_block_modes(const Profile& profile, const PlanChoice& plan);
+// Re-prices one plan (e.g. a manual one) with the cost model.
+PlanCandidate evaluate_plan(const Profile& profile, const PlanChoice& plan, const CostOptions& opt,
+                            nlohmann::json* trace = nullptr);
+
+}  // namespace mart
