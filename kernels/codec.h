@@ -1,4 +1,4 @@
-// Error-bounded lossy activation codec (COMET-style; DESIGN-NOTES section 2), CPU side and format.
+// Error-bounded lossy activation codec (COMET-style; docs/DESIGN.md §3), CPU side and format.
 // Every finite input value x is reconstructed as x' with |x - x'| <= eb (absolute, exact real
 // arithmetic on the fp32 values). The CPU encoder (kernels/cpu/codec_cpu.cpp) and the CUDA encoder
 // (cuda/codec_cuda.cu, API in cuda/codec_cuda.h) produce byte-identical encodings: both

@@ -1,4 +1,4 @@
-// Adaptive per-layer error bound for the activation codec (COMET's idea; DESIGN-NOTES section 2).
+// Adaptive per-layer error bound for the activation codec (COMET's idea; docs/DESIGN.md §3).
 // The bound each layer's saved activations may carry is chosen from how much error reaches the
 // gradients, and adapted during training:
 //

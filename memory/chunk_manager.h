@@ -1,4 +1,4 @@
-// ChunkManager: model states in chunks (DESIGN-NOTES §1). Tensors are packed in execution order
+// ChunkManager: model states in chunks (docs/DESIGN.md §1). Tensors are packed in execution order
 // into equal-capacity chunks (layout/chunk_layout.h). The first n_persist chunks live on
 // the device with their Adam states and are updated there; every other chunk lives in pinned host
 // memory (params, fp32 master, m, v, grads) and is uploaded into one of n_buffer device buffers

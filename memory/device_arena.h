@@ -1,8 +1,8 @@
 // DeviceArena: every byte of device memory MART uses comes from here. One block is taken from the
 // Device at construction (the budget); regions are handed out at offsets inside it by a first-fit
 // allocator over an address-ordered free list. Because the executor requests regions in a fixed
-// order, offsets are static and the planner can predict the peak exactly (DESIGN-NOTES §1: no
-// fragmentation fudge factor).
+// order, offsets are static and the planner can predict the peak exactly (docs/DESIGN.md §1:
+// no fragmentation fudge factor).
 //
 // Invariants (checked by check_invariants(), used in tests):
 //  - free extents are disjoint, address-ordered, non-adjacent (adjacent ones are merged);

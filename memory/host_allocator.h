@@ -3,7 +3,7 @@
 //
 // Why not a power-of-two caching allocator (PyTorch's pinned allocator): it wastes up to 2x of
 // the largest buffers and ignores NUMA; host memory is what bounds model size here
-// (DESIGN-NOTES sections 1 and 3). Two tiers, both over memory that is mmap'ed, bound to the
+// (docs/DESIGN.md §1 and §4). Two tiers, both over memory that is mmap'ed, bound to the
 // chosen node and registered with cudaHostRegister once, ahead of use:
 //  - requests >= dedicated_threshold (chunks, swap buffers) get a slab of their own, of the
 //    request rounded up to the page size. Freed ones are kept for an exact-size reuse until

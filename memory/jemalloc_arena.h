@@ -4,7 +4,7 @@
 // - JemallocSlabArena (preferred): a dedicated jemalloc arena (arenas.create) whose extent hooks
 //   serve extents from the slabs. jemalloc brings size classes, per-bin locking and fast reuse;
 //   the hooks only bump-allocate inside slabs and never call CUDA or malloc, as hooks run under
-//   jemalloc's locks (DESIGN-NOTES section 3).
+//   jemalloc's locks (docs/DESIGN.md §4).
 // - FirstFitSlabArena (fallback, when jemalloc cannot create a hooked arena): an address-ordered
 //   first-fit free list with coalescing, exact to 64 bytes.
 //

@@ -2,7 +2,7 @@
 // each, which node is nearest to a GPU, and binding threads and memory there.
 //
 // Why: host-to-device copies lose up to half their bandwidth when the pinned buffer or the thread
-// driving the copy sits on the far socket (DESIGN-NOTES section 3). The host allocator places
+// driving the copy sits on the far socket (docs/DESIGN.md §4). The host allocator places
 // memory on the GPU's node, and the copy / CPU-Adam thread pools bind their threads to the same
 // node's CPUs (pus_of_node / bind_current_thread).
 //

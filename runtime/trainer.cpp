@@ -134,7 +134,7 @@ struct Trainer::Impl {
                "manual or auto)");
     arena = std::make_unique<DeviceArena>(dev.get(), budget.total());
     // Pinned host memory: offloaded chunks and swapped activations. It and the CPU Adam threads
-    // go on the device's NUMA node (DESIGN-NOTES section 3: far-socket buffers or threads cost up
+    // go on the device's NUMA node (docs/DESIGN.md §4: far-socket buffers or threads cost up
     // to half the copy bandwidth): the GPU's nearest node on CUDA, the first node on the CPU
     // backend. CPU Adam results do not depend on its thread count or binding (elementwise).
     const bool swaps = std::any_of(modes.begin(), modes.end(), [](ActMode m) {

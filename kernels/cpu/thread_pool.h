@@ -2,7 +2,7 @@
 // chunks, and the triad that measures what bandwidth there is).
 //
 // Workers are started once and park on a condition variable between jobs: no thread creation or
-// OpenMP fork/join per call (DeepSpeed's CPU Adam forks per tile; see DESIGN-NOTES section 5).
+// OpenMP fork/join per call (DeepSpeed's CPU Adam forks per tile; see docs/DESIGN.md §5).
 // A job is a function every worker runs once with (worker, nworkers); the job splits its own work,
 // normally with static_tiles(), so the split depends only on the worker count, never on timing.
 //
