@@ -1,25 +1,16 @@
-// Hardware descriptions for the planner: built-in datasheet presets (configs/hardware/*.yaml
-// writes each out field by field; a test keeps the two equal), YAML files in that format, and the
-// hardware section of a measured profile (`mart profile`).
+// Hardware descriptions for the planner: the built-in presets (configs/hardware/*.yaml, compiled
+// into the binary), YAML files in that format, and the hardware section of a measured profile
+// (`mart profile`). Every reader and writer walks the one field table of planner/hardware_schema.h
+// (keys, units, required keys and defaults; docs/PLANNER.md shows it).
 //
-// YAML format (every key required except `pinned_limit`, `codec_gbps`, `compute_on_host`,
-// `host_overlap_rate`); bandwidths in GB/s (1e9 bytes/s), FLOP/s in TFLOP/s, Adam in elements/s:
+// YAML example (sizes take units; bandwidths in GB/s = 1e9 B/s, FLOP/s in TFLOP/s, Adam in 1e9
+// elements/s; unknown keys are an error):
 //   name: h100-sxm
-//   estimated: true            # datasheet figures, not measured here
+//   estimated: true            # datasheet / published figures, not measured here
 //   backend: cuda              # cuda (bf16 activations) | cpu (fp32)
-//   device_memory: 79GiB       # bytes or a unit string
+//   device_memory: 79GiB
 //   host_memory: 1TiB
-//   pinned_limit: 920GiB
-//   h2d_gbps: 50               # pinned host -> device, one direction alone
-//   d2h_gbps: 50
-//   h2d_duplex_gbps: 40        # each direction while the other also runs
-//   d2h_duplex_gbps: 40
-//   peak_tflops: 989           # dense, act dtype (bf16 on CUDA, fp32 on CPU): MFU's denominator
-//   matmul_tflops: 790         # what the matmul kernels achieve
-//   mem_bw_gbps: 3350          # device memory
-//   cpu_adam_gelems: 2.0       # CPU AdamW, 1e9 elements/s
-//   device_adam_gelems: 75     # device AdamW, 1e9 elements/s
-//   codec_gbps: 300            # activation codec, input GB/s
+//   h2d_gbps: 53 ...
 #pragma once
 #include <string>
 #include <vector>
@@ -33,7 +24,7 @@ std::vector<std::string> builtin_hardware_names();
 HardwareProfile builtin_hardware(const std::string& name);
 HardwareProfile hardware_from_yaml(const std::string& text, const std::string& origin);
 HardwareProfile load_hardware_yaml(const std::string& path);
-// The YAML above for `h` (round-trips through hardware_from_yaml).
+// The YAML above for `h`, every field (round-trips through hardware_from_yaml).
 std::string hardware_to_yaml(const HardwareProfile& h);
 // NAME (built-in), a .yaml file, or a profile .json (its hardware section).
 HardwareProfile resolve_hardware(const std::string& arg);

@@ -4,8 +4,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <type_traits>
+#include <variant>
 
 #include "common/error.h"
+#include "planner/hardware_schema.h"
 
 namespace mart {
 
@@ -44,24 +47,10 @@ bool Profile::supports(const std::string& m) const {
 }
 
 json to_json(const HardwareProfile& h) {
-  return {{"name", h.name},
-          {"estimated", h.estimated},
-          {"backend", h.backend},
-          {"device_memory", h.device_memory},
-          {"host_memory", h.host_memory},
-          {"pinned_limit", h.pinned_limit},
-          {"h2d_bps", h.h2d_bps},
-          {"d2h_bps", h.d2h_bps},
-          {"h2d_duplex_bps", h.h2d_duplex_bps},
-          {"d2h_duplex_bps", h.d2h_duplex_bps},
-          {"cpu_adam_elems_per_s", h.cpu_adam_elems_per_s},
-          {"device_adam_elems_per_s", h.device_adam_elems_per_s},
-          {"matmul_flops", h.matmul_flops},
-          {"peak_flops", h.peak_flops},
-          {"mem_bw_bps", h.mem_bw_bps},
-          {"codec_bps", h.codec_bps},
-          {"compute_on_host", h.compute_on_host},
-          {"host_overlap_rate", h.host_overlap_rate}};
+  json j = json::object();
+  for (const HwField& f : hardware_fields())
+    std::visit([&](auto m) { j[f.json] = h.*m; }, f.member);
+  return j;
 }
 
 json to_json(const Profile& p) {
@@ -110,36 +99,17 @@ json to_json(const Profile& p) {
 
 HardwareProfile hardware_from_json(const json& j) {
   const std::string w = "hardware.";
+  MART_CHECK(j.is_object(), "profile: 'hardware' must be an object");
   HardwareProfile h;
-  h.name = get<std::string>(j, "name", w);
-  h.estimated = get<bool>(j, "estimated", w);
-  h.backend = get<std::string>(j, "backend", w);
-  MART_CHECK(h.backend == "cuda" || h.backend == "cpu",
-             "profile: hardware.backend must be cuda "
-             "or cpu, got '",
-             h.backend, "'");
-  h.device_memory = get<uint64_t>(j, "device_memory", w);
-  h.host_memory = get<uint64_t>(j, "host_memory", w);
-  h.pinned_limit = get_or<uint64_t>(j, "pinned_limit", 0, w);
-  h.h2d_bps = get<double>(j, "h2d_bps", w);
-  h.d2h_bps = get<double>(j, "d2h_bps", w);
-  h.h2d_duplex_bps = get<double>(j, "h2d_duplex_bps", w);
-  h.d2h_duplex_bps = get<double>(j, "d2h_duplex_bps", w);
-  h.cpu_adam_elems_per_s = get<double>(j, "cpu_adam_elems_per_s", w);
-  h.device_adam_elems_per_s = get<double>(j, "device_adam_elems_per_s", w);
-  h.matmul_flops = get<double>(j, "matmul_flops", w);
-  h.peak_flops = get<double>(j, "peak_flops", w);
-  h.mem_bw_bps = get<double>(j, "mem_bw_bps", w);
-  h.codec_bps = get_or<double>(j, "codec_bps", 0, w);
-  h.compute_on_host = get_or<bool>(j, "compute_on_host", h.backend == "cpu", w);
-  h.host_overlap_rate = get_or<double>(j, "host_overlap_rate", 1.0, w);
-  for (double r : {h.h2d_bps, h.d2h_bps, h.h2d_duplex_bps, h.d2h_duplex_bps, h.cpu_adam_elems_per_s,
-                   h.device_adam_elems_per_s, h.matmul_flops, h.peak_flops, h.mem_bw_bps})
-    MART_CHECK(r > 0, "profile: hardware '", h.name,
-               "' has a rate that is not positive: every "
-               "bandwidth, FLOP/s and elements/s figure must be > 0");
-  MART_CHECK(h.host_overlap_rate > 0 && h.host_overlap_rate <= 1,
-             "profile: hardware.host_overlap_rate must be in (0, 1]");
+  std::vector<bool> present;
+  for (const HwField& f : hardware_fields()) {
+    present.push_back(j.contains(f.json));
+    MART_CHECK(present.back() || !f.required, "profile: missing key '", w, f.json, "'");
+    if (present.back())
+      std::visit([&](auto m) { h.*m = get<std::decay_t<decltype(h.*m)>>(j, f.json, w); }, f.member);
+  }
+  apply_hardware_defaults(h, present);
+  validate_hardware(h, "profile");
   return h;
 }
 

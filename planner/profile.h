@@ -17,10 +17,7 @@
 //                   embedding_forward_s, embedding_backward_s, head_s,
 //                   act_mode_bytes: { keep: {device, host}, ... } }, ... ],
 //     "act_modes": ["keep", "checkpoint", ...],          // modes the runtime can run
-//     "hardware": { name, estimated, backend, device_memory, host_memory, pinned_limit,
-//                   h2d_bps, d2h_bps, h2d_duplex_bps, d2h_duplex_bps, cpu_adam_elems_per_s,
-//                   device_adam_elems_per_s, matmul_flops, peak_flops, mem_bw_bps, codec_bps,
-//                   compute_on_host, host_overlap_rate } }
+//     "hardware": { the fields of planner/hardware_schema.cpp's table, in SI units } }
 #pragma once
 #include <cstdint>
 #include <map>
@@ -33,6 +30,8 @@ namespace mart {
 
 constexpr int kProfileVersion = 1;
 
+// One field per row of the schema table (planner/hardware_schema.cpp): keep the two in step.
+// The defaults below are only the value-initialised state; a reader applies the schema's.
 struct HardwareProfile {
   std::string name;
   bool estimated = true;                          // datasheet figures, not measured on this machine
@@ -45,6 +44,7 @@ struct HardwareProfile {
   double cpu_adam_elems_per_s = 0;                // CpuAdam over offloaded chunks
   double device_adam_elems_per_s = 0;             // Ops::adamw_update on the device
   double matmul_flops = 0;                        // achieved by the matmul kernels (FLOP/s)
+  double attention_flops = 0;                     // achieved by fused causal attention (FLOP/s)
   double peak_flops = 0;                          // datasheet dense peak in the act dtype, for MFU
   double mem_bw_bps = 0;  // device memory bandwidth (elementwise kernels, memsets)
   double codec_bps = 0;   // activation codec, input bytes per second (encode or decode)

@@ -103,6 +103,8 @@ ModelWork model_work(const ModelSpec& spec, int B, int T, size_t asz) {
   // Backward: two matmuls per forward matmul (input and weight gradients); the attention's
   // backward recomputes the scores (5 matmul-sized passes against the forward's 2).
   w.bwd_flops = 2 * (mm_qkv + mm_o + mm_fc + mm_proj) + 2.5 * att;
+  w.fwd_att_flops = att;
+  w.bwd_att_flops = 2.5 * att;
   w.bwd_bytes = 2 * w.fwd_bytes;
   w.emb_f_bytes = asz * (gpt2 ? 3 : 2) * N * C;
   w.emb_b_bytes = asz * (gpt2 ? 3 : 2) * N * C;
@@ -129,12 +131,15 @@ Profile analytic_profile(const JobConfig& cfg, const HardwareProfile& hw) {
   for (int B : micro_batch_candidates(cfg, 16)) {
     MicroBatchProfile mb = micro_batch_layout(spec, *ops, B, T, cuda);
     const ModelWork w = model_work(spec, B, T, asz);
-    auto t = [&](double flops, double bytes) {
-      return flops / hw.matmul_flops + bytes / hw.mem_bw_bps;
+    // Matmuls at the achieved matmul rate, fused attention at its own (lower) rate, elementwise
+    // traffic at the achieved memory bandwidth; the three do not overlap within a block.
+    auto t = [&](double flops, double bytes, double att_flops = 0) {
+      return (flops - att_flops) / hw.matmul_flops + att_flops / hw.attention_flops +
+             bytes / hw.mem_bw_bps;
     };
-    mb.block_forward_s = t(w.fwd_flops, w.fwd_bytes);
-    mb.block_backward_s = t(w.bwd_flops, w.bwd_bytes);
-    mb.block_recompute_s = t(w.rec_flops, w.rec_bytes);
+    mb.block_forward_s = t(w.fwd_flops, w.fwd_bytes, w.fwd_att_flops);
+    mb.block_backward_s = t(w.bwd_flops, w.bwd_bytes, w.bwd_att_flops);
+    mb.block_recompute_s = t(w.rec_flops, w.rec_bytes, w.fwd_att_flops);
     mb.embedding_forward_s = t(0, w.emb_f_bytes);
     mb.embedding_backward_s = t(0, w.emb_b_bytes);
     mb.head_s = t(w.head_flops, w.head_bytes);

@@ -34,6 +34,9 @@ struct ModelWork {
   double rec_flops = 0, rec_bytes = 0;  // a checkpointed block's recompute (no output projection)
   double emb_f_bytes = 0, emb_b_bytes = 0;
   double head_flops = 0, head_bytes = 0;  // final norm + classifier, forward and backward
+  // The fused attention's share of fwd/bwd/rec_flops, which runs at the hardware's attention rate
+  // rather than its matmul rate.
+  double fwd_att_flops = 0, bwd_att_flops = 0;
 };
 ModelWork model_work(const ModelSpec& spec, int B, int T, size_t act_bytes);
 

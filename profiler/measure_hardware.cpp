@@ -141,6 +141,12 @@ HardwareProfile measure_hardware(Device& dev, Ops& ops, const JobConfig& cfg,
   h.matmul_flops = 2.0 * N * C * F / mm_t;
   const char* p = cuda ? preset_for(h.name) : nullptr;
   h.peak_flops = p ? builtin_hardware(p).peak_flops : h.matmul_flops;
+  // Fused attention is not timed here: the preset's attention/matmul ratio applied to the measured
+  // matmul rate on CUDA (the matmul rate itself without a preset), the GEMM rate on the CPU
+  // backend, whose attention is GEMM-based.
+  h.attention_flops =
+      p ? h.matmul_flops * builtin_hardware(p).attention_flops / builtin_hardware(p).matmul_flops
+        : h.matmul_flops;
 
   // Device AdamW (persistent chunks): param act dtype, fp32 master when act is not fp32.
   {

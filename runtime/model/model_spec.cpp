@@ -151,7 +151,12 @@ int ModelSpec::find(const std::string& name) const {
 
 double flops_per_token(const ModelSpec& spec, int T) {
   const auto& c = spec.cfg;
-  return 6.0 * static_cast<double>(spec.n_params) +
+  // llm.c's 6N counts every parameter; in GPT-2 every table but wpe is a matmul weight (wte is
+  // also the head). An untied input embedding (Llama) is only a lookup: counting it would inflate
+  // MFU by up to ~20% on small Llamas with large vocabularies (Llama-1B: 263M of 1.5B params).
+  const double lookup_only =
+      spec.lm_head >= 0 && spec.wte >= 0 ? static_cast<double>(spec.params[spec.wte].numel) : 0.0;
+  return 6.0 * (static_cast<double>(spec.n_params) - lookup_only) +
          6.0 * c.n_layer * static_cast<double>(c.d_model) * T;
 }
 

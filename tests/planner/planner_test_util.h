@@ -82,6 +82,7 @@ inline Profile toy_profile(const ToyModel& t = {}, std::vector<int> micro_batche
   h.cpu_adam_elems_per_s = 2e9;
   h.device_adam_elems_per_s = 60e9;
   h.matmul_flops = 400e12;
+  h.attention_flops = 400e12;
   h.peak_flops = 500e12;
   h.mem_bw_bps = 2e12;
   h.codec_bps = 200e9;
