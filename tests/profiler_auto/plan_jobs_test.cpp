@@ -53,11 +53,14 @@ TEST(PlanJobs, GptAndLlamaUpTo13BFitOnAnH100) {
     expect_sane(jp, cfg);
     EXPECT_EQ(jp.profile.hardware.name, "h100-sxm");
   }
-  // The small models keep everything on an H100; 7B and 13B must offload.
+  // The small models keep (nearly) everything on an H100: at most the last chunk is off the
+  // device, where its CPU update hides under the next forward instead of adding to the serial
+  // device AdamW at the end of the step (with the presets' CPU AdamW rate it does); 7B and 13B
+  // must offload.
   const JobConfig small = load_job_config(job("gpt2-124m"));
   const JobPlan js = plan_job(small, PlanArgs{});
-  EXPECT_EQ(js.result.best.plan.n_persist,
-            model_chunks(js.profile.model, js.result.best.plan.chunk_elems).n_chunks());
+  EXPECT_GE(js.result.best.plan.n_persist,
+            model_chunks(js.profile.model, js.result.best.plan.chunk_elems).n_chunks() - 1);
   EXPECT_EQ(js.result.best.time.binding, "compute");
   const JobConfig big = load_job_config(job("llama-13b"));
   const JobPlan jb = plan_job(big, PlanArgs{});

@@ -93,12 +93,14 @@ TEST(Plausibility, OffloadedJobsStayBelowTheMatmulRateAndThePublishedBest) {
 }
 
 // Negative control: a preset that claims the whole peak for matmuls and attention and ten times
-// the H100's memory bandwidth predicts an implausible MFU, and the bound says so.
+// the H100's memory bandwidth and AdamW rates predicts an implausible MFU, and the bound says so.
 TEST(Plausibility, AnIdealisedPresetIsCaught) {
   HardwareProfile ideal = builtin_hardware("h100-sxm");
   ideal.name = "ideal";
   ideal.matmul_flops = ideal.attention_flops = ideal.peak_flops;
   ideal.mem_bw_bps *= 10;
+  ideal.device_adam_elems_per_s *= 10;
+  ideal.cpu_adam_elems_per_s *= 10;
   const std::string path = std::string(::testing::TempDir()) + "/ideal.yaml";
   std::ofstream(path) << hardware_to_yaml(ideal);
   const TimePrediction t = predict(job("gpt2-1.5b"), path);
