@@ -34,6 +34,7 @@ struct PlanPoint {
 struct SimplicityKey {
   const char* fewer;  // "fewer offloaded chunks": what the simpler plan has
   int64_t (*value)(const PlanPoint&);
+  bool bytes = false;  // the value is a byte count (printed with units)
 };
 constexpr SimplicityKey kSimplicity[] = {
     {"fewer offloaded chunks", [](const PlanPoint& q) -> int64_t { return q.n_offloaded; }},
@@ -42,7 +43,7 @@ constexpr SimplicityKey kSimplicity[] = {
        return q.blocks.count_if([](const ActModeTraits& t) { return t.copies_to_host || t.lossy; });
      }},
     {"less memory (device + pinned host)",
-     [](const PlanPoint& q) -> int64_t { return static_cast<int64_t>(q.device + q.pinned); }},
+     [](const PlanPoint& q) -> int64_t { return static_cast<int64_t>(q.device + q.pinned); }, true},
     {"fewer recomputed blocks",
      [](const PlanPoint& q) -> int64_t {
        return q.blocks.count_if([](const ActModeTraits& t) { return t.recomputes; });
@@ -510,8 +511,11 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
   auto simpler_because = [&](size_t faster) {
     const SimplicityKey* k = first_difference(pts[chosen], pts[faster]);
     if (!k) return std::string("is as simple, and first in the order of its block counts");
-    return std::string("has ") + k->fewer + " (" + std::to_string(k->value(pts[chosen])) + " vs " +
-           std::to_string(k->value(pts[faster])) + ")";
+    auto text = [&](size_t i) {
+      const int64_t v = k->value(pts[i]);
+      return k->bytes ? format_bytes(static_cast<uint64_t>(v)) : std::to_string(v);
+    };
+    return std::string("has ") + k->fewer + " (" + text(chosen) + " vs " + text(faster) + ")";
   };
   auto margin = [&](size_t faster) {  // "0.21% faster, within the 0.5% tie margin"
     char buf[96];
