@@ -64,7 +64,8 @@ void add_plan(CLI::App& app) {
       "plan",
       "Plan a job's memory: what stays on the device, what is offloaded, recomputed or swapped,\n"
       "the micro-batch, and the predicted peak memory and speed. Needs no GPU and no data.\n"
-      "Exit status: 0 the job fits, 3 it does not fit, 1 or 2 an error (config, usage).");
+      "Exit status: 0 the job fits, 3 it does not fit, any other non-zero value an error (a bad\n"
+      "config or option).");
   c->add_option("config", a->config,
                 "Job config (YAML); see configs/jobs/. Omit for the default job");
   c->add_option("--gpu-mem", a->gpu_mem,
