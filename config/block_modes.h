@@ -12,9 +12,9 @@ namespace mart {
 
 // The mode of every block, n_layer entries, block 0 first.
 //
-// If activations.modes is non-empty it is returned as is. Otherwise, with S = n_swap,
-// W = n_compress_swap, C = n_checkpoint, Z = n_compress, K = n_layer - S - W - C - Z, and
-// F = S + W, the layout is:
+// If activations.modes is non-empty it is returned as is. Otherwise the modes come from the
+// counts by block_modes_from_counts (layout/act_mode.h; the planner uses the same function).
+// With S = n_swap, W = n_compress_swap, C = n_checkpoint, Z = n_compress, F = S + W:
 //   blocks [0, S)            swap        early blocks' activations wait longest for backward, so
 //                                        they have the most time to travel to host and back;
 //   blocks [S, F)            compress_swap  next: their copies are smaller than a raw swap's;
@@ -23,7 +23,7 @@ namespace mart {
 //                                        up), the rest of this range is compress. Spreading the
 //                                        recomputation evenly keeps backward from stalling on a
 //                                        run of recomputes;
-//   blocks [F + C + Z, n)    keep        the last blocks are needed first in backward.
+//   the rest                 keep        the last blocks are needed first in backward.
 // Examples (n_layer 8): S2 C2 Z2 -> swap swap ckpt comp ckpt comp keep keep;
 //                       S1 C2 Z4 -> swap ckpt comp comp ckpt comp comp keep;
 //                       S0 C3 Z1 -> ckpt ckpt comp ckpt keep keep keep keep.

@@ -11,6 +11,12 @@ std::vector<Section> schema(JobConfig& c) {
   auto& t = c.train;
   auto& mem = c.memory;
   auto& a = c.activations;
+  std::vector<Field> acts = {{"modes", K::StringList, &a.modes}};
+  for (const ActModeTraits& mt : kActModeTraits)  // n_swap, n_checkpoint, ... in enum order
+    if (mt.count_key) acts.push_back({mt.count_key, K::Int, &a.counts[mt.mode]});
+  acts.push_back({"eb", K::Float, &a.eb});
+  acts.push_back({"payload_fraction", K::Float, &a.payload_fraction});
+  acts.push_back({"adaptive_eb", K::Bool, &a.adaptive_eb});
   return {
       {"", {{"name", K::String, &c.name}, {"backend", K::String, &c.backend}}},
       {"model",
@@ -58,15 +64,7 @@ std::vector<Section> schema(JobConfig& c) {
         {"n_persist", K::Int, &mem.n_persist},
         {"n_buffer", K::Int, &mem.n_buffer},
         {"chunk_size", K::Size, &mem.chunk_size}}},
-      {"activations",
-       {{"modes", K::StringList, &a.modes},
-        {"n_swap", K::Int, &a.n_swap},
-        {"n_checkpoint", K::Int, &a.n_checkpoint},
-        {"n_compress", K::Int, &a.n_compress},
-        {"n_compress_swap", K::Int, &a.n_compress_swap},
-        {"eb", K::Float, &a.eb},
-        {"payload_fraction", K::Float, &a.payload_fraction},
-        {"adaptive_eb", K::Bool, &a.adaptive_eb}}},
+      {"activations", std::move(acts)},
   };
 }
 
@@ -74,10 +72,6 @@ std::vector<std::string> field_names(const Section& s) {
   std::vector<std::string> out;
   for (const Field& f : s.fields) out.emplace_back(f.name);
   return out;
-}
-
-const char* family_name(ModelFamily f) {
-  return f == ModelFamily::GPT2 ? "gpt2" : "llama";
 }
 
 std::string float_text(float v) {

@@ -19,7 +19,7 @@ enum class FieldKind {
   Seed,        // uint64_t, plain non-negative integer
   Size,        // uint64_t bytes: integer, unit string ("64MiB") or "auto" (= 0)
   StringList,  // std::vector<std::string>
-  Family,      // ModelFamily: "gpt2" | "llama"
+  Family,      // ModelFamily: its name (config/model_family.h)
 };
 
 struct Field {
@@ -43,8 +43,6 @@ inline std::vector<Section> schema(const JobConfig& c) {
 
 // Names of a section's keys, for "valid keys are ..." hints.
 std::vector<std::string> field_names(const Section& s);
-
-const char* family_name(ModelFamily f);
 
 // Shortest text that reads back to exactly `v` (std::to_chars), e.g. "0.001", "1e-05".
 std::string float_text(float v);

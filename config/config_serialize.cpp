@@ -37,7 +37,7 @@ nlohmann::json field_json(const Field& f) {
     case FieldKind::StringList:
       return *static_cast<const std::vector<std::string>*>(f.ptr);
     case FieldKind::Family:
-      return config_detail::family_name(*static_cast<const ModelFamily*>(f.ptr));
+      return mart::family_name(*static_cast<const ModelFamily*>(f.ptr));
   }
   return nullptr;
 }
@@ -115,7 +115,7 @@ std::string field_yaml(const Field& f) {
       return out + "]";
     }
     case FieldKind::Family:
-      return config_detail::family_name(*static_cast<const ModelFamily*>(f.ptr));
+      return mart::family_name(*static_cast<const ModelFamily*>(f.ptr));
   }
   return "";
 }

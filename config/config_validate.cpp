@@ -11,8 +11,6 @@ namespace {
 const std::vector<std::string> kBackends = {"cpu", "cuda", "auto"};
 const std::vector<std::string> kSources = {"synthetic", "shards"};
 const std::vector<std::string> kMemoryModes = {"resident", "manual", "auto"};
-const std::vector<std::string> kBlockModes = {"keep", "checkpoint", "swap", "compress",
-                                              "compress_swap"};
 
 // The Markov corpus (runtime/data/markov_corpus.h) refuses more contexts or table entries than
 // these; checking here reports it with the other config problems, before any work starts.
@@ -53,32 +51,34 @@ void check_model(const ModelConfig& m, Problems& p) {
   p.need(m.norm_eps > 0, "model.norm_eps = ", m.norm_eps, ": must be > 0 (it keeps the norm's ",
          "division finite; 1e-5 is usual)");
   p.need(m.init_std > 0, "model.init_std = ", m.init_std, ": must be > 0 (0.02 is usual)");
-  const bool gpt2 = m.family == ModelFamily::GPT2;
-  if (!gpt2)
+  const ModelFamilyTraits& fam = family_traits(m.family);
+  const bool rope = fam.positions == PositionKind::Rope;
+  if (rope)
     p.need(m.rope_theta > 0, "model.rope_theta = ", m.rope_theta,
            ": must be > 0 (RoPE base; 10000 for Llama 2, 500000 for Llama 3)");
   if (m.d_model > 0 && m.n_head > 0) {
     p.need(m.d_model % m.n_head == 0, "model.n_head = ", m.n_head,
            " does not divide model.d_model = ", m.d_model,
            ": every head needs d_model / n_head channels; pick a divisor of d_model");
-    if (!gpt2 && m.d_model % m.n_head == 0)
+    if (rope && m.d_model % m.n_head == 0)
       p.need(m.head_size() % 2 == 0, "model.d_model / model.n_head = ", m.head_size(),
-             " is odd: Llama's RoPE rotates channel pairs, so the head size must be even");
+             " is odd: RoPE rotates channel pairs, so the head size must be even");
   }
   if (m.n_head > 0 && m.n_kv_head > 0) {
-    if (gpt2)
+    if (!fam.grouped_query_attention)
       p.need(m.n_kv_head == m.n_head, "model.n_kv_head = ", m.n_kv_head,
-             " but model.n_head = ", m.n_head,
-             ": GPT-2 has no grouped-query attention; set n_kv_head to ", m.n_head,
+             " but model.n_head = ", m.n_head, ": ", fam.display,
+             " has no grouped-query attention; set n_kv_head to ", m.n_head,
              " (or use family: llama)");
     else
       p.need(m.n_head % m.n_kv_head == 0, "model.n_kv_head = ", m.n_kv_head,
              " does not divide model.n_head = ", m.n_head,
              ": each kv head serves n_head / n_kv_head query heads; pick a divisor of n_head");
   }
-  if (gpt2)
-    p.need(m.tied_embeddings, "model.tied_embeddings = false: GPT-2 always ties its output ",
-           "projection to the token embedding; set it to true (or use family: llama)");
+  if (fam.always_tied)
+    p.need(m.tied_embeddings, "model.tied_embeddings = false: ", fam.display,
+           " always ties its output projection to the token embedding; set it to true (or use "
+           "family: llama)");
 }
 
 void check_data(const JobConfig& c, Problems& p) {
@@ -155,13 +155,27 @@ void check_memory(const MemoryConfig& m, Problems& p) {
     p.non_negative(m.n_buffer, "memory.n_buffer", "is fine when nothing is offloaded");
 }
 
+// "n_swap/n_checkpoint/n_compress/n_compress_swap" and "1/0/0/2": the count keys and values.
+std::string count_keys(const char* sep) {
+  std::string out;
+  for (const ActModeTraits& t : kActModeTraits)
+    if (t.count_key) out += std::string(out.empty() ? "" : sep) + t.count_key;
+  return out;
+}
+std::string count_values(const ModeCounts& c, const char* sep) {
+  std::string out;
+  for (const ActModeTraits& t : kActModeTraits)
+    if (t.count_key) out += (out.empty() ? "" : sep) + std::to_string(c[t.mode]);
+  return out;
+}
+
 void check_activations(const JobConfig& c, Problems& p) {
   const ActivationConfig& a = c.activations;
   const int n_layer = c.model.n_layer;
-  p.non_negative(a.n_swap, "activations.n_swap", "swaps no block");
-  p.non_negative(a.n_checkpoint, "activations.n_checkpoint", "checkpoints no block");
-  p.non_negative(a.n_compress, "activations.n_compress", "compresses no block");
-  p.non_negative(a.n_compress_swap, "activations.n_compress_swap", "compresses and swaps no block");
+  for (const ActModeTraits& t : kActModeTraits)
+    if (t.count_key)
+      p.need(a.counts[t.mode] >= 0, "activations.", t.count_key, " = ", a.counts[t.mode],
+             ": must be >= 0 (0 puts no block in ", t.name, ")");
   p.need(a.eb > 0 && std::isfinite(a.eb), "activations.eb = ", a.eb,
          ": the compression error bound must be finite and > 0 (1e-3 is usual)");
   p.need(a.payload_fraction > 0 && a.payload_fraction <= 2,
@@ -169,33 +183,37 @@ void check_activations(const JobConfig& c, Problems& p) {
          ": must be in (0, 2], the payload bytes a compressed block may use per raw activation "
          "byte (0.5 is usual; encodings that need more are recomputed instead)");
   if (a.modes.empty()) {
-    long long special =
-        static_cast<long long>(a.n_swap) + a.n_checkpoint + a.n_compress + a.n_compress_swap;
-    p.need(special <= n_layer,
-           "activations.n_swap + n_checkpoint + n_compress + n_compress_swap = ", a.n_swap, " + ",
-           a.n_checkpoint, " + ", a.n_compress, " + ", a.n_compress_swap, " = ", special,
-           " exceeds model.n_layer = ", n_layer, ": each block has one mode; lower the counts");
+    long long special = 0;
+    for (int n : a.counts.n) special += n;  // the Keep entry is 0 (keep takes the rest)
+    p.need(special <= n_layer, "activations.", count_keys(" + "), " = ",
+           count_values(a.counts, " + "), " = ", special, " exceeds model.n_layer = ", n_layer,
+           ": each block has one mode; lower the counts");
     return;
   }
-  int counts[5] = {0, 0, 0, 0, 0};  // keep, checkpoint, swap, compress, compress_swap
+  ModeCounts listed;
   for (size_t i = 0; i < a.modes.size(); ++i) {
-    auto it = std::find(kBlockModes.begin(), kBlockModes.end(), a.modes[i]);
-    p.need(it != kBlockModes.end(), "activations.modes[", i, "] = '", a.modes[i],
-           "': unknown block mode; use one of ", list(kBlockModes));
-    if (it != kBlockModes.end()) ++counts[it - kBlockModes.begin()];
+    const ActModeTraits* t = nullptr;
+    for (const ActModeTraits& x : kActModeTraits)
+      if (a.modes[i] == x.name) t = &x;
+    p.need(t != nullptr, "activations.modes[", i, "] = '", a.modes[i],
+           "': unknown block mode; use one of ", act_mode_choices());
+    if (t) ++listed[t->mode];
   }
   p.need(static_cast<int>(a.modes.size()) == n_layer, "activations.modes lists ", a.modes.size(),
          " modes but model.n_layer = ", n_layer, ": give one per block (or leave modes empty ",
-         "and use n_swap/n_checkpoint/n_compress/n_compress_swap)");
+         "and use ", count_keys("/"), ")");
   // Both spellings at once must agree, or the counts would silently be ignored.
-  bool counts_given =
-      a.n_swap != 0 || a.n_checkpoint != 0 || a.n_compress != 0 || a.n_compress_swap != 0;
-  p.need(!counts_given || (a.n_swap == counts[2] && a.n_checkpoint == counts[1] &&
-                           a.n_compress == counts[3] && a.n_compress_swap == counts[4]),
-         "activations.modes has ", counts[2], " swap, ", counts[1], " checkpoint, ", counts[3],
-         " compress and ", counts[4],
-         " compress_swap blocks but n_swap/n_checkpoint/n_compress/n_compress_swap say ", a.n_swap,
-         "/", a.n_checkpoint, "/", a.n_compress, "/", a.n_compress_swap,
+  const bool counts_given = a.counts != ModeCounts{};
+  ModeCounts listed_placed = listed;
+  listed_placed[ActMode::Keep] = 0;
+  std::vector<std::string> has;  // "1 swap", "0 checkpoint", ...
+  for (const ActModeTraits& t : kActModeTraits)
+    if (t.count_key) has.push_back(std::to_string(listed[t.mode]) + " " + t.name);
+  std::string has_text;
+  for (size_t i = 0; i < has.size(); ++i)
+    has_text += (i == 0 ? "" : i + 1 == has.size() ? " and " : ", ") + has[i];
+  p.need(!counts_given || a.counts == listed_placed, "activations.modes has ", has_text,
+         " blocks but ", count_keys("/"), " say ", count_values(a.counts, "/"),
          ": modes wins when given, so set the counts to 0 (or make them match)");
 }
 

@@ -6,9 +6,10 @@
 #include <string>
 #include <vector>
 
-namespace mart {
+#include "config/model_family.h"
+#include "layout/act_mode.h"
 
-enum class ModelFamily { GPT2, Llama };
+namespace mart {
 
 struct ModelConfig {
   ModelFamily family = ModelFamily::Llama;
@@ -74,10 +75,9 @@ struct ActivationConfig {
   // Per-block modes ("keep", "checkpoint", "swap", "compress", "compress_swap"); empty = derived
   // from the counts (config/block_modes.h).
   std::vector<std::string> modes;
-  int n_swap = 0;
-  int n_checkpoint = 0;
-  int n_compress = 0;
-  int n_compress_swap = 0;
+  // Blocks per mode when `modes` is empty, keys activations.n_swap, n_checkpoint, n_compress,
+  // n_compress_swap (each mode's count_key in layout/act_mode.h); keep takes the rest.
+  ModeCounts counts;
   float eb = 1e-3f;  // absolute error bound for "compress" and "compress_swap"
   bool adaptive_eb = false;
   // Payload bytes a compressed block may use per raw activation byte (CompressBudget): 0.5 stores

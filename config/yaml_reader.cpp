@@ -172,11 +172,12 @@ std::vector<std::string> read_list(const Item& it, const Source& src) {
 
 ModelFamily read_family(const Item& it, const Source& src) {
   std::string s = it.value.IsScalar() ? lower(trim(it.value.Scalar())) : "";
-  if (s == "gpt2") return ModelFamily::GPT2;
-  if (s == "llama") return ModelFamily::Llama;
-  if (!it.value.IsScalar()) type_error(it, src, "gpt2 or llama");
-  throw Error(str(it.path, ": unknown model family ", describe(it.value),
-                  suggestion(s, {"gpt2", "llama"}), src.where(mark_of(it))));
+  if (const ModelFamilyTraits* f = find_family(s)) return f->family;
+  if (!it.value.IsScalar()) type_error(it, src, family_choices());
+  std::vector<std::string> names;
+  for (const ModelFamilyTraits& f : kModelFamilyTraits) names.push_back(f.name);
+  throw Error(str(it.path, ": unknown model family ", describe(it.value), suggestion(s, names),
+                  src.where(mark_of(it))));
 }
 
 void read_field(const Field& f, const Item& it, const Source& src) {

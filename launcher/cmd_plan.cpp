@@ -2,6 +2,8 @@
 //           [--json] [--explain] [--trace OUT.json] [--set key=value ...]
 // Needs no GPU and no data: an analytic profile of the job on a hardware description (or a
 // measured profile), the plan search, and the predicted memory and speed.
+// Exit status: 0 the job fits, 3 it does not fit (the report says why and what would), other
+// non-zero values for errors (a bad config or option), so scripts can branch on it.
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -10,10 +12,10 @@
 
 #include "common/error.h"
 #include "common/units.h"
+#include "config/config_loader.h"
 #include "launcher/commands.h"
 #include "planner/hardware.h"
 #include "profiler/plan_job.h"
-#include "config/config_loader.h"
 
 namespace mart::cli {
 namespace {
@@ -23,6 +25,9 @@ struct PlanCliArgs {
   std::vector<std::string> sets;
   bool json = false, explain = false, allow_compress = false;
 };
+
+// `mart plan`'s exit status when the job does not fit (documented in --help and the README).
+constexpr int kExitDoesNotFit = 3;
 
 void run_plan(const PlanCliArgs& a) {
   const JobConfig cfg = load_job_config(a.config, a.sets);
@@ -44,6 +49,9 @@ void run_plan(const PlanCliArgs& a) {
     std::printf("%s\n", job_plan_json(jp).dump(2).c_str());
   else
     std::printf("%s", job_plan_text(jp, a.explain).c_str());
+  std::fflush(stdout);
+  // CLI11 returns a RuntimeError's code from app.exit() without printing anything.
+  if (!jp.result.fits) throw CLI::RuntimeError(kExitDoesNotFit);
 }
 
 }  // namespace
@@ -55,7 +63,9 @@ void add_plan(CLI::App& app) {
   CLI::App* c = app.add_subcommand(
       "plan",
       "Plan a job's memory: what stays on the device, what is offloaded, recomputed or swapped,\n"
-      "the micro-batch, and the predicted peak memory and speed. Needs no GPU and no data.");
+      "the micro-batch, and the predicted peak memory and speed. Needs no GPU and no data.\n"
+      "Exit status: 0 the job fits, 3 it does not fit, any other non-zero value an error (a bad\n"
+      "config or option).");
   c->add_option("config", a->config,
                 "Job config (YAML); see configs/jobs/. Omit for the default job");
   c->add_option("--gpu-mem", a->gpu_mem,

@@ -7,36 +7,6 @@
 
 namespace mart {
 
-const char* act_mode_name(ActMode m) {
-  switch (m) {
-    case ActMode::Keep:
-      return "keep";
-    case ActMode::Checkpoint:
-      return "checkpoint";
-    case ActMode::Swap:
-      return "swap";
-    case ActMode::Compress:
-      return "compress";
-    case ActMode::CompressSwap:
-      return "compress_swap";
-  }
-  return "?";
-}
-
-ActMode parse_act_mode(const std::string& s) {
-  for (ActMode m : {ActMode::Keep, ActMode::Checkpoint, ActMode::Swap, ActMode::Compress,
-                    ActMode::CompressSwap})
-    if (s == act_mode_name(m)) return m;
-  MART_FAIL("unknown activation mode '", s,
-            "' (expected keep, checkpoint, swap, compress or compress_swap)");
-}
-
-std::vector<ActMode> parse_act_modes(const std::vector<std::string>& s) {
-  std::vector<ActMode> out;
-  for (auto& x : s) out.push_back(parse_act_mode(x));
-  return out;
-}
-
 uint64_t codec_segments(uint64_t n) {
   return (n + kCodecSegmentValues - 1) / kCodecSegmentValues;
 }

@@ -24,23 +24,16 @@
 // are copied; the host block is sized for the largest encoding the budget admits.
 //
 // Pure: no device, no allocation; depends on nothing but the standard library and common/.
+// The modes themselves and their traits: layout/act_mode.h.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace mart {
+#include "layout/act_mode.h"
 
-// compress_swap: compress, then swap the encoding to pinned host memory (fewer PCIe bytes than
-// swap, no device region per block unlike compress).
-enum class ActMode { Keep, Checkpoint, Swap, Compress, CompressSwap };
-inline bool act_mode_compresses(ActMode m) {
-  return m == ActMode::Compress || m == ActMode::CompressSwap;
-}
-const char* act_mode_name(ActMode m);
-ActMode parse_act_mode(const std::string& s);  // throws naming the bad string
-std::vector<ActMode> parse_act_modes(const std::vector<std::string>& s);
+namespace mart {
 
 // Device staging slots of swap: two let block i's D2H copy run under block i+1's forward, and
 // block i's H2D prefetch under block i+1's backward.

@@ -2,24 +2,7 @@
 
 #include <algorithm>
 
-#include "common/error.h"
-
 namespace mart {
-
-std::vector<ActMode> layout_block_modes(int n, int s, int ck, int z, int w) {
-  MART_CHECK(n >= 0 && s >= 0 && ck >= 0 && z >= 0 && w >= 0 && s + w + ck + z <= n,
-             "block modes: n_swap ", s, " + n_compress_swap ", w, " + n_checkpoint ", ck,
-             " + n_compress ", z, " must be at most n_layer ", n);
-  std::vector<ActMode> modes(n, ActMode::Keep);
-  for (int i = 0; i < s; ++i) modes[i] = ActMode::Swap;
-  for (int i = s; i < s + w; ++i) modes[i] = ActMode::CompressSwap;
-  const int first = s + w, span = ck + z;
-  for (int i = 0; i < span; ++i) modes[first + i] = ActMode::Compress;
-  for (int i = 0; i < ck; ++i)  // round(i * span / ck), halves up (block_modes.cpp)
-    modes[first + static_cast<int>((2 * int64_t{i} * span + ck) / (2 * int64_t{ck}))] =
-        ActMode::Checkpoint;
-  return modes;
-}
 
 std::vector<std::pair<int, bool>> executor_acquire_order(int L, bool tied) {
   std::vector<std::pair<int, bool>> seq;

@@ -1,5 +1,4 @@
 // Layout rules shared by the runtime and the planner (one implementation, no replicas):
-//   - per-block activation modes from counts (config/block_modes.h's documented rule);
 //   - the executor's parameter-group acquisition order;
 //   - which chunks must be resident together at each acquisition, and so the fewest device chunk
 //     buffers (the chunk manager's n_buffer check and the cost model use the same functions).
@@ -8,14 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "layout/activation_memory.h"
-
 namespace mart {
-
-// resolve_block_modes for counts: swap first, compress_swap next, checkpoint/compress interleaved
-// after them, keep last.
-std::vector<ActMode> layout_block_modes(int n_layer, int n_swap, int n_checkpoint, int n_compress,
-                                        int n_compress_swap = 0);
 
 // (group, backward) acquisitions of one micro-batch: forward groups 0..L, the head (as backward:
 // it runs the classifier's backward), group 0 again when the head is tied, backward groups L..0.

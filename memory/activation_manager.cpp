@@ -119,12 +119,23 @@ void ActivationManager::allocate(const ActMemory& m) {
     BlockActStats& s = stats_.blocks[b];
     s.mode = modes_[b];
     s.transient_bytes = m.block_transient_bytes[b];
-    if (modes_[b] == ActMode::Keep) own_[b] = arena_.alloc(body_.bytes(), "act_keep");
-    if (modes_[b] == ActMode::Compress)
-      own_[b] = arena_.alloc(compress_region_bytes(body_, opt_.budget), "act_compress");
+    switch (modes_[b]) {  // what each mode owns (layout/activation_memory.h)
+      case ActMode::Keep:
+        own_[b] = arena_.alloc(body_.bytes(), "act_keep");
+        break;
+      case ActMode::Checkpoint:
+        break;
+      case ActMode::Swap:
+        swapped.push_back(b);
+        break;
+      case ActMode::Compress:
+        own_[b] = arena_.alloc(compress_region_bytes(body_, opt_.budget), "act_compress");
+        break;
+      case ActMode::CompressSwap:
+        cswapped.push_back(b);
+        break;
+    }
     if (act_mode_compresses(modes_[b])) s.eb = opt_.eb;
-    if (modes_[b] == ActMode::Swap) swapped.push_back(b);
-    if (modes_[b] == ActMode::CompressSwap) cswapped.push_back(b);
     s.device_bytes = own_[b].bytes;
     stats_.saved_device_bytes[b] = s.device_bytes;
     stats_.device_bytes += s.device_bytes;
@@ -209,7 +220,18 @@ void* ActivationManager::forward_body(int b) const {
 }
 
 void* ActivationManager::compressed_region(int b) const {
-  return modes_[b] == ActMode::CompressSwap ? cswap_.slot(b) : own_[b].ptr;
+  switch (modes_[b]) {
+    case ActMode::Compress:
+      return own_[b].ptr;
+    case ActMode::CompressSwap:
+      return cswap_.slot(b);
+    case ActMode::Keep:
+    case ActMode::Checkpoint:
+    case ActMode::Swap:
+      break;
+  }
+  MART_FAIL("activation manager: block ", b, " (", act_mode_name(modes_[b]),
+            ") has no compressed region; a manager bug");
 }
 
 void ActivationManager::count_copies() {
@@ -222,8 +244,18 @@ void ActivationManager::count_copies() {
 void* ActivationManager::forward_begin(int b) {
   // A lane slot is rewritten: its last copy (a swap-out of this pass, or a prefetch of the
   // previous backward) must have finished reading or writing it.
-  if (modes_[b] == ActMode::Swap) swap_.begin_forward(b);
-  if (modes_[b] == ActMode::CompressSwap) cswap_.begin_forward(b);
+  switch (modes_[b]) {
+    case ActMode::Keep:
+    case ActMode::Checkpoint:
+    case ActMode::Compress:
+      break;
+    case ActMode::Swap:
+      swap_.begin_forward(b);
+      break;
+    case ActMode::CompressSwap:
+      cswap_.begin_forward(b);
+      break;
+  }
   if (opt_.trace) fwd_start_[b] = dev_.record(kComputeStream);
   return forward_body(b);
 }
@@ -232,12 +264,19 @@ void ActivationManager::forward_end(int b) {
   if (opt_.trace)
     trace_.push_back({ActTraceEntry::Forward, b, fwd_start_[b], dev_.record(kComputeStream)});
   if (opt_.body_hook) opt_.body_hook(b, false, forward_body(b));
-  if (modes_[b] == ActMode::Swap) {
-    swap_.end_forward(b, body_.bytes());
-  } else if (modes_[b] == ActMode::Compress) {
-    compress(b);
-  } else if (modes_[b] == ActMode::CompressSwap) {
-    cswap_.end_forward(b, compress(b));  // only the bytes the encoding fills travel
+  switch (modes_[b]) {
+    case ActMode::Keep:
+    case ActMode::Checkpoint:
+      break;
+    case ActMode::Swap:
+      swap_.end_forward(b, body_.bytes());
+      break;
+    case ActMode::Compress:
+      compress(b);
+      break;
+    case ActMode::CompressSwap:
+      cswap_.end_forward(b, compress(b));  // only the bytes the encoding fills travel
+      break;
   }
   count_copies();
 }
@@ -290,12 +329,22 @@ void* ActivationManager::backward_begin(int b, bool* recompute) {
 void ActivationManager::backward_end(int b) {
   if (opt_.trace)
     trace_.push_back({ActTraceEntry::Backward, b, bwd_start_[b], dev_.record(kComputeStream)});
-  if (act_mode_compresses(modes_[b])) segments_[b].clear();  // consumed
-  if (modes_[b] != ActMode::Swap) return;
-  // Refill the freed slot with the swapped block kSwapStages earlier in forward order: its copy
-  // runs while the blocks between (at least the other slot's swapped block) compute backward.
-  swap_.release_slot(b);
-  count_copies();
+  switch (modes_[b]) {
+    case ActMode::Keep:
+    case ActMode::Checkpoint:
+      return;
+    case ActMode::Compress:
+    case ActMode::CompressSwap:  // (its slot was released once the decode was issued)
+      segments_[b].clear();      // consumed
+      return;
+    case ActMode::Swap:
+      // Refill the freed slot with the swapped block kSwapStages earlier in forward order: its
+      // copy runs while the blocks between (at least the other slot's swapped block) compute
+      // backward.
+      swap_.release_slot(b);
+      count_copies();
+      return;
+  }
 }
 
 // ---- compress -------------------------------------------------------------------------------

@@ -57,22 +57,41 @@ CompressBudget compress_budget(const CostContext& ctx, const CompressBudget& c) 
   return b;
 }
 
-ActBytes activation_bytes(const CostContext& ctx, int s, int ck, int z, int w,
-                          const CompressBudget& c) {
+ActBytes activation_bytes(const CostContext& ctx, const ModeCounts& n, const CompressBudget& c) {
   const CompressBudget cb = compress_budget(ctx, c);
-  const uint64_t rbody = act_arena_round(ctx.body.bytes());
-  const int keep = ctx.n_layer() - s - ck - z - w;
-  const int stages = std::min(s, kSwapStages), cstages = std::min(w, kSwapStages);
-  const bool comp = z > 0 || w > 0;
+  const uint64_t body = ctx.body.bytes(), rbody = act_arena_round(body);
+  bool scratch = false, codec = false;  // the shared scratch body; the codec's region and scratch
   ActBytes a;
-  a.device = static_cast<uint64_t>(keep) * rbody + (ck > 0 || comp ? rbody : 0) +
-             static_cast<uint64_t>(stages) * rbody;
-  if (comp)
-    a.device += static_cast<uint64_t>(z + cstages) * compress_region_bytes(ctx.body, cb) +
-                codec_scratch_layout(ctx.body, cb).bytes;
-  a.host = static_cast<uint64_t>(s - stages) * ctx.body.bytes();
-  if (w > cstages)
-    a.host += static_cast<uint64_t>(w - cstages) * compress_swap_host_bytes(ctx.body, cb);
+  for (const ActModeTraits& t : kActModeTraits) {
+    const uint64_t k = t.mode == ActMode::Keep ? ctx.n_layer() - n.placed() : n[t.mode];
+    switch (t.mode) {  // as activation_memory() (layout/activation_memory.h), by count
+      case ActMode::Keep:
+        a.device += k * rbody;
+        break;
+      case ActMode::Checkpoint:
+        scratch = scratch || k > 0;
+        break;
+      case ActMode::Swap: {
+        const uint64_t stages = std::min<uint64_t>(k, kSwapStages);
+        a.device += stages * rbody;
+        a.host += (k - stages) * body;
+        break;
+      }
+      case ActMode::Compress:
+        codec = codec || k > 0;
+        if (k > 0) a.device += k * compress_region_bytes(ctx.body, cb);
+        break;
+      case ActMode::CompressSwap: {
+        codec = codec || k > 0;
+        const uint64_t stages = std::min<uint64_t>(k, kSwapStages);
+        if (k > 0) a.device += stages * compress_region_bytes(ctx.body, cb);
+        if (k > stages) a.host += (k - stages) * compress_swap_host_bytes(ctx.body, cb);
+        break;
+      }
+    }
+  }
+  if (scratch || codec) a.device += rbody;
+  if (codec) a.device += codec_scratch_layout(ctx.body, cb).bytes;
   return a;
 }
 
@@ -87,10 +106,8 @@ MemoryPrediction predict_memory(const CostContext& ctx, const PlanChoice& plan,
   p.block_inputs = ctx.mb.inputs_bytes;
   p.head = ctx.mb.head_bytes;
   p.scratch = ctx.mb.scratch_bytes;
-  const ActMemory act =
-      activation_memory(layout_block_modes(m.n_layer, plan.n_swap, plan.n_checkpoint,
-                                           plan.n_compress, plan.n_compress_swap),
-                        ctx.body, compress_budget(ctx, opt.compress));
+  const ActMemory act = activation_memory(block_modes_from_counts(m.n_layer, plan.blocks), ctx.body,
+                                          compress_budget(ctx, opt.compress));
   p.activations = act.device_bytes;
   p.device = p.model_states + p.io + p.block_inputs + p.activations + p.head + p.scratch;
   p.chunk_host = chunk_state_host_bytes(ctx.chunks.layout, plan.n_persist, asz);

@@ -25,8 +25,8 @@
 #include <string>
 #include <vector>
 
-#include "nlohmann/json_fwd.hpp"
 #include "layout/activation_memory.h"
+#include "nlohmann/json_fwd.hpp"
 #include "planner/event_sim.h"
 #include "planner/plan_layout.h"
 #include "planner/profile.h"
@@ -38,8 +38,7 @@ struct PlanChoice {
   int micro_batch = 1, grad_accum = 1;
   uint64_t chunk_elems = 0;
   int n_persist = 0, n_buffer = 0;  // n_persist == n_chunks: everything on the device
-  int n_swap = 0, n_checkpoint = 0, n_compress = 0;  // laid out by layout_block_modes
-  int n_compress_swap = 0;                           // (its last argument)
+  ModeCounts blocks;  // blocks per activation mode, laid out by block_modes_from_counts
 };
 
 struct CostOptions {
@@ -88,13 +87,13 @@ struct CostContext {
 MemoryPrediction predict_memory(const CostContext& ctx, const PlanChoice& plan,
                                 const CostOptions& opt);
 // Device and pinned host bytes of the activations alone, from counts: activation_memory() of
-// layout_block_modes(...) without building per-block vectors (the search calls it a lot; a test
-// checks the two agree). The codec workspace comes from the profile.
+// block_modes_from_counts(...) without building per-block vectors (the search calls it a lot; a
+// test checks the two agree). The codec workspace comes from the profile.
 struct ActBytes {
   uint64_t device = 0, host = 0;
 };
-ActBytes activation_bytes(const CostContext& ctx, int n_swap, int n_checkpoint, int n_compress,
-                          int n_compress_swap, const CompressBudget& c);
+ActBytes activation_bytes(const CostContext& ctx, const ModeCounts& blocks,
+                          const CompressBudget& c);
 // The compress budget with the profile's codec workspace filled in.
 CompressBudget compress_budget(const CostContext& ctx, const CompressBudget& c);
 

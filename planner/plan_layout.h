@@ -1,11 +1,10 @@
 // The runtime's layout rules as the planner needs them, pure (profile data in, layouts out):
-//   - per-block activation modes from counts (config/block_modes.h's documented rule);
-//   - the executor's parameter-group acquisition order (executor_use_sequence);
 //   - the chunk layout of a model at one chunk size, which chunks each group touches, and the
-//     fewest device chunk buffers the executor needs (min_chunk_buffers uses the same function);
-//   - the chunk-size grid choose_chunk_elems searches.
-// These replicate functions of mart_config/mart_runtime because mart_planner may not link them;
-// tests/profiler_auto checks each replica against the original, so they cannot drift apart.
+//     fewest device chunk buffers the executor needs (layout/resident_sets.h, shared with the
+//     chunk manager);
+//   - the chunk-size grid choose_chunk_elems searches (tests/profiler_auto checks it against the
+//     original).
+// Block modes from counts and the acquisition order are layout/'s, shared with the runtime.
 #pragma once
 #include <cstdint>
 #include <utility>
@@ -17,8 +16,6 @@
 #include "planner/profile.h"
 
 namespace mart {
-
-
 
 // A model's chunk layout at one chunk size, with what the cost model needs of it.
 struct ModelChunks {

@@ -35,8 +35,7 @@ Schedule::Schedule(const CostContext& ctx, const PlanChoice& plan, const CostOpt
       chunks_[c].bwd_uses_per_mb += std::find(gc.begin(), gc.end(), c) != gc.end();
     }
   for (auto& ch : chunks_) ch.bwd_uses_left = ch.bwd_uses_per_mb;
-  modes_ =
-      layout_block_modes(L_, plan.n_swap, plan.n_checkpoint, plan.n_compress, plan.n_compress_swap);
+  modes_ = block_modes_from_counts(L_, plan.blocks);
   swap_index_.assign(L_, -1);
   cswap_index_.assign(L_, -1);
   for (int b = 0; b < L_; ++b)
@@ -317,19 +316,36 @@ void Schedule::step() {
 // ---- activation manager (memory/activation_manager.cpp) ---------------------------------------
 
 void Schedule::act_forward_begin(int b) {
-  if (modes_[b] == ActMode::Swap) stream_wait(Resource::Compute, slot_copy_[slot_of(b)]);
-  if (modes_[b] == ActMode::CompressSwap) stream_wait(Resource::Compute, cslot_copy_[cslot_of(b)]);
+  switch (modes_[b]) {  // a staging slot must be free before the block's forward writes it
+    case ActMode::Keep:
+    case ActMode::Checkpoint:
+    case ActMode::Compress:
+      return;
+    case ActMode::Swap:
+      stream_wait(Resource::Compute, slot_copy_[slot_of(b)]);
+      return;
+    case ActMode::CompressSwap:
+      stream_wait(Resource::Compute, cslot_copy_[cslot_of(b)]);
+      return;
+  }
 }
 
 void Schedule::act_forward_end(int b) {
-  if (modes_[b] == ActMode::Swap) {
-    if (host_body_[b]) swap_out(b);
-  } else if (act_mode_compresses(modes_[b])) {
-    codec(b, "encode");
-    // On a GPU the encoder's output size is read back before the encoding is placed (in the
-    // block's region, or for compress_swap in its staging slot).
-    if (!inline_) host_sync({record(Resource::Compute)});
-    if (modes_[b] == ActMode::CompressSwap && host_body_[b]) cswap_out(b);
+  switch (modes_[b]) {
+    case ActMode::Keep:
+    case ActMode::Checkpoint:
+      return;
+    case ActMode::Swap:
+      if (host_body_[b]) swap_out(b);
+      return;
+    case ActMode::Compress:
+    case ActMode::CompressSwap:
+      codec(b, "encode");
+      // On a GPU the encoder's output size is read back before the encoding is placed (in the
+      // block's region, or for compress_swap in its staging slot).
+      if (!inline_) host_sync({record(Resource::Compute)});
+      if (modes_[b] == ActMode::CompressSwap && host_body_[b]) cswap_out(b);
+      return;
   }
 }
 
@@ -358,9 +374,18 @@ bool Schedule::act_backward_begin(int b) {
 }
 
 void Schedule::act_backward_end(int b) {
-  if (modes_[b] != ActMode::Swap) return;
-  const int prev = swap_index_[b] - stages_;
-  if (prev >= 0) swap_in(swap_blocks_[prev]);
+  switch (modes_[b]) {
+    case ActMode::Keep:
+    case ActMode::Checkpoint:
+    case ActMode::Compress:
+    case ActMode::CompressSwap:  // (its prefetch starts in act_backward_begin, once decoded)
+      return;
+    case ActMode::Swap: {  // the slot is free: prefetch the swapped block kSwapStages earlier
+      const int prev = swap_index_[b] - stages_;
+      if (prev >= 0) swap_in(swap_blocks_[prev]);
+      return;
+    }
+  }
 }
 
 void Schedule::codec(int b, const char* what) {

@@ -1,8 +1,8 @@
 #include "planner/search.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <memory>
@@ -15,15 +15,58 @@ namespace mart {
 namespace {
 
 // A survivor of the memory pass: enough to rebuild the plan, plus its bound.
-struct Point {
-  double lb;        // no simulation can be faster (each resource's own work, phase by phase)
-  double est;       // a phase-by-phase estimate of the simulation (ProTrain's equation, extended)
-  uint16_t bi, ci;  // micro-batch and chunk-size indices
-  int32_t np, nb;
-  int16_t s, c, z, w;
+struct PlanPoint {
+  double lower_bound;  // no simulation can be faster (each resource's own work, phase by phase)
+  double estimate;     // a phase-by-phase estimate of the simulation (ProTrain's, extended)
+  uint16_t mb_index, size_index;  // into the micro-batch and chunk-size candidates
+  int32_t n_persist, n_buffer;
+  int32_t n_offloaded;  // chunks off the device: n_chunks - n_persist
+  ModeCounts blocks;    // blocks per activation mode
   uint64_t device;
   uint64_t pinned;  // host bytes of offloaded chunks, swapped bodies and compress_swap encodings
+  bool lossy() const {
+    return blocks.count_if([](const ActModeTraits& t) { return t.lossy; }) > 0;
+  }
 };
+
+// The tie rule's keys, simplest first: between plans the cost model cannot tell apart, the one
+// with less machinery is the safer (and its simulation usually sits on its bound).
+struct SimplicityKey {
+  const char* fewer;  // "fewer offloaded chunks": what the simpler plan has
+  int64_t (*value)(const PlanPoint&);
+  bool bytes = false;  // the value is a byte count (printed with units)
+};
+constexpr SimplicityKey kSimplicity[] = {
+    {"fewer offloaded chunks", [](const PlanPoint& q) -> int64_t { return q.n_offloaded; }},
+    {"fewer swapped or lossy blocks",
+     [](const PlanPoint& q) -> int64_t {
+       return q.blocks.count_if([](const ActModeTraits& t) { return t.copies_to_host || t.lossy; });
+     }},
+    {"less memory (device + pinned host)",
+     [](const PlanPoint& q) -> int64_t { return static_cast<int64_t>(q.device + q.pinned); }, true},
+    {"fewer recomputed blocks",
+     [](const PlanPoint& q) -> int64_t {
+       return q.blocks.count_if([](const ActModeTraits& t) { return t.recomputes; });
+     }},
+    {"fewer micro-batches (a larger micro-batch)",
+     [](const PlanPoint& q) -> int64_t { return -static_cast<int64_t>(q.mb_index); }},
+    {"fewer chunk buffers", [](const PlanPoint& q) -> int64_t { return q.n_buffer; }},
+    {"a smaller chunk size", [](const PlanPoint& q) -> int64_t { return q.size_index; }},
+};
+
+// The first key on which a and b differ, or nullptr when they are equally simple. Points that
+// tie on every key differ in their block counts only (e.g. swap vs compress_swap of equal sum):
+// those are ordered by the counts, so the order is total and the answer never depends on the
+// order of evaluation.
+const SimplicityKey* first_difference(const PlanPoint& a, const PlanPoint& b) {
+  for (const SimplicityKey& k : kSimplicity)
+    if (k.value(a) != k.value(b)) return &k;
+  return nullptr;
+}
+bool simpler(const PlanPoint& a, const PlanPoint& b) {
+  if (const SimplicityKey* k = first_difference(a, b)) return k->value(a) < k->value(b);
+  return a.blocks.n < b.blocks.n;
+}
 
 // What the memory pass needs of one chunk size, for every n_persist at once.
 struct ChunkSize {
@@ -75,8 +118,7 @@ struct MicroBatch {
 
 std::vector<std::string> plan_block_modes(const Profile& p, const PlanChoice& plan) {
   std::vector<std::string> out;
-  for (ActMode m : layout_block_modes(p.model.n_layer, plan.n_swap, plan.n_checkpoint,
-                                      plan.n_compress, plan.n_compress_swap))
+  for (ActMode m : block_modes_from_counts(p.model.n_layer, plan.blocks))
     out.push_back(act_mode_name(m));
   return out;
 }
@@ -93,7 +135,6 @@ PlanCandidate evaluate_plan(const Profile& p, const PlanChoice& plan, const Cost
 }
 
 SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
-  const auto t_start = std::chrono::steady_clock::now();
   const auto& hw = p.hardware;
   const auto& m = p.model;
   const int L = m.n_layer;
@@ -152,7 +193,7 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
   for (uint64_t e : chunk_size_grid(m)) sizes.push_back(chunk_size_info(m, e));
 
   // ---- memory pass ----
-  std::vector<Point> pts;
+  std::vector<PlanPoint> pts;
   uint64_t min_device = UINT64_MAX, min_pinned = UINT64_MAX, min_host = UINT64_MAX;
   int min_device_b = 0;
   bool device_fit = false;
@@ -291,9 +332,21 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
                 const double swap_b = static_cast<double>(swap_host);
                 Bounds bd = bounds(B, mb, off, retain, adam_t, swap_b, comp, c, z + w, np < nc,
                                    nb - cs.min_buf[np]);
-                pts.push_back({bd.lb, bd.est, static_cast<uint16_t>(bi), static_cast<uint16_t>(ci),
-                               np, nb, static_cast<int16_t>(s), static_cast<int16_t>(c),
-                               static_cast<int16_t>(z), static_cast<int16_t>(w), device, pinned});
+                PlanPoint q{};
+                q.lower_bound = bd.lb;
+                q.estimate = bd.est;
+                q.mb_index = static_cast<uint16_t>(bi);
+                q.size_index = static_cast<uint16_t>(ci);
+                q.n_persist = np;
+                q.n_buffer = nb;
+                q.n_offloaded = nc - np;
+                q.blocks[ActMode::Swap] = s;
+                q.blocks[ActMode::Checkpoint] = c;
+                q.blocks[ActMode::Compress] = z;
+                q.blocks[ActMode::CompressSwap] = w;
+                q.device = device;
+                q.pinned = pinned;
+                pts.push_back(q);
               }
             }
         }
@@ -342,33 +395,21 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
             "--allow-compress) frees device memory for persistent chunks "
             "instead of swapping activations to the host");
     }
-    R.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     return R;
   }
 
   // ---- simulations: the most promising first, then branch and bound ----
-  // Ties go to the exact plan (no compress or compress_swap block: lossy compression must buy
-  // speed, not merely match it), then to the plan that needs less machinery: less offloaded, fewer
-  // non-kept blocks (a compress_swap block counts as one), fewer micro-batches, fewer buffers, less
-  // device memory. Its simulation usually sits on its bound, which prunes the rest sooner, and
-  // between plans the model cannot tell apart it is the safer.
-  auto tie = [&](const Point& a, const Point& b) {
-    const bool lossy_a = a.z + a.w > 0, lossy_b = b.z + b.w > 0;
-    if (lossy_a != lossy_b) return lossy_b;
-    if (a.pinned != b.pinned) return a.pinned < b.pinned;
-    const int na = a.s + a.c + a.z + a.w, nb = b.s + b.c + b.z + b.w;
-    if (na != nb) return na < nb;
-    if (a.bi != b.bi) return a.bi > b.bi;
-    if (a.nb != b.nb) return a.nb < b.nb;
-    return a.device < b.device;
-  };
+  // Equal estimates or bounds are ordered by the tie rule (simpler first): its simulation
+  // usually sits on its bound, which prunes the rest sooner.
   std::vector<uint32_t> by_est(pts.size()), by_lb(pts.size());
   for (uint32_t i = 0; i < pts.size(); ++i) by_est[i] = by_lb[i] = i;
   std::sort(by_est.begin(), by_est.end(), [&](uint32_t a, uint32_t b) {
-    return pts[a].est != pts[b].est ? pts[a].est < pts[b].est : tie(pts[a], pts[b]);
+    return pts[a].estimate != pts[b].estimate ? pts[a].estimate < pts[b].estimate
+                                              : simpler(pts[a], pts[b]);
   });
   std::sort(by_lb.begin(), by_lb.end(), [&](uint32_t a, uint32_t b) {
-    return pts[a].lb != pts[b].lb ? pts[a].lb < pts[b].lb : tie(pts[a], pts[b]);
+    return pts[a].lower_bound != pts[b].lower_bound ? pts[a].lower_bound < pts[b].lower_bound
+                                                    : simpler(pts[a], pts[b]);
   });
   std::map<std::pair<int, int>, std::unique_ptr<CostContext>> ctxs;
   EventSim sim;
@@ -376,27 +417,32 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
   std::vector<std::pair<double, size_t>> top;  // (time, point index), ascending
   std::vector<std::pair<double, size_t>> all;  // every simulation
   std::vector<char> done(pts.size(), 0);
-  uint64_t sim_ops = 0;
-  auto elapsed = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  std::vector<double> time_of(pts.size(), 0);
+  auto plan_of = [&](const PlanPoint& q) {
+    PlanChoice pc;
+    pc.micro_batch = mbs[q.mb_index].mb->micro_batch;
+    pc.grad_accum = mbs[q.mb_index].grad_accum;
+    pc.chunk_elems = sizes[q.size_index].elems;
+    pc.n_persist = q.n_persist;
+    pc.n_buffer = q.n_buffer;
+    pc.blocks = q.blocks;
+    return pc;
+  };
+  // The work bound: simulations and simulated events are counted, never timed.
+  auto work_left = [&] {
+    return R.simulated < static_cast<uint64_t>(opt.max_simulations) && R.sim_ops <= opt.max_sim_ops;
   };
   auto simulate = [&](size_t i) {
-    const Point& q = pts[i];
-    auto& ctx = ctxs[{q.bi, q.ci}];
-    if (!ctx) ctx = std::make_unique<CostContext>(p, mbs[q.bi].mb->micro_batch, sizes[q.ci].elems);
-    PlanChoice pc{mbs[q.bi].mb->micro_batch,
-                  mbs[q.bi].grad_accum,
-                  sizes[q.ci].elems,
-                  q.np,
-                  q.nb,
-                  q.s,
-                  q.c,
-                  q.z,
-                  q.w};
-    const double t = predict_time(*ctx, pc, co, sim).iteration_s;
-    sim_ops += static_cast<uint64_t>(sim.size());
+    const PlanPoint& q = pts[i];
+    auto& ctx = ctxs[{q.mb_index, q.size_index}];
+    if (!ctx)
+      ctx = std::make_unique<CostContext>(p, mbs[q.mb_index].mb->micro_batch,
+                                          sizes[q.size_index].elems);
+    const double t = predict_time(*ctx, plan_of(q), co, sim).iteration_s;
+    R.sim_ops += static_cast<uint64_t>(sim.size());
     ++R.simulated;
     done[i] = 1;
+    time_of[i] = t;
     all.push_back({t, i});
     top.insert(std::upper_bound(top.begin(), top.end(), std::make_pair(t, i)),
                std::make_pair(t, i));
@@ -410,37 +456,49 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
   // order makes allowing compression never return a plan slower than not allowing it would
   // (when the exact pass closes its bound within the budget, as it does alone).
   R.exhaustive = true;
-  const auto lossy = [](const Point& q) { return q.z + q.w > 0; };
-  bool budget_out = false;
-  for (int pass = 0; pass < 2 && !budget_out; ++pass) {
+  for (int pass = 0; pass < 2 && R.exhaustive; ++pass) {
     for (uint32_t i : by_lb) {
-      if (done[i] || (pass == 0 && lossy(pts[i]))) continue;
+      if (done[i] || (pass == 0 && pts[i].lossy())) continue;
       const double bound =
           top.size() < keep_n ? std::numeric_limits<double>::infinity() : top.back().first;
-      if (pts[i].lb * (1 + opt.tolerance) >= bound) break;
-      if (R.simulated >= static_cast<uint64_t>(opt.max_simulations) || sim_ops > opt.max_sim_ops ||
-          elapsed() > opt.max_seconds) {
-        R.exhaustive = false;  // the budget ran out before the bound closed
-        budget_out = true;
+      if (pts[i].lower_bound * (1 + opt.tolerance) >= bound) break;
+      if (!work_left()) {
+        R.exhaustive = false;  // the work bound ran out before the bound closed
         break;
       }
       simulate(i);
     }
   }
+  // The tie rule: plans within `prefer_simpler` of the fastest tie, and the simplest of them
+  // wins. Branch and bound may have pruned a simpler plan inside that margin (its bound was
+  // above the runner-ups' times): simulate, in bound order, every point simpler than the current
+  // choice whose bound is inside the margin.
+  const auto in_margin = [&](double t) {
+    return t <= top.front().first * (1 + opt.prefer_simpler);
+  };
+  auto simplest_in_margin = [&] {
+    size_t c = top.front().second;
+    for (auto& [t, i] : all)
+      if (in_margin(t) && simpler(pts[i], pts[c])) c = i;
+    return c;
+  };
+  size_t chosen = simplest_in_margin();
+  for (uint32_t i : by_lb) {
+    if (!in_margin(pts[i].lower_bound)) break;
+    if (done[i] || !simpler(pts[i], pts[chosen])) continue;
+    if (!work_left()) {
+      R.exhaustive = false;
+      break;
+    }
+    simulate(i);
+    chosen = simplest_in_margin();
+  }
   auto candidate = [&](size_t i) {
-    const Point& q = pts[i];
-    PlanChoice pc{mbs[q.bi].mb->micro_batch,
-                  mbs[q.bi].grad_accum,
-                  sizes[q.ci].elems,
-                  q.np,
-                  q.nb,
-                  q.s,
-                  q.c,
-                  q.z,
-                  q.w};
+    const PlanPoint& q = pts[i];
+    const PlanChoice pc = plan_of(q);
     PlanCandidate c;
     c.plan = pc;
-    const CostContext& ctx = *ctxs.at({q.bi, q.ci});
+    const CostContext& ctx = *ctxs.at({q.mb_index, q.size_index});
     c.memory = predict_memory(ctx, pc, co);
     MART_CHECK(c.memory.device == q.device, "planner: counted activation memory (", q.device,
                ") differs from activation_memory() (", c.memory.device, "); a planner bug");
@@ -449,19 +507,36 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
     c.time = predict_time(ctx, pc, co, sim);
     return c;
   };
+  // Why the chosen plan beats a faster one: "has fewer offloaded chunks (0 vs 1)".
+  auto simpler_because = [&](size_t faster) {
+    const SimplicityKey* k = first_difference(pts[chosen], pts[faster]);
+    if (!k) return std::string("is as simple, and first in the order of its block counts");
+    auto text = [&](size_t i) {
+      const int64_t v = k->value(pts[i]);
+      return k->bytes ? format_bytes(static_cast<uint64_t>(v)) : std::to_string(v);
+    };
+    return std::string("has ") + k->fewer + " (" + text(chosen) + " vs " + text(faster) + ")";
+  };
+  auto margin = [&](size_t faster) {  // "0.21% faster, within the 0.5% tie margin"
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%.2f%% faster, within the %.2g%% tie margin",
+                  100 * (time_of[chosen] / time_of[faster] - 1), 100 * opt.prefer_simpler);
+    return std::string(buf);
+  };
   R.fits = true;
-  // The best is the simplest plan within `prefer_simpler` of the fastest: closer than that, the
-  // model cannot tell them apart.
-  size_t chosen = top.front().second;
-  for (auto& [t, i] : all)
-    if (t <= top.front().first * (1 + opt.prefer_simpler) && tie(pts[i], pts[chosen])) chosen = i;
   R.best = candidate(chosen);
+  const size_t fastest = top.front().second;
+  R.best.why = chosen == fastest ? "the fastest plan found"
+                                 : "ties the fastest plan found (" + margin(fastest) + ") and " +
+                                       simpler_because(fastest);
   std::sort(all.begin(), all.end());
   for (auto& [t, i] : all) {
     if (R.alternatives.size() >= static_cast<size_t>(opt.alternatives)) break;
-    if (i != chosen) R.alternatives.push_back(candidate(i));
+    if (i == chosen) continue;
+    R.alternatives.push_back(candidate(i));
+    if (t < time_of[chosen])  // listed although faster: say why it lost
+      R.alternatives.back().why = margin(i) + "; the chosen plan " + simpler_because(i);
   }
-  R.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   return R;
 }
 

@@ -22,11 +22,15 @@
 // with the best phase-by-phase estimate, then the rest in ascending bound order until the bound
 // reaches the runner-ups' times (the exact plans in a first pass, then all, so allowing compression
 // never costs the exact optimum) — branch and bound, so the answer is the simulator's optimum among
-// the survivors (within `tolerance`) unless the time budget ends it first (`exhaustive` says
-// which). Plans within `prefer_simpler` of the fastest are ties, won by an exact plan over a lossy
-// one (compress, compress_swap), then by the least pinned host memory, then the fewest non-kept
-// blocks (swap, compress_swap, checkpoint, compress each count one), then the fewest micro-batches
-// and buffers. When nothing fits it says why (device or host memory) and what would fit.
+// the survivors (within `tolerance`) unless the work bound (max_simulations, max_sim_ops:
+// counts, not time) ends it first (`exhaustive` says which).
+// The tie rule: plans whose predicted time is within `prefer_simpler` (0.5%) of the fastest tie,
+// and the simplest wins: fewer offloaded chunks, then fewer swapped or lossy blocks (swap,
+// compress, compress_swap), then less memory (device + pinned host), then fewer recomputed
+// blocks, fewer micro-batches, fewer buffers, a smaller chunk size. Points inside the margin that
+// branch and bound pruned are simulated when they are simpler than the current choice. The best
+// plan says why it won (PlanCandidate::why). When nothing fits it says why (device or host
+// memory) and what would fit.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -45,15 +49,18 @@ struct SearchOptions {
   bool allow_swap = true;        // where the profile supports it
   bool allow_compress = false;   // lossy (compress, compress_swap): only when the job opts in
   int extra_buffers = 2;
-  int alternatives = 3;           // runner-up plans to return
-  double tolerance = 0.002;       // stop when the bound is within this fraction of the best
-  double prefer_simpler = 0.005;  // plans this close to the fastest count as ties (see .cpp)
-  int estimate_first = 24;        // simulate this many best-estimated plans before bounding
-  // Budget of the branch and bound, in simulated operations (deterministic, unlike a clock;
-  // ~0.1-0.2 us each): large models whose bound cannot close stop here (`exhaustive` false).
+  int alternatives = 3;      // runner-up plans to return
+  double tolerance = 0.002;  // stop when the bound is within this fraction of the best
+  // The tie margin: plans whose predicted step time is within this fraction of the fastest's
+  // (t <= fastest * (1 + prefer_simpler)) tie, and the simplest of them wins (see above).
+  double prefer_simpler = 0.005;
+  int estimate_first = 24;  // simulate this many best-estimated plans before bounding
+  // The work bound: the search stops after max_simulations simulations or once the simulations
+  // have processed more than max_sim_ops events (~0.1-0.2 us each), whichever comes first
+  // (`exhaustive` false). Counts, not a clock: the same inputs give the same plan on a busy or
+  // an idle machine.
   uint64_t max_sim_ops = 3'000'000;
   int max_simulations = 4000;
-  double max_seconds = 5.0;  // a wall-clock safety net on top
   CostOptions cost;
 };
 
@@ -61,6 +68,10 @@ struct PlanCandidate {
   PlanChoice plan;
   MemoryPrediction memory;
   TimePrediction time;
+  // The best plan: why it won ("the fastest plan found", or "ties the fastest plan found (0.21%
+  // faster, within the 0.5% tie margin) and has fewer offloaded chunks (0 vs 1)"). A runner-up
+  // faster than the best: why it lost. Else "".
+  std::string why;
 };
 
 struct SearchResult {
@@ -74,8 +85,8 @@ struct SearchResult {
   uint64_t points = 0;     // plans priced in memory
   uint64_t feasible = 0;   // survivors (fit, minimal checkpointing)
   uint64_t simulated = 0;  // simulations run
-  bool exhaustive = true;  // false: the budget ended the branch and bound before the bound did
-  double seconds = 0;
+  uint64_t sim_ops = 0;    // events they processed: the work the bound counts
+  bool exhaustive = true;  // false: the work bound ended the search before the bound did
   uint64_t device_capacity = 0, host_memory = 0, pinned_limit = 0;  // as used
 };
 

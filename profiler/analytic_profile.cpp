@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "common/error.h"
-#include "memory/activation_manager.h"
 #include "kernels/layout_ops.h"
+#include "memory/activation_manager.h"
 #include "runtime/executor.h"
 #include "runtime/model/model_states.h"
 
@@ -14,7 +14,7 @@ ModelProfile model_facts(const ModelSpec& spec, const std::string& name, int T, 
   ModelProfile m;
   const auto& c = spec.cfg;
   m.name = name;
-  m.family = c.family == ModelFamily::GPT2 ? "gpt2" : "llama";
+  m.family = family_name(c.family);
   m.n_layer = c.n_layer;
   m.seq_len = T;
   m.d_model = c.d_model;
@@ -84,8 +84,8 @@ ModelWork model_work(const ModelSpec& spec, int B, int T, size_t asz) {
   const auto& c = spec.cfg;
   const double N = static_cast<double>(B) * T, C = c.d_model, F = c.d_ff, V = c.vocab_size;
   const double QKV = c.qkv_width(), A = static_cast<double>(c.n_head) * c.head_size();
-  const bool gpt2 = c.family == ModelFamily::GPT2;
-  const double Ff = gpt2 ? F : 2 * F;  // fc width
+  const ModelFamilyTraits& fam = family_traits(c.family);
+  const double Ff = mlp_in_factor(fam.mlp) * F;  // fc width
   ModelWork w;
   // Matmuls: qkv, attention output, fc, projection (2 FLOPs per multiply-add).
   const double mm_qkv = 2 * N * C * QKV, mm_o = 2 * N * A * C, mm_fc = 2 * N * C * Ff,
@@ -94,8 +94,19 @@ ModelWork model_work(const ModelSpec& spec, int B, int T, size_t asz) {
   const double att = 2.0 * B * c.n_head * static_cast<double>(T) * T * c.head_size();
   // Elementwise traffic in act elements: norms (read + write), rope (llama), the attention's
   // reads of qkv and write of its output, residual adds (2 reads + 1 write), the activation.
-  const double norms = 2 * (2 * N * C), rope = gpt2 ? 0 : 2 * N * QKV, att_io = N * QKV + N * A;
-  const double adds = 2 * (3 * N * C), act = gpt2 ? 2 * N * F : 3 * N * F;
+  const bool rope_on = fam.positions == PositionKind::Rope;
+  const bool learned_pos = fam.positions == PositionKind::Learned;
+  const double norms = 2 * (2 * N * C), rope = rope_on ? 2 * N * QKV : 0, att_io = N * QKV + N * A;
+  double act = 0;  // the MLP activation: GELU reads fc, writes fc_act; SwiGLU reads gate and up
+  switch (fam.mlp) {
+    case MlpKind::Gelu:
+      act = 2 * N * F;
+      break;
+    case MlpKind::SwiGlu:
+      act = 3 * N * F;
+      break;
+  }
+  const double adds = 2 * (3 * N * C);
   w.fwd_flops = mm_qkv + mm_o + mm_fc + mm_proj + att;
   w.fwd_bytes = asz * (norms + rope + att_io + adds + act);
   w.rec_flops = w.fwd_flops - mm_proj;
@@ -106,8 +117,8 @@ ModelWork model_work(const ModelSpec& spec, int B, int T, size_t asz) {
   w.fwd_att_flops = att;
   w.bwd_att_flops = 2.5 * att;
   w.bwd_bytes = 2 * w.fwd_bytes;
-  w.emb_f_bytes = asz * (gpt2 ? 3 : 2) * N * C;
-  w.emb_b_bytes = asz * (gpt2 ? 3 : 2) * N * C;
+  w.emb_f_bytes = asz * (learned_pos ? 3 : 2) * N * C;  // + the position table's rows
+  w.emb_b_bytes = asz * (learned_pos ? 3 : 2) * N * C;
   // Head: final norm forward/backward, logits (2NCV), their input and weight gradients (4NCV),
   // and the softmax's passes over the logits.
   w.head_flops = 6 * N * C * V;

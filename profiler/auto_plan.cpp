@@ -5,9 +5,9 @@
 
 #include "common/error.h"
 #include "common/units.h"
+#include "device/device.h"
 #include "profiler/measured_profile.h"
 #include "profiler/plan_job.h"
-#include "device/device.h"
 
 namespace mart {
 
@@ -30,14 +30,18 @@ nlohmann::json auto_plan_for_training(JobConfig& cfg, Device& dev, Ops& ops) {
   }
   apply_plan(cfg, jp.profile, r.best);
   const auto& k = r.best.plan;
+  std::string blocks;  // "1 swap / 0 compress_swap / 2 checkpoint / 0 compress", layout order
+  for (int rank = 0; rank < act_traits(ActMode::Keep).layout_rank; ++rank)
+    for (const ActModeTraits& t : kActModeTraits)
+      if (t.layout_rank == rank && t.count_key)
+        blocks += (blocks.empty() ? "" : " / ") + std::to_string(k.blocks[t.mode]) + " " + t.name;
   std::fprintf(stderr,
                "mart: memory.mode auto: %d of %d chunks persistent, %d buffers, "
-               "micro-batch %d x %d, blocks %d swap / %d compress_swap / %d checkpoint / %d "
-               "compress; predicted peak %s, %.3f s per step (%s-bound)\n",
+               "micro-batch %d x %d, blocks %s; predicted peak %s, %.3f s per step (%s-bound)\n",
                k.n_persist,
                static_cast<int>(model_chunks(jp.profile.model, k.chunk_elems).n_chunks()),
-               k.n_buffer, k.micro_batch, k.grad_accum, k.n_swap, k.n_compress_swap, k.n_checkpoint,
-               k.n_compress, format_bytes(r.best.memory.device).c_str(), r.best.time.iteration_s,
+               k.n_buffer, k.micro_batch, k.grad_accum, blocks.c_str(),
+               format_bytes(r.best.memory.device).c_str(), r.best.time.iteration_s,
                r.best.time.binding.c_str());
   nlohmann::json j = job_plan_json(jp);
   j["profile_json"] = to_json(jp.profile);

@@ -6,17 +6,18 @@
 
 #include "common/error.h"
 #include "common/units.h"
-#include "profiler/analytic_profile.h"
 #include "planner/hardware.h"
+#include "profiler/analytic_profile.h"
 
 namespace mart {
 namespace {
 
 // The job already accepts lossy activations: compress or compress_swap.
 bool job_uses_compress(const JobConfig& cfg) {
-  if (cfg.activations.n_compress > 0 || cfg.activations.n_compress_swap > 0) return true;
+  if (cfg.activations.counts.count_if([](const ActModeTraits& t) { return t.lossy; }) > 0)
+    return true;
   for (auto& m : cfg.activations.modes)
-    if (m == "compress" || m == "compress_swap") return true;
+    if (act_mode_compresses(parse_act_mode(m))) return true;
   return false;
 }
 
@@ -33,20 +34,17 @@ std::string fixed(double x, int digits) {
   return buf;
 }
 
+// "2 swap, 1 checkpoint, 9 keep": the modes in layout order (block 0's first).
 std::string modes_summary(const PlanChoice& c, int L) {
   std::ostringstream os;
-  const int keep = L - c.n_swap - c.n_checkpoint - c.n_compress - c.n_compress_swap;
   bool first = true;
-  auto part = [&](int n, const char* what) {
-    if (!n) return;
-    os << (first ? "" : ", ") << n << " " << what;
-    first = false;
-  };
-  part(c.n_swap, "swap");
-  part(c.n_compress_swap, "compress_swap");
-  part(c.n_checkpoint, "checkpoint");
-  part(c.n_compress, "compress");
-  part(keep, "keep");
+  for (int rank = 0; rank <= act_traits(ActMode::Keep).layout_rank; ++rank)
+    for (const ActModeTraits& t : kActModeTraits) {
+      const int n = t.mode == ActMode::Keep ? L - c.blocks.placed() : c.blocks[t.mode];
+      if (t.layout_rank != rank || n == 0) continue;
+      os << (first ? "" : ", ") << n << " " << t.name;
+      first = false;
+    }
   return os.str();
 }
 
@@ -108,28 +106,24 @@ void apply_plan(JobConfig& cfg, const Profile& p, const PlanCandidate& c) {
   cfg.memory.n_buffer = std::max(1, k.n_buffer);  // unused when every chunk is persistent
   cfg.memory.chunk_size = k.chunk_elems * static_cast<uint64_t>(p.model.act_bytes);
   cfg.activations.modes.clear();
-  cfg.activations.n_swap = k.n_swap;
-  cfg.activations.n_checkpoint = k.n_checkpoint;
-  cfg.activations.n_compress = k.n_compress;
-  cfg.activations.n_compress_swap = k.n_compress_swap;
+  cfg.activations.counts = k.blocks;
   cfg.train.micro_batch = k.micro_batch;
   cfg.train.grad_accum = k.grad_accum;
 }
 
 nlohmann::json plan_choice_json(const Profile& p, const PlanChoice& c) {
   const ModelChunks mc = model_chunks(p.model, c.chunk_elems);
-  return {{"micro_batch", c.micro_batch},
-          {"grad_accum", c.grad_accum},
-          {"chunk_elems", c.chunk_elems},
-          {"chunk_bytes", c.chunk_elems * static_cast<uint64_t>(p.model.act_bytes)},
-          {"n_chunks", mc.n_chunks()},
-          {"n_persist", c.n_persist},
-          {"n_buffer", c.n_persist >= mc.n_chunks() ? 0 : c.n_buffer},
-          {"n_swap", c.n_swap},
-          {"n_checkpoint", c.n_checkpoint},
-          {"n_compress", c.n_compress},
-          {"n_compress_swap", c.n_compress_swap},
-          {"block_modes", plan_block_modes(p, c)}};
+  nlohmann::json j = {{"micro_batch", c.micro_batch},
+                      {"grad_accum", c.grad_accum},
+                      {"chunk_elems", c.chunk_elems},
+                      {"chunk_bytes", c.chunk_elems * static_cast<uint64_t>(p.model.act_bytes)},
+                      {"n_chunks", mc.n_chunks()},
+                      {"n_persist", c.n_persist},
+                      {"n_buffer", c.n_persist >= mc.n_chunks() ? 0 : c.n_buffer},
+                      {"block_modes", plan_block_modes(p, c)}};
+  for (const ActModeTraits& t : kActModeTraits)  // n_swap, n_checkpoint, ...
+    if (t.count_key) j[t.count_key] = c.blocks[t.mode];
+  return j;
 }
 
 nlohmann::json prediction_json(const PlanCandidate& c) {
@@ -182,16 +176,19 @@ nlohmann::json job_plan_json(const JobPlan& jp) {
        {{"points", r.points},
         {"feasible", r.feasible},
         {"simulated", r.simulated},
-        {"exhaustive", r.exhaustive},
-        {"seconds", r.seconds}}}};
+        {"sim_ops", r.sim_ops},
+        {"exhaustive", r.exhaustive}}}};
   if (r.fits) {
     j["binding_resource"] = r.best.time.binding;
     j["why"] = r.best.time.why;
+    j["why_chosen"] = r.best.why;
     j["plan"] = plan_choice_json(p, r.best.plan);
     j["predicted"] = prediction_json(r.best);
     nlohmann::json alts = nlohmann::json::array();
     for (auto& a : r.alternatives)
-      alts.push_back({{"plan", plan_choice_json(p, a.plan)}, {"predicted", prediction_json(a)}});
+      alts.push_back({{"plan", plan_choice_json(p, a.plan)},
+                      {"predicted", prediction_json(a)},
+                      {"why_not_chosen", a.why}});
     j["alternatives"] = alts;
   } else {
     j["binding_resource"] = r.reason == "host" ? "host_memory" : "device_memory";
@@ -238,6 +235,7 @@ std::string job_plan_text(const JobPlan& jp, bool explain) {
   os << "          iteration " << fixed(b.time.iteration_s, 4) << " s, "
      << fixed(b.time.tokens_per_s, 0) << " tokens/s, MFU " << fixed(100 * b.time.mfu, 1) << "%\n";
   os << "binding   " << b.time.binding << ": " << b.time.why << "\n";
+  os << "chosen    " << b.why << "\n";
   if (explain) {
     const auto& m = b.memory;
     os << "\ndevice memory (exact, the arena's regions):\n"
@@ -248,7 +246,7 @@ std::string job_plan_text(const JobPlan& jp, bool explain) {
        << "  scratch + io  " << format_bytes(m.scratch + m.io) << "\n"
        << "pinned host: chunks " << format_bytes(m.chunk_host) << ", swapped activations "
        << format_bytes(m.swap_host) << "\n";
-    if (k.n_compress_swap > 0)
+    if (k.blocks[ActMode::CompressSwap] > 0)
       os << "compress_swap copies are priced at the budget (payload_fraction "
          << fixed(jp.options.cost.compress.payload_fraction, 2)
          << "): an upper bound, the runtime copies what each encoding fills\n";
@@ -259,17 +257,14 @@ std::string job_plan_text(const JobPlan& jp, bool explain) {
        << " s, d2h " << fixed(b.time.busy_s[2], 4) << " s, cpu adam " << fixed(b.time.busy_s[3], 4)
        << " s\n";
     os << "block modes: ";
-    for (auto& s : plan_block_modes(p, k))
-      os << (s == "keep"         ? 'k'
-             : s == "checkpoint" ? 'c'
-             : s == "swap"       ? 's'
-             : s == "compress"   ? 'z'
-                                 : 'w');
-    os << "  (k keep, c checkpoint, s swap, z compress, w compress_swap; block 0 first)\n";
+    for (ActMode m : block_modes_from_counts(p.model.n_layer, k.blocks)) os << act_traits(m).letter;
+    os << "  (";
+    for (const ActModeTraits& t : kActModeTraits) os << t.letter << " " << t.name << ", ";
+    os << "block 0 first)\n";
     os << "search: " << r.points << " plans priced in memory, " << r.feasible << " fit, "
        << r.simulated << " simulated"
-       << (r.exhaustive ? " (branch and bound closed)" : " (stopped by the simulation budget)")
-       << ", " << fixed(r.seconds * 1e3, 1) << " ms\n";
+       << " (" << r.sim_ops << " simulated events)"
+       << (r.exhaustive ? ", branch and bound closed" : ", stopped by the work bound") << "\n";
     if (!r.alternatives.empty()) os << "runner-ups:\n";
     for (auto& a : r.alternatives) {
       const ModelChunks ac = model_chunks(p.model, a.plan.chunk_elems);
@@ -279,6 +274,7 @@ std::string job_plan_text(const JobPlan& jp, bool explain) {
          << ", persist " << a.plan.n_persist << ", buffers " << a.plan.n_buffer << ", "
          << modes_summary(a.plan, p.model.n_layer) << ", device " << format_bytes(a.memory.device)
          << "\n";
+      if (!a.why.empty()) os << "           " << a.why << "\n";
     }
   }
   return os.str();

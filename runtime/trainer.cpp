@@ -13,21 +13,21 @@
 
 #include "common/error.h"
 #include "common/units.h"
+#include "config/config_loader.h"
+#include "device/device.h"
+#include "io/atomic_file.h"
 #include "memory/chunk_manager.h"
 #include "memory/device_arena.h"
 #include "memory/host_allocator.h"
 #include "runtime/backend.h"
-#include "io/atomic_file.h"
-#include "config/config_loader.h"
+#include "runtime/checkpoint/hf_checkpoint.h"
+#include "runtime/checkpoint/train_checkpoint.h"
 #include "runtime/data/data_loader.h"
 #include "runtime/data/markov_corpus.h"
-#include "device/device.h"
 #include "runtime/executor.h"
 #include "runtime/lr_schedule.h"
 #include "runtime/memory_budget.h"
-#include "runtime/checkpoint/hf_checkpoint.h"
 #include "runtime/model/init.h"
-#include "runtime/checkpoint/train_checkpoint.h"
 
 namespace fs = std::filesystem;
 
@@ -137,9 +137,8 @@ struct Trainer::Impl {
     // go on the device's NUMA node (docs/DESIGN.md §4: far-socket buffers or threads cost up
     // to half the copy bandwidth): the GPU's nearest node on CUDA, the first node on the CPU
     // backend. CPU Adam results do not depend on its thread count or binding (elementwise).
-    const bool swaps = std::any_of(modes.begin(), modes.end(), [](ActMode m) {
-      return m == ActMode::Swap || m == ActMode::CompressSwap;
-    });
+    const bool swaps =
+        std::any_of(modes.begin(), modes.end(), [](ActMode m) { return act_mode_copies(m); });
     if (chunked || swaps) {
       const NumaTopology topo = NumaTopology::load_this_system();
       const unsigned node =
@@ -332,9 +331,8 @@ struct Trainer::Impl {
     const double tokens_per_step = static_cast<double>(t.micro_batch) * t.seq_len * t.grad_accum;
     std::fprintf(stderr,
                  "mart: %s | %s backend | %s model, %.2fM params | device budget %s | run %s\n",
-                 cfg.name.c_str(), backend_name(dev->backend()),
-                 cfg.model.family == ModelFamily::GPT2 ? "gpt2" : "llama", spec.n_params / 1e6,
-                 format_bytes(budget.total()).c_str(), opt.run_dir.c_str());
+                 cfg.name.c_str(), backend_name(dev->backend()), family_name(cfg.model.family),
+                 spec.n_params / 1e6, format_bytes(budget.total()).c_str(), opt.run_dir.c_str());
     if (markov)
       std::fprintf(stderr,
                    "mart: synthetic Markov corpus, entropy rate %.4f nats/token (the "

@@ -65,36 +65,30 @@ std::vector<float> to_f32(const TensorView& t) {
 }  // namespace
 
 nlohmann::json hf_config_json(const ModelConfig& c) {
-  nlohmann::json j;
-  if (c.family == ModelFamily::GPT2) {
-    j = {{"model_type", "gpt2"},
-         {"architectures", {"GPT2LMHeadModel"}},
-         {"n_layer", c.n_layer},
-         {"n_head", c.n_head},
-         {"n_embd", c.d_model},
-         {"n_inner", c.d_ff},
-         {"n_positions", c.max_seq_len},
-         {"n_ctx", c.max_seq_len},
-         {"vocab_size", c.vocab_size},
-         {"layer_norm_epsilon", c.norm_eps},
-         {"activation_function", "gelu_new"},
-         {"tie_word_embeddings", true}};
-  } else {
-    j = {{"model_type", "llama"},
-         {"architectures", {"LlamaForCausalLM"}},
-         {"num_hidden_layers", c.n_layer},
-         {"num_attention_heads", c.n_head},
-         {"num_key_value_heads", c.n_kv_head},
-         {"hidden_size", c.d_model},
-         {"intermediate_size", c.d_ff},
-         {"vocab_size", c.vocab_size},
-         {"rms_norm_eps", c.norm_eps},
-         {"rope_theta", c.rope_theta},
-         {"max_position_embeddings", c.max_seq_len},
-         {"hidden_act", "silu"},
-         {"attention_bias", false},
-         {"mlp_bias", false},
-         {"tie_word_embeddings", c.tied_embeddings}};
+  const ModelFamilyTraits& fam = family_traits(c.family);
+  const HfConfigKeys& k = fam.hf;
+  nlohmann::json j = {{"model_type", fam.hf_model_type},
+                      {"architectures", {fam.hf_architecture}},
+                      {k.n_layer, c.n_layer},
+                      {k.n_head, c.n_head},
+                      {k.d_model, c.d_model},
+                      {k.d_ff, c.d_ff},
+                      {k.max_seq_len, c.max_seq_len},
+                      {"vocab_size", c.vocab_size},
+                      {k.norm_eps, c.norm_eps},
+                      {"tie_word_embeddings", fam.always_tied || c.tied_embeddings}};
+  if (k.n_kv_head) j[k.n_kv_head] = c.n_kv_head;
+  if (k.rope_theta) j[k.rope_theta] = c.rope_theta;
+  switch (c.family) {  // the keys only one family's config.json has
+    case ModelFamily::GPT2:
+      j["n_ctx"] = c.max_seq_len;
+      j["activation_function"] = "gelu_new";
+      break;
+    case ModelFamily::Llama:
+      j["hidden_act"] = "silu";
+      j["attention_bias"] = false;
+      j["mlp_bias"] = false;
+      break;
   }
   j["torch_dtype"] = "float32";
   j["initializer_range"] = c.init_std;
@@ -102,39 +96,39 @@ nlohmann::json hf_config_json(const ModelConfig& c) {
 }
 
 ModelConfig model_config_from_hf(const nlohmann::json& j, const std::string& origin) {
+  auto has = [&](const char* key) { return key && j.contains(key) && !j[key].is_null(); };
   auto get = [&](const char* key) -> const nlohmann::json& {
-    MART_CHECK(j.contains(key) && !j[key].is_null(), origin, ": missing key '", key, "'");
+    MART_CHECK(has(key), origin, ": missing key '", key, "'");
     return j[key];
   };
   MART_CHECK(j.contains("model_type"), origin, ": missing key 'model_type'");
   const std::string type = j["model_type"].get<std::string>();
+  std::string supported;
+  for (const ModelFamilyTraits& f : kModelFamilyTraits)
+    supported += (supported.empty() ? "" : " or ") + std::string(f.hf_model_type);
+  const ModelFamilyTraits* fam = find_hf_family(type);
+  MART_CHECK(fam, origin, ": model_type '", type, "' is not supported (", supported, ")");
+  const HfConfigKeys& k = fam->hf;
   ModelConfig c;
-  if (type == "gpt2") {
-    c.family = ModelFamily::GPT2;
-    c.n_layer = get("n_layer").get<int>();
-    c.n_head = get("n_head").get<int>();
-    c.n_kv_head = c.n_head;
-    c.d_model = get("n_embd").get<int>();
-    c.d_ff =
-        j.contains("n_inner") && !j["n_inner"].is_null() ? j["n_inner"].get<int>() : 4 * c.d_model;
-    c.max_seq_len = get("n_positions").get<int>();
-    c.vocab_size = get("vocab_size").get<int>();
-    c.norm_eps = j.value("layer_norm_epsilon", 1e-5f);
-    c.tied_embeddings = true;
-  } else if (type == "llama") {
-    c.family = ModelFamily::Llama;
-    c.n_layer = get("num_hidden_layers").get<int>();
-    c.n_head = get("num_attention_heads").get<int>();
-    c.n_kv_head = j.value("num_key_value_heads", c.n_head);
-    c.d_model = get("hidden_size").get<int>();
-    c.d_ff = get("intermediate_size").get<int>();
-    c.vocab_size = get("vocab_size").get<int>();
-    c.norm_eps = j.value("rms_norm_eps", 1e-6f);
-    c.rope_theta = j.value("rope_theta", 10000.0f);
-    c.max_seq_len = j.value("max_position_embeddings", 2048);
-    c.tied_embeddings = j.value("tie_word_embeddings", false);
-  } else {
-    MART_FAIL(origin, ": model_type '", type, "' is not supported (gpt2 or llama)");
+  c.family = fam->family;
+  c.n_layer = get(k.n_layer).get<int>();
+  c.n_head = get(k.n_head).get<int>();
+  c.n_kv_head = has(k.n_kv_head) ? j[k.n_kv_head].get<int>() : c.n_head;
+  c.d_model = get(k.d_model).get<int>();
+  c.vocab_size = get("vocab_size").get<int>();
+  if (k.rope_theta) c.rope_theta = j.value(k.rope_theta, 10000.0f);
+  c.tied_embeddings = fam->always_tied || j.value("tie_word_embeddings", false);
+  switch (c.family) {  // what each family's files may omit, and its defaults
+    case ModelFamily::GPT2:
+      c.d_ff = has(k.d_ff) ? j[k.d_ff].get<int>() : 4 * c.d_model;
+      c.max_seq_len = get(k.max_seq_len).get<int>();
+      c.norm_eps = j.value(k.norm_eps, 1e-5f);
+      break;
+    case ModelFamily::Llama:
+      c.d_ff = get(k.d_ff).get<int>();
+      c.max_seq_len = j.value(k.max_seq_len, 2048);
+      c.norm_eps = j.value(k.norm_eps, 1e-6f);
+      break;
   }
   if (j.contains("initializer_range")) c.init_std = j["initializer_range"].get<float>();
   return c;
@@ -164,12 +158,12 @@ void save_hf_weights(const ModelSpec& spec, ModelStates& states, const std::stri
 
 void load_hf_weights(const ModelSpec& spec, ModelStates& states, const std::string& path) {
   SafetensorsFile f(path);
-  const bool gpt2 = spec.cfg.family == ModelFamily::GPT2;
+  const std::string prefix = family_traits(spec.cfg.family).hf_optional_prefix;
   for (size_t i = 0; i < spec.params.size(); ++i) {
     const ParamInfo& p = spec.params[i];
     std::string name = p.name;
-    if (!f.contains(name) && gpt2 && name.rfind("transformer.", 0) == 0)
-      name = name.substr(std::string("transformer.").size());  // original gpt2 files
+    if (!f.contains(name) && !prefix.empty() && name.rfind(prefix, 0) == 0)
+      name = name.substr(prefix.size());  // original files of the family (e.g. gpt2's)
     MART_CHECK(f.contains(name), path, ": tensor '", p.name,
                "' is missing (is this checkpoint for the configured model family and size?)");
     const TensorView& t = f.tensor(name);

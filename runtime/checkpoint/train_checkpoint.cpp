@@ -9,10 +9,10 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "config/config_loader.h"
 #include "io/atomic_file.h"
 #include "io/checksum.h"
 #include "io/safetensors.h"
-#include "config/config_loader.h"
 #include "runtime/checkpoint/hf_checkpoint.h"
 
 namespace fs = std::filesystem;
@@ -159,12 +159,11 @@ TrainState load_checkpoint(const std::string& dir, const ModelSpec& spec, ModelS
   // (e.g. another head count with the same widths).
   {
     const ModelConfig &a = saved.model, &b = spec.cfg;
-    auto fam = [](ModelFamily f) { return f == ModelFamily::GPT2 ? "gpt2" : "llama"; };
     auto differ = [&](const char* field, auto x, auto y) {
       MART_CHECK(x == y, "checkpoint ", dir, " was made for a model with model.", field, " = ", x,
                  ", but the configured model has ", y, " (model config mismatch)");
     };
-    differ("family", std::string(fam(a.family)), std::string(fam(b.family)));
+    differ("family", std::string(family_name(a.family)), std::string(family_name(b.family)));
     differ("n_layer", a.n_layer, b.n_layer);
     differ("d_model", a.d_model, b.d_model);
     differ("n_head", a.n_head, b.n_head);

@@ -33,14 +33,70 @@ void check_config(const ModelConfig& c) {
              c.d_model, ")");
   MART_CHECK(c.n_head % c.n_kv_head == 0, "model: n_kv_head (", c.n_kv_head,
              ") must divide n_head (", c.n_head, ")");
-  if (c.family == ModelFamily::GPT2)
-    MART_CHECK(c.n_kv_head == c.n_head,
-               "model: GPT-2 has no grouped-query attention; set "
-               "n_kv_head = n_head (",
-               c.n_head, ")");
-  else
-    MART_CHECK(c.head_size() % 2 == 0, "model: Llama's RoPE needs an even head size, got ",
-               c.head_size());
+  const ModelFamilyTraits& fam = family_traits(c.family);
+  if (!fam.grouped_query_attention)
+    MART_CHECK(c.n_kv_head == c.n_head, "model: ", fam.display,
+               " has no grouped-query attention; set n_kv_head = n_head (", c.n_head, ")");
+  if (fam.positions == PositionKind::Rope)
+    MART_CHECK(c.head_size() % 2 == 0, "model: ", fam.display,
+               "'s RoPE needs an even head size, got ", c.head_size());
+}
+
+// GPT-2: learned positions, LayerNorm with biases, fused c_attn, GELU MLP, tied head. Conv1D
+// weights are stored [in, out] in HF files (transpose_io).
+void add_gpt2_params(Builder& b, ModelSpec& s, const ModelConfig& cfg) {
+  const int64_t C = cfg.d_model, V = cfg.vocab_size, F = cfg.d_ff;
+  s.wte = b.add("transformer.wte.weight", {V, C}, true);
+  s.wpe = b.add("transformer.wpe.weight", {cfg.max_seq_len, C}, true);
+  for (int l = 0; l < cfg.n_layer; ++l) {
+    b.group = l + 1;
+    BlockParamIds ids;
+    std::string p = "transformer.h." + std::to_string(l) + ".";
+    ids.norm1_w = b.add(p + "ln_1.weight", {C}, false);
+    ids.norm1_b = b.add(p + "ln_1.bias", {C}, false);
+    ids.qkv_w = b.add(p + "attn.c_attn.weight", {3 * C, C}, true, true);
+    ids.qkv_b = b.add(p + "attn.c_attn.bias", {3 * C}, false);
+    ids.attn_out_w = b.add(p + "attn.c_proj.weight", {C, C}, true, true);
+    ids.attn_out_b = b.add(p + "attn.c_proj.bias", {C}, false);
+    ids.norm2_w = b.add(p + "ln_2.weight", {C}, false);
+    ids.norm2_b = b.add(p + "ln_2.bias", {C}, false);
+    ids.fc_w = b.add(p + "mlp.c_fc.weight", {F, C}, true, true);
+    ids.fc_b = b.add(p + "mlp.c_fc.bias", {F}, false);
+    ids.proj_w = b.add(p + "mlp.c_proj.weight", {C, F}, true, true);
+    ids.proj_b = b.add(p + "mlp.c_proj.bias", {C}, false);
+    s.blocks.push_back(ids);
+  }
+  b.group = cfg.n_layer + 1;
+  s.normf_w = b.add("transformer.ln_f.weight", {C}, false);
+  s.normf_b = b.add("transformer.ln_f.bias", {C}, false);
+}
+
+// Llama: RoPE, RMSNorm, no biases, q|k|v and gate|up glued (one matmul each), GQA, optional
+// untied head.
+void add_llama_params(Builder& b, ModelSpec& s, const ModelConfig& cfg) {
+  const int64_t C = cfg.d_model, V = cfg.vocab_size, F = cfg.d_ff, HS = cfg.head_size();
+  const int64_t NH = cfg.n_head, NKV = cfg.n_kv_head;
+  s.wte = b.add("model.embed_tokens.weight", {V, C}, true);
+  for (int l = 0; l < cfg.n_layer; ++l) {
+    b.group = l + 1;
+    BlockParamIds ids;
+    std::string p = "model.layers." + std::to_string(l) + ".";
+    ids.norm1_w = b.add(p + "input_layernorm.weight", {C}, false);
+    ids.qkv_w = b.add(p + "self_attn.q_proj.weight", {NH * HS, C}, true);
+    s.params[ids.qkv_w].glued_to_next = true;
+    s.params[b.add(p + "self_attn.k_proj.weight", {NKV * HS, C}, true)].glued_to_next = true;
+    b.add(p + "self_attn.v_proj.weight", {NKV * HS, C}, true);
+    ids.attn_out_w = b.add(p + "self_attn.o_proj.weight", {C, NH * HS}, true);
+    ids.norm2_w = b.add(p + "post_attention_layernorm.weight", {C}, false);
+    ids.fc_w = b.add(p + "mlp.gate_proj.weight", {F, C}, true);
+    s.params[ids.fc_w].glued_to_next = true;
+    b.add(p + "mlp.up_proj.weight", {F, C}, true);
+    ids.proj_w = b.add(p + "mlp.down_proj.weight", {C, F}, true);
+    s.blocks.push_back(ids);
+  }
+  b.group = cfg.n_layer + 1;
+  s.normf_w = b.add("model.norm.weight", {C}, false);
+  if (!cfg.tied_embeddings) s.lm_head = b.add("lm_head.weight", {V, C}, true);
 }
 
 }  // namespace
@@ -49,57 +105,16 @@ ModelSpec build_model_spec(const ModelConfig& cfg) {
   check_config(cfg);
   ModelSpec s;
   s.cfg = cfg;
-  const int64_t C = cfg.d_model, V = cfg.vocab_size, F = cfg.d_ff, HS = cfg.head_size();
-  const int64_t NH = cfg.n_head, NKV = cfg.n_kv_head;
+  if (family_traits(cfg.family).always_tied) s.cfg.tied_embeddings = true;
   Builder b{s};
-  const bool gpt2 = cfg.family == ModelFamily::GPT2;
-  if (gpt2) {
-    s.cfg.tied_embeddings = true;
-    s.wte = b.add("transformer.wte.weight", {V, C}, true);
-    s.wpe = b.add("transformer.wpe.weight", {cfg.max_seq_len, C}, true);
-  } else {
-    s.wte = b.add("model.embed_tokens.weight", {V, C}, true);
-  }
-  for (int l = 0; l < cfg.n_layer; ++l) {
-    b.group = l + 1;
-    BlockParamIds ids;
-    if (gpt2) {
-      std::string p = "transformer.h." + std::to_string(l) + ".";
-      ids.norm1_w = b.add(p + "ln_1.weight", {C}, false);
-      ids.norm1_b = b.add(p + "ln_1.bias", {C}, false);
-      ids.qkv_w = b.add(p + "attn.c_attn.weight", {3 * C, C}, true, true);
-      ids.qkv_b = b.add(p + "attn.c_attn.bias", {3 * C}, false);
-      ids.attn_out_w = b.add(p + "attn.c_proj.weight", {C, C}, true, true);
-      ids.attn_out_b = b.add(p + "attn.c_proj.bias", {C}, false);
-      ids.norm2_w = b.add(p + "ln_2.weight", {C}, false);
-      ids.norm2_b = b.add(p + "ln_2.bias", {C}, false);
-      ids.fc_w = b.add(p + "mlp.c_fc.weight", {F, C}, true, true);
-      ids.fc_b = b.add(p + "mlp.c_fc.bias", {F}, false);
-      ids.proj_w = b.add(p + "mlp.c_proj.weight", {C, F}, true, true);
-      ids.proj_b = b.add(p + "mlp.c_proj.bias", {C}, false);
-    } else {
-      std::string p = "model.layers." + std::to_string(l) + ".";
-      ids.norm1_w = b.add(p + "input_layernorm.weight", {C}, false);
-      ids.qkv_w = b.add(p + "self_attn.q_proj.weight", {NH * HS, C}, true);
-      s.params[ids.qkv_w].glued_to_next = true;
-      s.params[b.add(p + "self_attn.k_proj.weight", {NKV * HS, C}, true)].glued_to_next = true;
-      b.add(p + "self_attn.v_proj.weight", {NKV * HS, C}, true);
-      ids.attn_out_w = b.add(p + "self_attn.o_proj.weight", {C, NH * HS}, true);
-      ids.norm2_w = b.add(p + "post_attention_layernorm.weight", {C}, false);
-      ids.fc_w = b.add(p + "mlp.gate_proj.weight", {F, C}, true);
-      s.params[ids.fc_w].glued_to_next = true;
-      b.add(p + "mlp.up_proj.weight", {F, C}, true);
-      ids.proj_w = b.add(p + "mlp.down_proj.weight", {C, F}, true);
-    }
-    s.blocks.push_back(ids);
-  }
-  b.group = cfg.n_layer + 1;
-  if (gpt2) {
-    s.normf_w = b.add("transformer.ln_f.weight", {C}, false);
-    s.normf_b = b.add("transformer.ln_f.bias", {C}, false);
-  } else {
-    s.normf_w = b.add("model.norm.weight", {C}, false);
-    if (!cfg.tied_embeddings) s.lm_head = b.add("lm_head.weight", {V, C}, true);
+  // The parameters in execution order, with the family's Hugging Face names.
+  switch (cfg.family) {
+    case ModelFamily::GPT2:
+      add_gpt2_params(b, s, s.cfg);
+      break;
+    case ModelFamily::Llama:
+      add_llama_params(b, s, s.cfg);
+      break;
   }
   return s;
 }
@@ -107,7 +122,8 @@ ModelSpec build_model_spec(const ModelConfig& cfg) {
 BlockActLayout ModelSpec::block_layout(int B, int T) const {
   const uint64_t N = static_cast<uint64_t>(B) * T, C = cfg.d_model, F = cfg.d_ff;
   const uint64_t QKV = cfg.qkv_width(), A = static_cast<uint64_t>(cfg.n_head) * cfg.head_size();
-  const bool gpt2 = cfg.family == ModelFamily::GPT2;
+  const ModelFamilyTraits& fam = family_traits(cfg.family);
+  const bool mean = fam.norm == NormKind::LayerNorm;  // RMSNorm keeps no mean
   BlockActLayout L;
   uint64_t o = 0;
   auto put = [&](uint64_t& field, uint64_t elems) {
@@ -121,18 +137,18 @@ BlockActLayout ModelSpec::block_layout(int B, int T) const {
   put(L.atty, N * A);
   put(L.res2, N * C);
   put(L.ln2, N * C);
-  put(L.fc, gpt2 ? N * F : N * 2 * F);  // GPT-2: pre-GELU; Llama: [gate | up]
-  put(L.fc_act, N * F);                 // GELU(fc) or SwiGLU(gate, up)
+  put(L.fc, N * mlp_in_factor(fam.mlp) * F);  // GELU: pre-GELU; SwiGLU: [gate | up]
+  put(L.fc_act, N * F);                       // GELU(fc) or SwiGLU(gate, up)
   L.act_elems = o;
   uint64_t so = 0;
   auto sput = [&](uint64_t& field, uint64_t elems) {
     field = so;
     so += elems;
   };
-  if (gpt2) sput(L.ln1_mean, N);
+  if (mean) sput(L.ln1_mean, N);
   sput(L.ln1_rstd, N);
   sput(L.lse, static_cast<uint64_t>(B) * cfg.n_head * T);
-  if (gpt2) sput(L.ln2_mean, N);
+  if (mean) sput(L.ln2_mean, N);
   sput(L.ln2_rstd, N);
   L.stat_elems = so;
   return L;

@@ -12,10 +12,10 @@ std::string layout(int n_layer, int n_swap, int n_checkpoint, int n_compress,
                    int n_compress_swap = 0) {
   JobConfig c;
   c.model.n_layer = n_layer;
-  c.activations.n_swap = n_swap;
-  c.activations.n_checkpoint = n_checkpoint;
-  c.activations.n_compress = n_compress;
-  c.activations.n_compress_swap = n_compress_swap;
+  c.activations.counts[ActMode::Swap] = n_swap;
+  c.activations.counts[ActMode::Checkpoint] = n_checkpoint;
+  c.activations.counts[ActMode::Compress] = n_compress;
+  c.activations.counts[ActMode::CompressSwap] = n_compress_swap;
   std::string out;
   for (const std::string& m : resolve_block_modes(c))
     out += m == "swap"            ? 's'
@@ -59,11 +59,37 @@ TEST(BlockModes, LayoutsFromCounts) {
 
 TEST(BlockModes, CountsThatDoNotFitThrow) {
   JobConfig c;
-  c.activations.n_swap = 5;
+  c.activations.counts[ActMode::Swap] = 5;
   EXPECT_THROW(resolve_block_modes(c), Error);
-  c.activations.n_swap = 2;
-  c.activations.n_compress_swap = 3;
+  c.activations.counts[ActMode::Swap] = 2;
+  c.activations.counts[ActMode::CompressSwap] = 3;
   EXPECT_THROW(resolve_block_modes(c), Error);
+}
+
+// The mode table drives the config: every mode but keep has a count key, `--set` reaches it, and
+// the counts it sets lay out to exactly those counts (keep taking the rest).
+TEST(BlockModes, EveryCountKeyOfTheModeTableIsAConfigKey) {
+  int keys = 0;
+  for (const ActModeTraits& t : kActModeTraits) {
+    SCOPED_TRACE(t.name);
+    EXPECT_EQ(parse_act_mode(t.name), t.mode);
+    if (!t.count_key) {
+      EXPECT_EQ(t.mode, ActMode::Keep);  // keep takes the rest
+      continue;
+    }
+    ++keys;
+    const JobConfig c =
+        load_job_config("", {"model.n_layer=4", std::string("activations.") + t.count_key + "=2"});
+    EXPECT_EQ(c.activations.counts[t.mode], 2);
+    EXPECT_EQ(c.activations.counts.placed(), 2);
+    ModeCounts want;
+    want[t.mode] = 2;
+    want[ActMode::Keep] = 2;
+    EXPECT_EQ(counts_of_modes(block_modes_from_counts(4, c.activations.counts)), want);
+  }
+  EXPECT_EQ(keys, static_cast<int>(kActModeCount) - 1);
+  // Negative control: a key no mode has is refused.
+  EXPECT_THROW(load_job_config("", {"activations.n_keep=1"}), Error);
 }
 
 }  // namespace

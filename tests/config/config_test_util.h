@@ -61,10 +61,11 @@ inline void expect_same(const JobConfig& a, const JobConfig& b) {
   EXPECT_EQ(a.memory.n_buffer, b.memory.n_buffer);
   EXPECT_EQ(a.memory.chunk_size, b.memory.chunk_size);
   EXPECT_EQ(a.activations.modes, b.activations.modes);
-  EXPECT_EQ(a.activations.n_swap, b.activations.n_swap);
-  EXPECT_EQ(a.activations.n_checkpoint, b.activations.n_checkpoint);
-  EXPECT_EQ(a.activations.n_compress, b.activations.n_compress);
-  EXPECT_EQ(a.activations.n_compress_swap, b.activations.n_compress_swap);
+  EXPECT_EQ(a.activations.counts[ActMode::Swap], b.activations.counts[ActMode::Swap]);
+  EXPECT_EQ(a.activations.counts[ActMode::Checkpoint], b.activations.counts[ActMode::Checkpoint]);
+  EXPECT_EQ(a.activations.counts[ActMode::Compress], b.activations.counts[ActMode::Compress]);
+  EXPECT_EQ(a.activations.counts[ActMode::CompressSwap],
+            b.activations.counts[ActMode::CompressSwap]);
   EXPECT_EQ(a.activations.eb, b.activations.eb);
   EXPECT_EQ(a.activations.adaptive_eb, b.activations.adaptive_eb);
   EXPECT_EQ(a.activations.payload_fraction, b.activations.payload_fraction);

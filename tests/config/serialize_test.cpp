@@ -53,10 +53,10 @@ JobConfig everything_changed() {
   c.memory.n_buffer = 4;
   c.memory.chunk_size = 64ull << 20;
   c.activations.modes = {"swap", "checkpoint", "compress", "compress_swap"};
-  c.activations.n_swap = 1;
-  c.activations.n_checkpoint = 1;
-  c.activations.n_compress = 1;
-  c.activations.n_compress_swap = 1;
+  c.activations.counts[ActMode::Swap] = 1;
+  c.activations.counts[ActMode::Checkpoint] = 1;
+  c.activations.counts[ActMode::Compress] = 1;
+  c.activations.counts[ActMode::CompressSwap] = 1;
   c.activations.eb = 2.5e-4f;
   c.activations.adaptive_eb = true;
   c.activations.payload_fraction = 0.3f;

@@ -130,31 +130,38 @@ TEST(ConfigValidate, Activations) {
                  "activations.modes[3] = 'zip': unknown block mode");
   EXPECT_PROBLEM((c.activations.modes = {"keep"}),
                  "activations.modes lists 1 modes but model.n_layer = 4");
-  EXPECT_PROBLEM(c.activations.n_swap = -1, "activations.n_swap = -1: must be >= 0");
-  EXPECT_PROBLEM(c.activations.n_checkpoint = -1, "activations.n_checkpoint = -1");
-  EXPECT_PROBLEM(c.activations.n_compress = -1, "activations.n_compress = -1");
+  EXPECT_PROBLEM(c.activations.counts[ActMode::Swap] = -1,
+                 "activations.n_swap = -1: must be >= 0");
+  EXPECT_PROBLEM(c.activations.counts[ActMode::Checkpoint] = -1,
+                 "activations.n_checkpoint = -1");
+  EXPECT_PROBLEM(c.activations.counts[ActMode::Compress] = -1,
+                 "activations.n_compress = -1");
   EXPECT_PROBLEM(
-      (c.activations.n_swap = 2, c.activations.n_checkpoint = 2, c.activations.n_compress = 1),
+      (c.activations.counts[ActMode::Swap] = 2, c.activations.counts[ActMode::Checkpoint] = 2,
+       c.activations.counts[ActMode::Compress] = 1),
       "activations.n_swap + n_checkpoint + n_compress + n_compress_swap = 2 + 2 + 1 + 0 = 5 "
       "exceeds model.n_layer = 4");
-  EXPECT_PROBLEM(c.activations.n_compress_swap = -1, "activations.n_compress_swap = -1");
-  EXPECT_PROBLEM((c.activations.n_compress_swap = 3, c.activations.n_swap = 2),
-                 "= 2 + 0 + 0 + 3 = 5 exceeds model.n_layer = 4");
+  EXPECT_PROBLEM(c.activations.counts[ActMode::CompressSwap] = -1,
+                 "activations.n_compress_swap = -1");
+  EXPECT_PROBLEM(
+      (c.activations.counts[ActMode::CompressSwap] = 3, c.activations.counts[ActMode::Swap] = 2),
+      "= 2 + 0 + 0 + 3 = 5 exceeds model.n_layer = 4");
   EXPECT_PROBLEM(c.activations.eb = 0, "activations.eb = 0: the compression error bound");
   EXPECT_PROBLEM(c.activations.eb = std::numeric_limits<float>::infinity(),
                  "activations.eb = inf: the compression error bound must be finite");
   EXPECT_PROBLEM(c.activations.payload_fraction = 0, "activations.payload_fraction = 0: must be");
   EXPECT_PROBLEM(c.activations.payload_fraction = 2.5f, "activations.payload_fraction = 2.5");
   EXPECT_PROBLEM((c.activations.modes = {"compress_swap", "keep", "keep", "keep"},
-                  c.activations.n_compress_swap = 2),
+                  c.activations.counts[ActMode::CompressSwap] = 2),
                  "1 compress_swap blocks but n_swap/n_checkpoint/n_compress/n_compress_swap say "
                  "0/0/0/2");
-  EXPECT_PROBLEM(
-      (c.activations.modes = {"swap", "keep", "keep", "keep"}, c.activations.n_checkpoint = 1),
-      "modes wins when given");
+  EXPECT_PROBLEM((c.activations.modes = {"swap", "keep", "keep", "keep"},
+                  c.activations.counts[ActMode::Checkpoint] = 1),
+                 "modes wins when given");
   EXPECT_EQ(problem([](JobConfig& c) {
               c.activations.modes = {"swap", "checkpoint", "compress", "keep"};
-              c.activations.n_swap = c.activations.n_checkpoint = c.activations.n_compress = 1;
+              c.activations.counts[ActMode::Swap] = c.activations.counts[ActMode::Checkpoint] =
+                  c.activations.counts[ActMode::Compress] = 1;
             }),
             "");
   EXPECT_EQ(problem([](JobConfig& c) {

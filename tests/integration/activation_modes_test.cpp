@@ -20,7 +20,7 @@ constexpr ActMode K = ActMode::Keep, C = ActMode::Checkpoint;
 
 class ActModesTest : public ::testing::TestWithParam<ModelFamily> {};
 
-std::string family_name(const ::testing::TestParamInfo<ModelFamily>& i) {
+std::string family_param_name(const ::testing::TestParamInfo<ModelFamily>& i) {
   return family_tag(i.param);
 }
 
@@ -165,7 +165,8 @@ TEST_P(ActModesTest, TrainerPeakEqualsBudgetAndCheckpointingLowersIt) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, ActModesTest,
-                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2), family_name);
+                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2),
+                         family_param_name);
 
 }  // namespace
 }  // namespace mart::integ

@@ -3,9 +3,9 @@
 // byte-identical, so fixing the cause and resuming again still works.
 #include <gtest/gtest.h>
 
+#include "runtime/checkpoint/train_checkpoint.h"
 #include "runtime/data/markov_corpus.h"
 #include "runtime/data/token_shard.h"
-#include "runtime/checkpoint/train_checkpoint.h"
 #include "tests/integration/integ_util.h"
 
 namespace mart::integ {
@@ -13,7 +13,7 @@ namespace {
 
 class BadInputTest : public ::testing::TestWithParam<ModelFamily> {};
 
-std::string family_name(const ::testing::TestParamInfo<ModelFamily>& i) {
+std::string family_param_name(const ::testing::TestParamInfo<ModelFamily>& i) {
   return family_tag(i.param);
 }
 
@@ -92,9 +92,9 @@ TEST_P(BadInputTest, ResumeWithADifferentModelShapeFails) {
 
 // A different head count keeps every tensor's shape, so a shape check alone cannot notice it;
 // the weights would silently be reinterpreted by another attention layout.
-// MART BUG (runtime/checkpoint/train_checkpoint.cpp, load_checkpoint): only the parameter count is compared
-// with the saved config; comparing the saved ModelConfig (n_head, n_kv_head, norm_eps, rope_theta,
-// max_seq_len, ...) with spec.cfg would catch this. Expected to fail until fixed.
+// MART BUG (runtime/checkpoint/train_checkpoint.cpp, load_checkpoint): only the parameter count is
+// compared with the saved config; comparing the saved ModelConfig (n_head, n_kv_head, norm_eps,
+// rope_theta, max_seq_len, ...) with spec.cfg would catch this. Expected to fail until fixed.
 TEST_P(BadInputTest, ResumeWithADifferentHeadCountFails) {
   StoppedRun r(GetParam());
   JobConfig cfg = r.cfg;
@@ -208,7 +208,8 @@ TEST_P(BadInputTest, HeadsNotDividingWidthIsNamed) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, BadInputTest,
-                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2), family_name);
+                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2),
+                         family_param_name);
 
 // An unknown key in a config file, through the real binary: non-zero exit, the key's full path,
 // the file and line, and the suggestion.

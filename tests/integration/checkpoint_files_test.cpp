@@ -17,7 +17,7 @@ namespace {
 
 class CheckpointFilesTest : public ::testing::TestWithParam<ModelFamily> {};
 
-std::string family_name(const ::testing::TestParamInfo<ModelFamily>& i) {
+std::string family_param_name(const ::testing::TestParamInfo<ModelFamily>& i) {
   return family_tag(i.param);
 }
 
@@ -202,7 +202,8 @@ TEST_P(CheckpointFilesTest, MissingOrMisshapenTensorIsNamed) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, CheckpointFilesTest,
-                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2), family_name);
+                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2),
+                         family_param_name);
 
 }  // namespace
 }  // namespace mart::integ

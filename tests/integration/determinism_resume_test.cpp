@@ -15,7 +15,7 @@ namespace {
 
 class ResumeTest : public ::testing::TestWithParam<ModelFamily> {};
 
-std::string family_name(const ::testing::TestParamInfo<ModelFamily>& i) {
+std::string family_param_name(const ::testing::TestParamInfo<ModelFamily>& i) {
   return family_tag(i.param);
 }
 
@@ -172,7 +172,8 @@ TEST_P(ResumeTest, ThreadCountDoesNotChangeTheRun) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, ResumeTest,
-                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2), family_name);
+                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2),
+                         family_param_name);
 
 }  // namespace
 }  // namespace mart::integ

@@ -33,7 +33,7 @@ namespace {
 
 class GradcheckTest : public ::testing::TestWithParam<ModelFamily> {};
 
-std::string family_name(const ::testing::TestParamInfo<ModelFamily>& i) {
+std::string family_param_name(const ::testing::TestParamInfo<ModelFamily>& i) {
   return family_tag(i.param);
 }
 
@@ -252,7 +252,7 @@ TEST_P(GradcheckTest, DoublePrecisionGradientsMatchTightly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, GradcheckTest,
-                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2), family_name);
+                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2), family_param_name);
 
 }  // namespace
 }  // namespace mart::integ

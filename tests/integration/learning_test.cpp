@@ -29,7 +29,7 @@ namespace {
 
 class LearningTest : public ::testing::TestWithParam<ModelFamily> {};
 
-std::string family_name(const ::testing::TestParamInfo<ModelFamily>& i) {
+std::string family_param_name(const ::testing::TestParamInfo<ModelFamily>& i) {
   return family_tag(i.param);
 }
 
@@ -110,7 +110,8 @@ TEST_P(LearningTest, LossFallsBelowTheBigramLevelTowardTheEntropyRate) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, LearningTest,
-                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2), family_name);
+                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2),
+                         family_param_name);
 
 }  // namespace
 }  // namespace mart::integ

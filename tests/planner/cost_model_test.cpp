@@ -6,9 +6,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "planner_test_util.h"
 #include "layout/chunk_memory.h"
 #include "planner/cost_model.h"
+#include "planner_test_util.h"
+#include "tests/common/mode_counts.h"
 
 namespace mart {
 namespace {
@@ -32,9 +33,10 @@ TEST(CostModel, CountedActivationMemoryEqualsTheFormula) {
             for (int c = 0; c + s + w + z <= 7; ++c) {
               CompressBudget cb;
               cb.payload_fraction = frac;
-              ActBytes a = activation_bytes(ctx, s, c, z, w, cb);
-              ActMemory m = activation_memory(layout_block_modes(7, s, c, z, w), ctx.body,
-                                              compress_budget(ctx, cb));
+              ActBytes a = activation_bytes(ctx, test::mode_counts(s, c, z, w), cb);
+              ActMemory m =
+                  activation_memory(block_modes_from_counts(7, test::mode_counts(s, c, z, w)),
+                                    ctx.body, compress_budget(ctx, cb));
               ASSERT_EQ(a.device, m.device_bytes) << s << c << z << w;
               ASSERT_EQ(a.host, m.host_bytes) << s << c << z << w;
               with_cswap_host += w > kSwapStages;
@@ -44,11 +46,11 @@ TEST(CostModel, CountedActivationMemoryEqualsTheFormula) {
   // And predict_memory uses the same layout: a compress_swap plan's pinned host is the formula's.
   const uint64_t e = chunk_size_grid(p.model).back();
   CostContext ctx(p, 2, e);
-  PlanChoice plan{2, 1, e, ctx.chunks.n_chunks(), 0, 1, 1, 1, 4};
+  PlanChoice plan{2, 1, e, ctx.chunks.n_chunks(), 0, test::mode_counts(1, 1, 1, 4)};
   CostOptions o;
   o.compress.payload_fraction = 0.75;
   const MemoryPrediction mp = predict_memory(ctx, plan, o);
-  const ActBytes a = activation_bytes(ctx, 1, 1, 1, 4, o.compress);
+  const ActBytes a = activation_bytes(ctx, test::mode_counts(1, 1, 1, 4), o.compress);
   EXPECT_EQ(mp.activations, a.device);
   EXPECT_EQ(mp.swap_host, (4 - kSwapStages) *
                               compress_swap_host_bytes(ctx.body, compress_budget(ctx, o.compress)));
@@ -58,14 +60,15 @@ TEST(CostModel, MemoryIsTheSumOfTheRuntimeFormulas) {
   Profile p = test::toy_profile();
   const uint64_t e = chunk_size_grid(p.model)[2];
   CostContext ctx(p, 2, e);
-  PlanChoice plan{2, 1, e, 1, 2, 2, 3, 0};
+  PlanChoice plan{2, 1, e, 1, 2, test::mode_counts(2, 3, 0)};
   CostOptions o;
   MemoryPrediction m = predict_memory(ctx, plan, o);
   const auto& mb = *p.find(2);
   const ChunkLayout L = layout_chunks(p.model.tensor_numel, e, p.model.tensor_glue);
   EXPECT_EQ(m.model_states, chunk_state_device_bytes(L, 1, 2, 2, p.model.tensor_numel.size()));
   EXPECT_EQ(m.chunk_host, chunk_state_host_bytes(L, 1, 2));
-  ActMemory act = activation_memory(layout_block_modes(8, 2, 3, 0), ctx.body);
+  ActMemory act =
+      activation_memory(block_modes_from_counts(8, test::mode_counts(2, 3, 0)), ctx.body);
   EXPECT_EQ(m.activations, act.device_bytes);
   EXPECT_EQ(m.swap_host, act.host_bytes);
   EXPECT_EQ(m.device, m.model_states + mb.io_bytes + mb.inputs_bytes + mb.head_bytes +
@@ -78,7 +81,7 @@ TEST(CostModel, EverythingResidentIsComputeBound) {
   Profile p = test::toy_profile();
   const uint64_t e = chunk_size_grid(p.model).back();
   CostContext ctx(p, 4, e);
-  PlanChoice plan{4, 1, e, ctx.chunks.n_chunks(), 0, 0, 0, 0};
+  PlanChoice plan{4, 1, e, ctx.chunks.n_chunks(), 0, test::mode_counts(0, 0, 0)};
   EventSim sim;
   TimePrediction t = predict_time(ctx, plan, CostOptions{}, sim);
   // compute + device Adam + zeroing the gradients and their sums of squares (+ chunk padding)
@@ -100,7 +103,7 @@ TEST(CostModel, StarvedPcieBindsAndRecomputeCosts) {
   const uint64_t e = chunk_size_grid(p.model)[0];
   CostContext ctx(p, 1, e);
   const int nb = std::max(1, min_buffers(p.model, ctx.chunks, 0));
-  PlanChoice off{1, 1, e, 0, nb, 0, 0, 0};
+  PlanChoice off{1, 1, e, 0, nb, test::mode_counts(0, 0, 0)};
   EventSim sim;
   TimePrediction t = predict_time(ctx, off, CostOptions{}, sim);
   EXPECT_EQ(t.binding, "h2d");
@@ -112,9 +115,9 @@ TEST(CostModel, StarvedPcieBindsAndRecomputeCosts) {
   // Checkpointing adds recompute on top of the same schedule.
   Profile fast = test::toy_profile();
   CostContext fctx(fast, 1, e);
-  PlanChoice keep{1, 1, e, fctx.chunks.n_chunks(), 0, 0, 0, 0};
+  PlanChoice keep{1, 1, e, fctx.chunks.n_chunks(), 0, test::mode_counts(0, 0, 0)};
   PlanChoice ck = keep;
-  ck.n_checkpoint = 4;
+  ck.blocks[ActMode::Checkpoint] = 4;
   const double tk = predict_time(fctx, keep, CostOptions{}, sim).iteration_s;
   const double tc = predict_time(fctx, ck, CostOptions{}, sim).iteration_s;
   EXPECT_NEAR(tc - tk, 4 * fast.find(1)->block_recompute_s, 1e-9);
@@ -126,7 +129,7 @@ TEST(CostModel, AccumulationRepeatsTheMicroBatchAndReuploadsGradients) {
   CostContext ctx(p, 1, e);
   const int nc = ctx.chunks.n_chunks();
   const int nb = std::max(1, min_buffers(p.model, ctx.chunks, 1));
-  PlanChoice one{1, 1, e, 1, nb, 0, 0, 0}, two = one;
+  PlanChoice one{1, 1, e, 1, nb, test::mode_counts(0, 0, 0)}, two = one;
   two.grad_accum = 2;
   EventSim sim;
   TimePrediction a = predict_time(ctx, one, CostOptions{}, sim);
@@ -143,7 +146,7 @@ TEST(CostModel, ClippingDefersCpuUpdatesButBothComplete) {
   const uint64_t e = chunk_size_grid(p.model)[1];
   CostContext ctx(p, 4, e);
   const int nb = std::max(1, min_buffers(p.model, ctx.chunks, 0));
-  PlanChoice plan{4, 1, e, 0, nb, 0, 0, 0};
+  PlanChoice plan{4, 1, e, 0, nb, test::mode_counts(0, 0, 0)};
   CostOptions clip, noclip;
   noclip.grad_clip = false;
   EventSim sim;
@@ -160,7 +163,7 @@ TEST(CostModel, SwapTrafficShowsOnBothCopyStreams) {
   Profile p = test::toy_profile();
   const uint64_t e = chunk_size_grid(p.model).back();
   CostContext ctx(p, 2, e);
-  PlanChoice plan{2, 1, e, ctx.chunks.n_chunks(), 0, 5, 0, 0};
+  PlanChoice plan{2, 1, e, ctx.chunks.n_chunks(), 0, test::mode_counts(5, 0, 0)};
   EventSim sim;
   nlohmann::json trace;
   TimePrediction t = predict_time(ctx, plan, CostOptions{}, sim, &trace);
@@ -184,7 +187,7 @@ TEST(CostModel, CompressSwapEncodesOnComputeAndSwapsTheBudget) {
   const uint64_t e = chunk_size_grid(p.model).back();
   CostContext ctx(p, 2, e);
   // s s s w w w w z: one swap copy (block 0), two compress_swap copies (blocks 3, 4).
-  PlanChoice plan{2, 1, e, ctx.chunks.n_chunks(), 0, 3, 0, 1, 4};
+  PlanChoice plan{2, 1, e, ctx.chunks.n_chunks(), 0, test::mode_counts(3, 0, 1, 4)};
   CostOptions o;
   o.compress.payload_fraction = 0.75;
   EventSim sim;
@@ -259,7 +262,7 @@ TEST(CostModel, CompressSwapEncodesOnComputeAndSwapsTheBudget) {
     EXPECT_LE(sim.end(sin), sim.start(get("backward", 0, k)));
   }
   // The slow copies show: slower than the same blocks kept (everything fits either way).
-  PlanChoice keep{2, 1, e, ctx.chunks.n_chunks(), 0, 0, 0, 0, 0};
+  PlanChoice keep{2, 1, e, ctx.chunks.n_chunks(), 0, test::mode_counts(0, 0, 0, 0)};
   EXPECT_GT(t.iteration_s, predict_time(ctx, keep, o, sim).iteration_s + 2 * codec_s * 5);
 }
 
@@ -278,7 +281,7 @@ TEST(CostModel, TwoStepsReachTheSteadyState) {
       for (int np : {0, 2}) {
         CostContext ctx(p, 2, e);
         const int nb = std::max(1, min_buffers(p.model, ctx.chunks, np));
-        PlanChoice plan{2, 2, e, np, nb + 1, 3, 1, 0};
+        PlanChoice plan{2, 2, e, np, nb + 1, test::mode_counts(3, 1, 0)};
         if (clip) plan = {2, 2, e, np, nb + 1, 1, 1, 1, 3};  // compress_swap slots carry over too
         CostOptions two, five;
         two.grad_clip = five.grad_clip = clip;

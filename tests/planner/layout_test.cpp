@@ -3,15 +3,16 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "planner_test_util.h"
 #include "planner/plan_layout.h"
+#include "planner_test_util.h"
+#include "tests/common/mode_counts.h"
 
 namespace mart {
 namespace {
 
 std::string letters(int n, int s, int c, int z, int w = 0) {
   std::string out;
-  for (ActMode m : layout_block_modes(n, s, c, z, w))
+  for (ActMode m : block_modes_from_counts(n, test::mode_counts(s, c, z, w)))
     out += m == ActMode::Swap           ? 's'
            : m == ActMode::Checkpoint   ? 'c'
            : m == ActMode::Compress     ? 'z'

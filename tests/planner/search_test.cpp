@@ -7,8 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "planner_test_util.h"
 #include "planner/search.h"
+#include "planner_test_util.h"
+#include "tests/common/mode_counts.h"
 
 namespace mart {
 namespace {
@@ -18,7 +19,7 @@ uint64_t resident_need(const Profile& p, int micro_batch) {
   uint64_t best = UINT64_MAX;
   for (uint64_t e : chunk_size_grid(p.model)) {
     CostContext ctx(p, micro_batch, e);
-    PlanChoice plan{micro_batch, 1, e, ctx.chunks.n_chunks(), 0, 0, 0, 0};
+    PlanChoice plan{micro_batch, 1, e, ctx.chunks.n_chunks(), 0, test::mode_counts(0, 0, 0)};
     best = std::min(best, predict_memory(ctx, plan, CostOptions{}).device);
   }
   return best;
@@ -33,7 +34,8 @@ TEST(Search, AmpleMemoryKeepsEverythingOnTheDevice) {
   const auto& b = r.best.plan;
   CostContext ctx(p, b.micro_batch, b.chunk_elems);
   EXPECT_EQ(b.n_persist, ctx.chunks.n_chunks());
-  EXPECT_EQ(b.n_swap + b.n_checkpoint + b.n_compress, 0);
+  EXPECT_EQ(b.blocks[ActMode::Swap] + b.blocks[ActMode::Checkpoint] + b.blocks[ActMode::Compress],
+            0);
   EXPECT_EQ(b.micro_batch * b.grad_accum, 4);
   EXPECT_EQ(r.best.time.binding, "compute");
   EXPECT_LE(r.best.memory.device, r.device_capacity);
@@ -53,7 +55,7 @@ TEST(Search, TightMemoryOffloadsAndRecomputes) {
   const auto& b = r.best.plan;
   CostContext ctx(p, b.micro_batch, b.chunk_elems);
   EXPECT_LT(b.n_persist, ctx.chunks.n_chunks());
-  EXPECT_GT(b.n_checkpoint, 0);
+  EXPECT_GT(b.blocks[ActMode::Checkpoint], 0);
   EXPECT_LE(r.best.memory.device, o.device_capacity);
   EXPECT_GT(r.best.memory.pinned_host, 0u);
   // Re-pricing the chosen plan gives the same prediction.
@@ -78,14 +80,14 @@ TEST(Search, SwapIsUsedWhenItHidesUnderCompute) {
   const uint64_t need = resident_need(p, 4);
   o.device_capacity = need - 6 * p.find(4)->body_bytes;
   SearchResult with_swap = search_plan(p, o);
-  EXPECT_GT(with_swap.best.plan.n_swap, 0);
+  EXPECT_GT(with_swap.best.plan.blocks[ActMode::Swap], 0);
   o.allow_swap = false;
   SearchResult without = search_plan(p, o);
   ASSERT_TRUE(with_swap.fits && without.fits);
   EXPECT_LE(with_swap.best.time.iteration_s, without.best.time.iteration_s);
   // Without swap, something else gives way: recompute or fewer persistent chunks.
   CostContext ctx(p, 4, without.best.plan.chunk_elems);
-  EXPECT_TRUE(without.best.plan.n_checkpoint > 0 ||
+  EXPECT_TRUE(without.best.plan.blocks[ActMode::Checkpoint] > 0 ||
               without.best.plan.n_persist < ctx.chunks.n_chunks());
 
   // Compression allowed, and the codec nearly free: compress_swap can at best tie with a swap
@@ -95,9 +97,11 @@ TEST(Search, SwapIsUsedWhenItHidesUnderCompute) {
   o.allow_compress = true;
   const SearchResult allowed = search_plan(p, o);
   ASSERT_TRUE(allowed.fits);
-  EXPECT_EQ(allowed.best.plan.n_compress + allowed.best.plan.n_compress_swap, 0)
+  EXPECT_EQ(
+      allowed.best.plan.blocks[ActMode::Compress] + allowed.best.plan.blocks[ActMode::CompressSwap],
+      0)
       << "a lossy plan won without being faster";
-  EXPECT_GT(allowed.best.plan.n_swap, 0);
+  EXPECT_GT(allowed.best.plan.blocks[ActMode::Swap], 0);
   EXPECT_NEAR(allowed.best.time.iteration_s, with_swap.best.time.iteration_s,
               1e-9 + 0.005 * with_swap.best.time.iteration_s);
 }
@@ -124,11 +128,11 @@ Profile slow_pcie_fast_codec() {
 
 void expect_no_compression(const SearchResult& r) {
   ASSERT_TRUE(r.fits) << r.message;
-  EXPECT_EQ(r.best.plan.n_compress_swap, 0);
-  EXPECT_EQ(r.best.plan.n_compress, 0);
+  EXPECT_EQ(r.best.plan.blocks[ActMode::CompressSwap], 0);
+  EXPECT_EQ(r.best.plan.blocks[ActMode::Compress], 0);
   for (auto& a : r.alternatives) {
-    EXPECT_EQ(a.plan.n_compress_swap, 0);
-    EXPECT_EQ(a.plan.n_compress, 0);
+    EXPECT_EQ(a.plan.blocks[ActMode::CompressSwap], 0);
+    EXPECT_EQ(a.plan.blocks[ActMode::Compress], 0);
   }
 }
 
@@ -142,8 +146,9 @@ TEST(Search, CompressSwapWinsWhenPcieIsSlowAndTheCodecFast) {
   const SearchResult with = search_plan(p, o);
   ASSERT_TRUE(with.fits) << with.message;
   const PlanChoice& b = with.best.plan;
-  EXPECT_GT(b.n_compress_swap, kSwapStages);  // some encodings travel to the host and back
-  EXPECT_EQ(b.n_swap, 0);                     // the swapped blocks are all one mode
+  EXPECT_GT(b.blocks[ActMode::CompressSwap],
+            kSwapStages);                 // some encodings travel to the host and back
+  EXPECT_EQ(b.blocks[ActMode::Swap], 0);  // the swapped blocks are all one mode
   EXPECT_LE(with.best.memory.device, o.device_capacity);
   EXPECT_GT(with.best.memory.swap_host, 0u);
   // Re-pricing the plan gives the same prediction (memory exact, the same simulation).
@@ -153,16 +158,16 @@ TEST(Search, CompressSwapWinsWhenPcieIsSlowAndTheCodecFast) {
   EXPECT_DOUBLE_EQ(again.time.iteration_s, with.best.time.iteration_s);
   // The same swapped blocks as plain swap are slower (copies of whole bodies), where they fit.
   PlanChoice as_swap = b;
-  as_swap.n_swap = b.n_compress_swap;
-  as_swap.n_compress_swap = 0;
+  as_swap.blocks[ActMode::Swap] = b.blocks[ActMode::CompressSwap];
+  as_swap.blocks[ActMode::CompressSwap] = 0;
   const PlanCandidate sw = evaluate_plan(p, as_swap, o.cost);
   EXPECT_GT(sw.time.iteration_s, with.best.time.iteration_s * 1.01);
   std::printf(
       "compress_swap %d (+%d checkpoint, %d compress, %d swap, %d/%d persistent): %.2f ms; as "
       "swap: %.2f ms\n",
-      b.n_compress_swap, b.n_checkpoint, b.n_compress, b.n_swap, b.n_persist,
-      model_chunks(p.model, b.chunk_elems).n_chunks(), with.best.time.iteration_s * 1e3,
-      sw.time.iteration_s * 1e3);
+      b.blocks[ActMode::CompressSwap], b.blocks[ActMode::Checkpoint], b.blocks[ActMode::Compress],
+      b.blocks[ActMode::Swap], b.n_persist, model_chunks(p.model, b.chunk_elems).n_chunks(),
+      with.best.time.iteration_s * 1e3, sw.time.iteration_s * 1e3);
 
   // Without allow_compress: neither lossy mode, and a slower plan.
   o.allow_compress = false;
@@ -176,12 +181,13 @@ TEST(Search, CompressSwapWinsWhenPcieIsSlowAndTheCodecFast) {
   q.act_modes = {"keep", "checkpoint", "swap", "compress"};
   const SearchResult no_mode = search_plan(q, o);
   ASSERT_TRUE(no_mode.fits);
-  EXPECT_EQ(no_mode.best.plan.n_compress_swap, 0);
-  for (auto& a : no_mode.alternatives) EXPECT_EQ(a.plan.n_compress_swap, 0);
+  EXPECT_EQ(no_mode.best.plan.blocks[ActMode::CompressSwap], 0);
+  for (auto& a : no_mode.alternatives) EXPECT_EQ(a.plan.blocks[ActMode::CompressSwap], 0);
   o.allow_swap = false;
   const SearchResult no_swap = search_plan(p, o);
   ASSERT_TRUE(no_swap.fits);
-  EXPECT_EQ(no_swap.best.plan.n_compress_swap + no_swap.best.plan.n_swap, 0);
+  EXPECT_EQ(
+      no_swap.best.plan.blocks[ActMode::CompressSwap] + no_swap.best.plan.blocks[ActMode::Swap], 0);
 }
 
 // The bound is a true lower bound with compress_swap in the space: branch and bound finds what
@@ -207,7 +213,6 @@ TEST(Search, BranchAndBoundEqualsSimulatingEverySurvivor) {
       all.estimate_first = 0;
       all.max_simulations = 1 << 30;
       all.max_sim_ops = UINT64_MAX;
-      all.max_seconds = 600;
       const SearchResult ex = search_plan(p, all);
       ASSERT_TRUE(ex.fits);
       EXPECT_EQ(ex.simulated, ex.feasible);
@@ -221,8 +226,9 @@ TEST(Search, BranchAndBoundEqualsSimulatingEverySurvivor) {
           "swap, %d compress_swap, %d checkpoint, %d compress\n",
           mem_bodies, offload_ok ? " (offload possible)" : "",
           static_cast<unsigned long long>(ex.feasible),
-          static_cast<unsigned long long>(bb.simulated), bb.best.plan.n_swap,
-          bb.best.plan.n_compress_swap, bb.best.plan.n_checkpoint, bb.best.plan.n_compress);
+          static_cast<unsigned long long>(bb.simulated), bb.best.plan.blocks[ActMode::Swap],
+          bb.best.plan.blocks[ActMode::CompressSwap], bb.best.plan.blocks[ActMode::Checkpoint],
+          bb.best.plan.blocks[ActMode::Compress]);
     }
 }
 
@@ -273,12 +279,57 @@ TEST(Search, EightyLayersIsQuick) {
   o.device_capacity = 80ull << 30;
   SearchResult r = search_plan(p, o);
   ASSERT_TRUE(r.fits) << r.message;
-  std::printf("80 layers: %llu points, %llu feasible, %llu simulated (%s), %.3f s\n",
+  std::printf("80 layers: %llu points, %llu feasible, %llu simulated (%s)\n",
               static_cast<unsigned long long>(r.points),
               static_cast<unsigned long long>(r.feasible),
-              static_cast<unsigned long long>(r.simulated), r.exhaustive ? "exhaustive" : "budget",
-              r.seconds);
+              static_cast<unsigned long long>(r.simulated), r.exhaustive ? "exhaustive" : "budget");
   EXPECT_LT(r.best.plan.n_persist, 1000);
+}
+
+// Planning is deterministic: the same inputs give the same plan, bit for bit, and the same work.
+// (No clock takes part; a busy machine cannot change the answer.)
+TEST(Search, SameInputsGiveTheSamePlan) {
+  Profile p = slow_pcie_fast_codec();
+  SearchOptions o;
+  o.global_batch = 4;
+  o.allow_compress = true;
+  o.device_capacity = resident_need(p, 1) * 3 / 4;
+  const SearchResult a = search_plan(p, o), b = search_plan(p, o);
+  ASSERT_TRUE(a.fits) << a.message;
+  EXPECT_EQ(a.best.plan.n_persist, b.best.plan.n_persist);
+  EXPECT_EQ(a.best.plan.n_buffer, b.best.plan.n_buffer);
+  EXPECT_EQ(a.best.plan.chunk_elems, b.best.plan.chunk_elems);
+  EXPECT_EQ(a.best.plan.micro_batch, b.best.plan.micro_batch);
+  EXPECT_EQ(a.best.plan.blocks, b.best.plan.blocks);
+  EXPECT_EQ(a.best.time.iteration_s, b.best.time.iteration_s);
+  EXPECT_EQ(a.simulated, b.simulated);
+  EXPECT_EQ(a.sim_ops, b.sim_ops);
+  EXPECT_EQ(a.best.why, b.best.why);
+}
+
+// The work bound is a count: max_simulations simulations and no more, whatever the time; the
+// search then says it was not exhaustive. Negative control: a bound it does not reach.
+TEST(Search, WorkBoundIsACountOfSimulations) {
+  Profile p = slow_pcie_fast_codec();
+  SearchOptions o;
+  o.global_batch = 4;
+  o.allow_compress = true;
+  o.device_capacity = resident_need(p, 1) * 3 / 4;
+  o.estimate_first = 0;
+  const SearchResult free_run = search_plan(p, o);
+  ASSERT_TRUE(free_run.fits);
+  ASSERT_TRUE(free_run.exhaustive);
+  ASSERT_GT(free_run.simulated, 4u);
+  o.max_simulations = 3;
+  const SearchResult capped = search_plan(p, o);
+  ASSERT_TRUE(capped.fits);
+  EXPECT_EQ(capped.simulated, 3u);
+  EXPECT_FALSE(capped.exhaustive);
+  o.max_simulations = 4000;
+  o.max_sim_ops = 1;  // stops after the first simulation (it processed more events than 1)
+  const SearchResult ops = search_plan(p, o);
+  EXPECT_EQ(ops.simulated, 1u);
+  EXPECT_FALSE(ops.exhaustive);
 }
 
 TEST(Profile, JsonRoundTrip) {

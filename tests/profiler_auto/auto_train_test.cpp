@@ -19,16 +19,17 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "config/config_loader.h"
 #include "memory/chunk_manager.h"
+#include "planner/hardware.h"
 #include "profiler/analytic_profile.h"
 #include "profiler/auto_plan.h"
-#include "planner/hardware.h"
 #include "profiler/plan_job.h"
 #include "runtime/backend.h"
-#include "config/config_loader.h"
 #include "runtime/memory_budget.h"
 #include "runtime/model/model_states.h"
 #include "runtime/trainer.h"
+#include "tests/common/mode_counts.h"
 
 namespace mart {
 namespace {
@@ -172,19 +173,19 @@ TEST(AutoTrain, PredictedPeakIsTheTrainersPeakForEveryActivationMode) {
     const uint64_t e = chunk_size_grid(p.model).front();
     const ModelChunks mc = model_chunks(p.model, e);
     ASSERT_GE(mc.n_chunks(), 3);
-    PlanChoice plan{
-        cfg.train.micro_batch, 1, e, mc.n_chunks() - cs.np_from_end, 0, cs.s, cs.c, cs.z};
-    plan.n_compress_swap = cs.w;
+    PlanChoice plan{cfg.train.micro_batch,          1, e,
+                    mc.n_chunks() - cs.np_from_end, 0, test::mode_counts(cs.s, cs.c, cs.z)};
+    plan.blocks[ActMode::CompressSwap] = cs.w;
     if (plan.n_persist < mc.n_chunks())
       plan.n_buffer = std::max(1, min_buffers(p.model, mc, plan.n_persist)) + 1;
     const PlanCandidate pc = evaluate_plan(p, plan, so.cost);
     apply_plan(cfg, p, pc);
-    EXPECT_EQ(cfg.activations.n_compress_swap, cs.w);
+    EXPECT_EQ(cfg.activations.counts[ActMode::CompressSwap], cs.w);
     TrainOptions opt;
     opt.run_dir = std::string(::testing::TempDir()) + "/cswap_plan" + std::to_string(k++);
     std::filesystem::remove_all(opt.run_dir);
     opt.progress = false;
-  opt.auto_planner = &auto_plan_for_training;
+    opt.auto_planner = &auto_plan_for_training;
     const TrainSummary s = Trainer(cfg, opt).run();
     EXPECT_EQ(s.peak_device_bytes, pc.memory.device);
     EXPECT_TRUE(std::isfinite(s.final_loss));

@@ -4,16 +4,19 @@
 // tests/planner/hardware_schema_test.cpp).
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "profiler/analytic_profile.h"
-#include "planner/hardware.h"
-#include "profiler/plan_job.h"
 #include "config/config_loader.h"
+#include "planner/hardware.h"
+#include "profiler/analytic_profile.h"
+#include "profiler/plan_job.h"
+#include "tests/common/mode_counts.h"
 
 namespace mart {
 namespace {
@@ -32,7 +35,7 @@ void expect_sane(const JobPlan& jp, const JobConfig& cfg) {
   if (k.n_persist < mc.n_chunks()) {
     EXPECT_GE(k.n_buffer, min_buffers(jp.profile.model, mc, k.n_persist));
   }
-  EXPECT_LE(k.n_swap + k.n_checkpoint + k.n_compress + k.n_compress_swap, cfg.model.n_layer);
+  EXPECT_LE(k.blocks.placed(), cfg.model.n_layer);
   EXPECT_EQ(k.micro_batch * k.grad_accum, cfg.train.micro_batch * cfg.train.grad_accum);
   EXPECT_LE(r.best.memory.device, r.device_capacity);
   EXPECT_LE(r.best.memory.pinned_host, r.pinned_limit);
@@ -41,7 +44,6 @@ void expect_sane(const JobPlan& jp, const JobConfig& cfg) {
   EXPECT_GT(r.best.time.mfu, 0);
   EXPECT_LT(r.best.time.mfu, 1);
   EXPECT_FALSE(r.best.time.binding.empty());
-  EXPECT_LT(r.seconds, 10.0);  // generous: the unit tests do not time it (docs/PLANNER.md does)
 }
 
 TEST(PlanJobs, GptAndLlamaUpTo13BFitOnAnH100) {
@@ -141,7 +143,7 @@ TEST(PlanJobs, CompressSwapInTheOptionsTheConfigAndTheReports) {
   EXPECT_FALSE(job_search_options(cfg, p, 0, 0, false).allow_compress);
   EXPECT_DOUBLE_EQ(job_search_options(cfg, p, 0, 0, false).cost.compress.payload_fraction, 0.5);
   JobConfig uses = cfg;
-  uses.activations.n_compress_swap = 1;
+  uses.activations.counts[ActMode::CompressSwap] = 1;
   uses.activations.payload_fraction = 0.625f;
   EXPECT_TRUE(job_search_options(uses, p, 0, 0, false).allow_compress);
   EXPECT_DOUBLE_EQ(job_search_options(uses, p, 0, 0, false).cost.compress.payload_fraction, 0.625);
@@ -153,8 +155,8 @@ TEST(PlanJobs, CompressSwapInTheOptionsTheConfigAndTheReports) {
   jp.profile = p;
   jp.options = job_search_options(uses, p, 0, 0, false);
   const uint64_t e = chunk_size_grid(p.model).back();
-  PlanChoice k{cfg.train.micro_batch, 1, e, model_chunks(p.model, e).n_chunks(), 0, 0, 0, 0};
-  k.n_compress_swap = 3;
+  PlanChoice k{cfg.train.micro_batch, 1, e, model_chunks(p.model, e).n_chunks(), 0, {}};
+  k.blocks[ActMode::CompressSwap] = 3;
   jp.result.fits = true;
   jp.result.best = evaluate_plan(p, k, jp.options.cost);
   jp.result.device_capacity = jp.result.best.memory.device;
@@ -170,10 +172,10 @@ TEST(PlanJobs, CompressSwapInTheOptionsTheConfigAndTheReports) {
   EXPECT_NE(text.find("w compress_swap"), std::string::npos) << text;
   EXPECT_NE(text.find("upper bound"), std::string::npos) << text;
   JobConfig applied = cfg;
-  applied.activations.n_swap = 2;
+  applied.activations.counts[ActMode::Swap] = 2;
   apply_plan(applied, p, jp.result.best);
-  EXPECT_EQ(applied.activations.n_compress_swap, 3);
-  EXPECT_EQ(applied.activations.n_swap, 0);
+  EXPECT_EQ(applied.activations.counts[ActMode::CompressSwap], 3);
+  EXPECT_EQ(applied.activations.counts[ActMode::Swap], 0);
   EXPECT_EQ(applied.memory.mode, "manual");
 }
 
@@ -193,6 +195,59 @@ TEST(PlanCli, JsonFromTheBinary) {
   std::ifstream t(trace);
   const nlohmann::json tr = nlohmann::json::parse(t);
   EXPECT_GT(tr["traceEvents"].size(), 50u);
+}
+
+// The tie rule on a real case: GPT-2 124M on an RTX 3090 has ~20 GiB to spare, and a plan that
+// offloads a chunk is predicted a fraction of a percent faster (its CPU update hides under the
+// next forward). Inside the tie margin the plan that keeps everything on the device wins, and
+// the report says why; a runner-up listed although faster says why it lost.
+TEST(PlanJobs, TieGoesToTheSimplerPlanAndSaysWhy) {
+  const JobConfig cfg = load_job_config(job("gpt2-124m"));
+  PlanArgs a;
+  a.hardware = "rtx3090";
+  const JobPlan jp = plan_job(cfg, a);
+  ASSERT_TRUE(jp.result.fits) << jp.result.message;
+  const PlanCandidate& b = jp.result.best;
+  EXPECT_EQ(b.plan.n_persist, model_chunks(jp.profile.model, b.plan.chunk_elems).n_chunks());
+  EXPECT_EQ(b.plan.blocks.placed(), 0);
+  EXPECT_FALSE(b.why.empty());
+  for (const PlanCandidate& alt : jp.result.alternatives) {
+    if (alt.time.iteration_s < b.time.iteration_s) {
+      EXPECT_LE(b.time.iteration_s,
+                alt.time.iteration_s * (1 + jp.options.prefer_simpler) * (1 + 1e-12));
+      EXPECT_NE(alt.why.find("tie margin"), std::string::npos) << alt.why;
+    }
+  }
+  const std::string text = job_plan_text(jp, true);
+  EXPECT_NE(text.find("chosen    "), std::string::npos) << text;
+  EXPECT_EQ(job_plan_json(jp)["why_chosen"], b.why);
+  // Negative control: with no tie margin the fastest plan wins, whatever it offloads.
+  SearchOptions o = jp.options;
+  o.prefer_simpler = 0;
+  const SearchResult r = search_plan(jp.profile, o);
+  ASSERT_TRUE(r.fits);
+  for (const PlanCandidate& alt : r.alternatives)
+    EXPECT_GE(alt.time.iteration_s, r.best.time.iteration_s);
+  EXPECT_EQ(r.best.why, "the fastest plan found");
+  EXPECT_LT(r.best.time.iteration_s, b.time.iteration_s);  // (today it offloads a chunk)
+}
+
+// `mart plan`'s exit status: 0 when the job fits, 3 when it does not (text or --json), and an
+// error status, neither 0 nor 3, for a config that cannot be read.
+TEST(PlanCli, ExitStatusSaysWhetherTheJobFits) {
+  const std::string mart = std::string(MART_BINARY_DIR) + "/mart";
+  if (!std::filesystem::exists(mart)) GTEST_SKIP() << "build the mart target first";
+  auto status = [](const std::string& cmd) {
+    const int s = std::system((cmd + " > /dev/null 2>&1").c_str());
+    return WIFEXITED(s) ? WEXITSTATUS(s) : -1;
+  };
+  EXPECT_EQ(status(mart + " plan " + job("gpt2-124m") + " --hardware rtx3090"), 0);
+  EXPECT_EQ(status(mart + " plan " + job("llama-70b") + " --hardware h100-sxm"), 3);
+  EXPECT_EQ(status(mart + " plan " + job("llama-70b") + " --hardware h100-sxm --json"), 3);
+  EXPECT_EQ(status(mart + " plan " + job("llama-70b") + " --hardware h100-sxm --host-mem 2TiB"), 0);
+  const int bad = status(mart + " plan " + job("no-such-job"));
+  EXPECT_NE(bad, 0);
+  EXPECT_NE(bad, 3);
 }
 
 }  // namespace

@@ -3,19 +3,20 @@
 // against the runtime function it stands for, so planner and runtime cannot drift apart.
 #include <gtest/gtest.h>
 
+#include "config/config_loader.h"
+#include "device/device.h"
+#include "kernels/layout_ops.h"
 #include "kernels/ops.h"
 #include "memory/activation_manager.h"
 #include "memory/chunk_manager.h"
-#include "profiler/analytic_profile.h"
+#include "planner/cost_model.h"
 #include "planner/hardware.h"
-#include "kernels/layout_ops.h"
+#include "profiler/analytic_profile.h"
 #include "runtime/backend.h"
-#include "config/config_loader.h"
-#include "device/device.h"
 #include "runtime/executor.h"
 #include "runtime/memory_budget.h"
 #include "runtime/model/model_states.h"
-#include "planner/cost_model.h"
+#include "tests/common/mode_counts.h"
 
 namespace mart {
 namespace {
@@ -43,12 +44,13 @@ TEST(Replicas, BlockModesEqualResolveBlockModes) {
           for (int z = 0; s + w + c + z <= n; ++z) {
             JobConfig cfg;
             cfg.model.n_layer = n;
-            cfg.activations.n_swap = s;
-            cfg.activations.n_checkpoint = c;
-            cfg.activations.n_compress = z;
-            cfg.activations.n_compress_swap = w;
+            cfg.activations.counts[ActMode::Swap] = s;
+            cfg.activations.counts[ActMode::Checkpoint] = c;
+            cfg.activations.counts[ActMode::Compress] = z;
+            cfg.activations.counts[ActMode::CompressSwap] = w;
             std::vector<std::string> names;
-            for (ActMode m : layout_block_modes(n, s, c, z, w)) names.push_back(act_mode_name(m));
+            for (ActMode m : block_modes_from_counts(n, test::mode_counts(s, c, z, w)))
+              names.push_back(act_mode_name(m));
             ASSERT_EQ(names, resolve_block_modes(cfg))
                 << n << " " << s << " " << c << " " << z << " " << w;
             with_cswap += w > 0;
@@ -112,11 +114,11 @@ TEST(Replicas, PredictedMemoryEqualsTheRuntimeBudget) {
                                       {0, 1, 1, 2}}) {
               if (z > 0 && !p.supports("compress")) continue;
               if (w > 0 && !p.supports("compress_swap")) continue;
-              PlanChoice plan{B, 2 / B, e, np, nb, s, c, z, w};
+              PlanChoice plan{B, 2 / B, e, np, nb, test::mode_counts(s, c, z, w)};
               CostOptions co;
               co.compress.payload_fraction = w == 5 ? 0.3 : 0.5;
               const MemoryPrediction mp = predict_memory(ctx, plan, co);
-              const auto modes = layout_block_modes(5, s, c, z, w);
+              const auto modes = block_modes_from_counts(5, test::mode_counts(s, c, z, w));
               const DeviceBudget d = device_budget(
                   spec, *ops, B, 32, modes,
                   ChunkManager::device_bytes(L, np, nb, ops->act_dtype(), spec.params.size()),

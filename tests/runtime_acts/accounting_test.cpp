@@ -159,7 +159,7 @@ TEST_P(Accounting, TrainerPeakEqualsBudget) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, Accounting,
-                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2), family_name);
+                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2), family_param_name);
 
 }  // namespace
 }  // namespace mart::acts_test

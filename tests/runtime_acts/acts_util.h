@@ -35,7 +35,7 @@ constexpr ActMode K = ActMode::Keep, C = ActMode::Checkpoint, S = ActMode::Swap,
 inline const char* family_tag(ModelFamily f) {
   return f == ModelFamily::GPT2 ? "gpt2" : "llama";
 }
-inline std::string family_name(const ::testing::TestParamInfo<ModelFamily>& i) {
+inline std::string family_param_name(const ::testing::TestParamInfo<ModelFamily>& i) {
   return family_tag(i.param);
 }
 

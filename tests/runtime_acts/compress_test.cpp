@@ -152,7 +152,8 @@ TEST_P(CompressFamily, AdaptiveBoundTightensAndIsHonoured) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, CompressFamily,
-                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2), family_name);
+                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2),
+                         family_param_name);
 
 // The manager alone on synthetic bodies of 2.5M values (three codec segments), fp32 and bf16
 // (the CUDA backend's dtype, here through the CPU codec): bound and raw statistics.
@@ -272,7 +273,7 @@ TEST(CompressTraining, FollowsTheExactLossCurve) {
   c.train.eval_every = 0;
   auto run = [&](int n_compress, const std::string& name) {
     JobConfig j = c;
-    j.activations.n_compress = n_compress;
+    j.activations.counts[ActMode::Compress] = n_compress;
     validate(j);
     TrainOptions o;
     o.run_dir = tmp.file(name);
