@@ -47,8 +47,8 @@ int run(int argc, char** argv) {
               static_cast<unsigned long long>(spec.n_params), threads, s, checksum);
   char json[256];
   std::snprintf(json, sizeof json,
-                "{\"model\":\"%s\",\"params\":%llu,\"threads\":%d,\"seconds\":%.4f}",
-                model.c_str(), static_cast<unsigned long long>(spec.n_params), threads, s);
+                "{\"model\":\"%s\",\"params\":%llu,\"threads\":%d,\"seconds\":%.4f}", model.c_str(),
+                static_cast<unsigned long long>(spec.n_params), threads, s);
   bench::emit_json("bench_init_weights", json, json_path);
   return 0;
 }
