@@ -17,8 +17,10 @@
 // [T*W, HS, W, 1]), O/dO views into [B,T,NH*HS], dQ/dK/dV views into dqkv.
 //
 // A plan is built the first time a shape is seen (graph -> heuristics -> the first engine config
-// that finalises), its workspace size recorded, and cached. If cuDNN rejects the shape at any step
-// the shape is remembered as rejected and MART's kernels run it (reason printed once).
+// that finalises), its workspace size recorded, and cached. If cuDNN rejects the shape at any step,
+// or the plan fails at its first execution, or cudnn_policy.h refuses this cuDNN version for it,
+// the shape is remembered as rejected and MART's kernels run it (reason printed once). Pointers
+// that are not 16-byte aligned also take MART's kernels (said once per direction).
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -29,6 +31,7 @@
 
 #include "common/error.h"
 #include "cuda/cuda_ops_impl.cuh"
+#include "cuda/cudnn_policy.h"
 
 namespace mart::cuda {
 
@@ -260,7 +263,8 @@ class GraphBuilder {
 
 struct SdpaPlan {
   bool ok = false;
-  std::string reason;  // why cuDNN rejected the shape (when !ok)
+  bool executed = false;  // has run once successfully (a first-execution failure -> !ok)
+  std::string reason;     // why cuDNN rejected the shape (when !ok)
   DescP plan;
   int64_t cudnn_ws = 0;  // bytes cuDNN asked for
   size_t sum_off = 0;    // backward: softmax_sum [B,NH,T] fp32, offset in the workspace
@@ -272,6 +276,7 @@ struct SdpaPlan {
 
 struct SdpaPlans {
   std::map<std::tuple<bool, int, int, int, int, int, bool>, SdpaPlan> plans;
+  bool said_unaligned[2] = {false, false};  // [backward]: the unaligned-pointer note was printed
 };
 void SdpaPlansDeleter::operator()(SdpaPlans* p) const {
   delete p;
@@ -412,35 +417,53 @@ void build_backward(GraphBuilder& g, const Views& v, int NH, int NKV, bool deter
   }
 }
 
-// Executes `plan` with the given uid -> pointer bindings.
-void execute(cudnnHandle_t h, const SdpaPlan& p, const std::vector<int64_t>& uids,
-             const std::vector<void*>& ptrs, void* workspace) {
+void say_rejected(bool backward, int B, int T, int NH, int NKV, int HS, const std::string& why) {
+  std::fprintf(stderr,
+               "MART: cuDNN attention %s rejected B=%d T=%d NH=%d NKV=%d HS=%d (%s); using MART's "
+               "own attention kernels for this shape\n",
+               backward ? "backward" : "forward", B, T, NH, NKV, HS, why.c_str());
+}
+
+// Executes `p` with the given uid -> pointer bindings. Returns false (and marks the plan rejected,
+// saying why) when cuDNN refuses its very first execution: a plan can finalise and still have no
+// kernel that launches for this shape, and then MART's kernels must run it instead. A failure of a
+// plan that has run before is a real error and throws.
+bool execute(cudnnHandle_t h, SdpaPlan& p, const std::vector<int64_t>& uids,
+             const std::vector<void*>& ptrs, void* workspace, bool backward, int B, int T, int NH,
+             int NKV, int HS) {
   Desc vp(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
   vp.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, int64_t(uids.size()), uids.data());
   vp.set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, int64_t(ptrs.size()),
          ptrs.data());
   vp.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
   vp.finalize("variant pack");
-  MART_CUDNN_CHECK(cudnnBackendExecute(h, p.plan->get(), vp.get()));
+  const cudnnStatus_t st = cudnnBackendExecute(h, p.plan->get(), vp.get());
+  if (st == CUDNN_STATUS_SUCCESS) {
+    p.executed = true;
+    return true;
+  }
+  if (p.executed) MART_CUDNN_CHECK(st);  // throws: worked before, so not a shape limitation
+  p.ok = false;
+  p.reason =
+      str("first execution failed: ", cudnnGetErrorString(st), cuda_detail::cudnn_last_error());
+  say_rejected(backward, B, T, NH, NKV, HS, p.reason);
+  return false;
 }
 
 }  // namespace
 
 // Returns the plan for this shape, building it on first sight; nullptr when cuDNN rejects it.
-static const SdpaPlan* sdpa_plan(cudnnHandle_t h,
-                                 std::unique_ptr<SdpaPlans, SdpaPlansDeleter>& cache, bool backward,
-                                 int B, int T, int NH, int NKV, int HS, bool deterministic) {
+static SdpaPlan* sdpa_plan(cudnnHandle_t h, std::unique_ptr<SdpaPlans, SdpaPlansDeleter>& cache,
+                           bool backward, int B, int T, int NH, int NKV, int HS,
+                           bool deterministic) {
   if (!cache) cache.reset(new SdpaPlans);
   const auto key = std::make_tuple(backward, B, T, NH, NKV, HS, deterministic && backward);
   auto it = cache->plans.find(key);
   if (it != cache->plans.end()) return it->second.ok ? &it->second : nullptr;
   SdpaPlan& p = cache->plans[key];
   try {
-    if (HS % 8 != 0 || HS > 256)
-      throw PlanRejected(str("head size ", HS, " (cuDNN needs a multiple of 8, at most 256)"));
-    if (backward && cudnnGetVersion() < 91600 && T % 128 != 0)
-      throw PlanRejected(
-          str("cuDNN ", cudnnGetVersion(), " < 9.16 needs T % 128 == 0 in backward"));
+    const std::string refusal = cudnn_sdpa_refusal(cudnnGetVersion(), backward, T, HS);
+    if (!refusal.empty()) throw PlanRejected(refusal);
     GraphBuilder g(h);
     const Views v = make_views(B, T, NH, NKV, HS);
     if (backward)
@@ -464,11 +487,7 @@ static const SdpaPlan* sdpa_plan(cudnnHandle_t h,
   } catch (const PlanRejected& e) {
     p.ok = false;
     p.reason = e.what();
-    std::fprintf(
-        stderr,
-        "MART: cuDNN attention %s rejected B=%d T=%d NH=%d NKV=%d HS=%d (%s); using MART's "
-        "own attention kernels for this shape\n",
-        backward ? "backward" : "forward", B, T, NH, NKV, HS, p.reason.c_str());
+    say_rejected(backward, B, T, NH, NKV, HS, p.reason);
     return nullptr;
   }
 }
@@ -479,6 +498,24 @@ void check_attention_shape(const char* op, int B, int T, int NH, int NKV, int HS
              " NH=", NH, " NKV=", NKV, " HS=", HS);
   MART_CHECK(NH % NKV == 0, op, ": NH=", NH, " must be a multiple of NKV=", NKV,
              " (grouped-query attention)");
+}
+
+// True when cuDNN may be tried at all; says once per direction (per CudaOps) when the pointers'
+// alignment keeps attention off cuDNN: the fallback kernels are slower, and an unaligned
+// activation buffer is usually a layout bug upstream, so the user should hear of it.
+bool cudnn_usable(std::unique_ptr<SdpaPlans, SdpaPlansDeleter>& cache, bool backward,
+                  bool aligned) {
+  if (aligned) return true;
+  if (!cache) cache.reset(new SdpaPlans);
+  if (!cache->said_unaligned[backward]) {
+    cache->said_unaligned[backward] = true;
+    std::fprintf(stderr,
+                 "MART: cuDNN attention %s skipped: a pointer is not 16-byte aligned (the "
+                 "tensors are declared 16-byte aligned to cuDNN); using MART's own attention "
+                 "kernels, which are slower\n",
+                 backward ? "backward" : "forward");
+  }
+  return false;
 }
 }  // namespace
 
@@ -497,8 +534,8 @@ void CudaOps::attention_forward(void* out, float* lse, const void* qkv, int B, i
   if (B == 0 || T == 0) return;
   auto* o = static_cast<bf16*>(out);
   auto* x = static_cast<const bf16*>(qkv);
-  if (attention_mode_ != 2 && dnn_ && all_aligned16(o, x, lse)) {
-    if (const SdpaPlan* p = sdpa_plan(dnn_, sdpa_, false, B, T, NH, NKV, HS, false)) {
+  if (attention_mode_ != 2 && dnn_ && cudnn_usable(sdpa_, false, all_aligned16(o, x, lse))) {
+    if (SdpaPlan* p = sdpa_plan(dnn_, sdpa_, false, B, T, NH, NKV, HS, false)) {
       void* ws = scratch(std::max<size_t>(p->total_ws, 256));
       float scale = 1.0f / sqrtf(float(HS)), neg = -3.4028234663852886e38f;
       const std::vector<int64_t> uids{kQ, kK, kV, kO, kStats, kScale, kNegInf};
@@ -509,8 +546,7 @@ void CudaOps::attention_forward(void* out, float* lse, const void* qkv, int B, i
                                     lse,
                                     &scale,
                                     &neg};
-      execute(dnn_, *p, uids, ptrs, ws);
-      return;
+      if (execute(dnn_, *p, uids, ptrs, ws, false, B, T, NH, NKV, HS)) return;
     }
   }
   MART_CHECK(attention_mode_ != 1,
@@ -528,8 +564,8 @@ void CudaOps::attention_backward(void* dqkv, const void* dout, const void* qkv, 
   auto* d = static_cast<const bf16*>(dout);
   auto* x = static_cast<const bf16*>(qkv);
   auto* o = static_cast<const bf16*>(out);
-  if (attention_mode_ != 2 && dnn_ && all_aligned16(dx, d, x, o, lse)) {
-    if (const SdpaPlan* p = sdpa_plan(dnn_, sdpa_, true, B, T, NH, NKV, HS, cudnn_deterministic_)) {
+  if (attention_mode_ != 2 && dnn_ && cudnn_usable(sdpa_, true, all_aligned16(dx, d, x, o, lse))) {
+    if (SdpaPlan* p = sdpa_plan(dnn_, sdpa_, true, B, T, NH, NKV, HS, cudnn_deterministic_)) {
       char* ws = static_cast<char*>(scratch(p->total_ws));
       if (p->dq_bytes)  // cuDNN >= 9.6 initialises it itself; zeroing is cheap insurance
         MART_CUDA_CHECK(cudaMemsetAsync(ws + p->dq_off, 0, p->dq_bytes, stream_));
@@ -553,8 +589,7 @@ void CudaOps::attention_backward(void* dqkv, const void* dout, const void* qkv, 
         uids.push_back(kDqAccum);
         ptrs.push_back(ws + p->dq_off);
       }
-      execute(dnn_, *p, uids, ptrs, ws);
-      return;
+      if (execute(dnn_, *p, uids, ptrs, ws, true, B, T, NH, NKV, HS)) return;
     }
   }
   MART_CHECK(attention_mode_ != 1,

@@ -4,12 +4,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 
 #include "common/error.h"
 #include "common/units.h"
 #include "cuda/cuda_ops.h"
 #include "cuda/cuda_ops_impl.cuh"
+#include "cuda/cudnn_policy.h"
 
 namespace mart::cuda {
 
@@ -17,6 +19,21 @@ namespace {
 std::string env_or(const char* name, const char* dflt) {
   const char* v = std::getenv(name);
   return v && *v ? std::string(v) : std::string(dflt);
+}
+
+// Once per process, on stderr: which cuDNN is loaded (it decides which attention shapes run on
+// cuDNN, see cudnn_policy.h) and which one MART was compiled against, since the wheel or system
+// library found at run time need not be the build's.
+void say_cudnn_version() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const size_t v = cudnnGetVersion();
+    std::fprintf(stderr, "MART: cuDNN %s loaded (built against %s)%s\n",
+                 cudnn_version_string(v).c_str(), cudnn_version_string(CUDNN_VERSION).c_str(),
+                 cudnn_sdpa_backward_is_broken(v)
+                     ? "; its bf16 attention backward is known to be wrong, MART's kernels run it"
+                     : "");
+  });
 }
 }  // namespace
 
@@ -35,6 +52,7 @@ CudaOps::CudaOps(Device& dev) : dev_(dev) {
   // cuDNN is optional at run time: without it attention runs on MART's own kernels.
   const cudnnStatus_t st = cudnnCreate(&dnn_);
   if (st == CUDNN_STATUS_SUCCESS) {
+    say_cudnn_version();
     MART_CUDNN_CHECK(cudnnSetStream(dnn_, stream_));
   } else {
     dnn_ = nullptr;
@@ -72,6 +90,10 @@ void* CudaOps::scratch(size_t bytes) {
   scratch_ = dev_.raw_malloc(want);
   scratch_bytes_ = want;
   return scratch_;
+}
+
+size_t loaded_cudnn_version() {
+  return cudnnGetVersion();
 }
 
 size_t CudaOps::private_bytes() const {

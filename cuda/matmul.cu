@@ -8,9 +8,9 @@
 //   dinp     dinp[N,IC] = dout @ w      ->  D(m=IC,n=N) = A=w @ B=dout,    k = OC
 //   dW       dw[OC,IC] += dout^T @ inp  ->  D(m=IC,n=OC) = A=inp @ op(B=dout, T), k = N, beta = 1
 // Descriptors and the heuristic's algorithm are created once per (shape, layout, epilogue,
-// alignment) and cached; the only workspace is the fixed 32 MiB buffer made at construction.
-// dbias uses MART's deterministic column reduction: cuBLASLt's BGRADB epilogue overwrites the bias
-// gradient, while ops.h needs +=.
+// alignment of every pointer, aux included) and cached; the only workspace is the fixed 32 MiB
+// buffer made at construction. dbias uses MART's deterministic column reduction: cuBLASLt's BGRADB
+// epilogue overwrites the bias gradient, while ops.h needs +=.
 #include <map>
 #include <tuple>
 
@@ -44,8 +44,13 @@ cublasLtEpilogue_t to_lt(Epilogue e) {
   return CUBLASLT_EPILOGUE_DEFAULT;
 }
 
+// (trans_a, trans_b, m, n, k, lda, ldb, ldd, epilogue, beta != 0, alignment of a, b, d, bias,
+//  aux, aux_ld): everything the descriptors or the heuristic's choice depend on. The aux alignment
+// is there because the heuristic runs with the bias and aux pointers already in the descriptor
+// and has no preference attribute for the aux alignment: its choice for a 256-byte aligned aux
+// buffer must not be reused for one that is only 16-byte aligned.
 using LtKey = std::tuple<bool, bool, int, int, int, int, int, int, int, bool, uint32_t, uint32_t,
-                         uint32_t, uint32_t, int>;
+                         uint32_t, uint32_t, uint32_t, int>;
 
 struct LtPlan {
   cublasLtMatmulDesc_t desc = nullptr;
@@ -93,6 +98,7 @@ bool CudaOps::gemm(const Gemm& g) {
                   alignment_of(g.b),
                   alignment_of(g.d),
                   alignment_of(g.bias),
+                  alignment_of(g.aux),
                   g.aux_ld};
   auto it = lt_cache_->plans.find(key);
   const bool fresh = it == lt_cache_->plans.end();
