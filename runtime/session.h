@@ -21,11 +21,15 @@
 // before training on, or discard the Session.
 //
 // Threads. One thread at a time per Session: no method may be called while another runs on the
-// same Session. Separate Sessions share no objects and may run on different threads at once (the
-// runtime_session tests do, bitwise equal to running them one after the other). On the CPU backend
-// they do share the process-wide thread pools: OpenMP's, OpenBLAS's (whose thread count attention
-// sets to 1 around its GEMMs and restores), so concurrent Sessions compete for the same cores; the
-// device's copy-stream workers and the CPU Adam pool are per Session.
+// same Session. Separate Sessions share no objects and may run on different threads at once; the
+// device's copy-stream workers and the CPU Adam pool are per Session. On the CPU backend they do
+// share the process-wide thread pools of OpenMP and OpenBLAS, so they compete for the same cores,
+// and concurrent Sessions are correct but NOT bitwise reproducible, most likely because attention
+// sets OpenBLAS's process-wide thread count to 1 around its GEMMs and restores it
+// (kernels/cpu/attention.cpp): two Sessions doing so at once change each other's. Measured
+// (runtime_session tests): about half of such runs differ from the same Sessions run one after
+// the other in the 9th significant digit of the loss by step 3; none with OPENBLAS_NUM_THREADS=1.
+// A single Session, or Sessions run one after the other, are bitwise reproducible.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -108,8 +112,9 @@ class Session {
   const DeviceBudget& budget() const { return budget_; }
   DeviceArena& arena() { return *arena_; }
   ModelStates& states() { return *states_; }
-  Executor& executor();                          // throws when built with executor = false
-  HostAllocator* host() { return host_.get(); }  // nullptr: nothing offloaded or swapped
+  Executor& executor();                            // throws when built with executor = false
+  HostAllocator* host() { return host_.get(); }    // nullptr: nothing offloaded or swapped
+  CpuAdam* cpu_adam() { return cpu_adam_.get(); }  // nullptr: nothing offloaded
   bool chunked() const { return cfg_.memory.mode == "manual"; }
   // memory.mode auto: the planner's object (profile source, plan, predicted); null otherwise.
   const nlohmann::json& planner() const { return planner_; }

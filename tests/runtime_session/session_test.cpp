@@ -1,9 +1,10 @@
 // The Session (runtime/session.h): it trains exactly as the Trainer does, plans that differ only
 // in where memory lives give bitwise-identical losses, construction errors name the problem and
 // give every byte back, the auto planner is the one passed in, and separate Sessions run on
-// separate threads independently.
+// separate threads at once.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -105,6 +106,7 @@ TEST(Session, ResidentAndOffloadedPlansGiveIdenticalLosses) {
   const Curve ref = train_curve(resident, 3);
   EXPECT_FALSE(resident.chunked());
   EXPECT_EQ(resident.host(), nullptr);  // nothing offloaded or swapped: no pinned memory
+  EXPECT_EQ(resident.cpu_adam(), nullptr);
 
   JobConfig off = base;
   off.memory.mode = "manual";
@@ -118,6 +120,7 @@ TEST(Session, ResidentAndOffloadedPlansGiveIdenticalLosses) {
   offloaded.init_weights(7);
   EXPECT_TRUE(offloaded.chunked());
   ASSERT_NE(offloaded.host(), nullptr);
+  EXPECT_NE(offloaded.cpu_adam(), nullptr);
   EXPECT_GT(offloaded.pinned_host_bytes(), 0u);
   EXPECT_LT(offloaded.device_budget_bytes(), resident.device_budget_bytes());
   EXPECT_TRUE(same_curve(train_curve(offloaded, 3), ref));
@@ -240,8 +243,19 @@ TEST(Session, AutoModeWithoutAPlannerIsAClearError) {
   EXPECT_TRUE(has(msg, "SessionOptions::auto_planner")) << msg;
 }
 
-// Separate Sessions share nothing: two trained at once on two threads give exactly what each gives
-// alone (the CPU backend's process-wide OpenMP and OpenBLAS pools are shared, results are not).
+// Relative closeness of two curves' losses (concurrent Sessions on the CPU backend are correct
+// but not bitwise reproducible: see runtime/session.h, Threads).
+::testing::AssertionResult close_curve(const Curve& a, const Curve& b, double rel) {
+  if (a.losses.size() != b.losses.size()) return ::testing::AssertionFailure() << "lengths differ";
+  for (size_t i = 0; i < a.losses.size(); ++i)
+    if (!(std::abs(a.losses[i] - b.losses[i]) <= rel * std::abs(b.losses[i])))
+      return ::testing::AssertionFailure()
+             << "step " << i + 1 << ": loss " << a.losses[i] << " vs " << b.losses[i];
+  return ::testing::AssertionSuccess();
+}
+
+// Separate Sessions share no objects: two trained at once on two threads each give what they give
+// alone, up to the last digits (the CPU backend's process-wide OpenBLAS thread count is shared).
 TEST(Session, SeparateSessionsOnSeparateThreads) {
   JobConfig a = small_job(), b = small_job();
   b.activations.modes = {"checkpoint", "keep"};
@@ -256,9 +270,9 @@ TEST(Session, SeparateSessionsOnSeparateThreads) {
   std::thread tb([&] { got_b = alone(b, 2); });
   ta.join();
   tb.join();
-  EXPECT_TRUE(same_curve(got_a, ref_a));
-  EXPECT_TRUE(same_curve(got_b, ref_b));
-  EXPECT_FALSE(same_curve(got_a, got_b));  // negative control: different seeds differ
+  EXPECT_TRUE(close_curve(got_a, ref_a, 1e-6));
+  EXPECT_TRUE(close_curve(got_b, ref_b, 1e-6));
+  EXPECT_FALSE(close_curve(got_a, got_b, 1e-6));  // negative control: other weights differ
 }
 
 }  // namespace
