@@ -15,6 +15,7 @@
 #include "runtime/memory_budget.h"
 #include "runtime/model/model_states.h"
 #include "runtime/model/transformer.h"
+#include "runtime/session.h"
 
 namespace mart {
 namespace {
@@ -49,6 +50,16 @@ struct Buffers {
   int32_t *tokens = nullptr, *targets = nullptr;
 };
 
+// The job with the one-block model: resident states, every block kept, no capacity limit (the
+// profile measures what one block costs, whatever the job's plan).
+JobConfig one_block_job(const JobConfig& cfg, const ModelConfig& one_cfg) {
+  JobConfig j = cfg;
+  j.model = one_cfg;
+  j.memory = MemoryConfig{};
+  j.activations = ActivationConfig{};
+  return j;
+}
+
 }  // namespace
 
 Profile measure_model(const JobConfig& cfg, Device& dev, Ops& ops, const HardwareProfile& hw,
@@ -72,11 +83,18 @@ Profile measure_model(const JobConfig& cfg, Device& dev, Ops& ops, const Hardwar
   const int bmax = *std::max_element(bs.begin(), bs.end());
   const ExecutorLayout Lmax = executor_layout(one, ops, bmax, T);
   const uint64_t N_max = static_cast<uint64_t>(bmax) * T, C = cfg.model.d_model;
-  const uint64_t need = resident_state_bytes(one, ops.act_dtype()) + Lmax.io_bytes +
-                        Lmax.scratch_bytes + Lmax.head_bytes + 4 * arena_round(N_max * C * asz) +
-                        2 * arena_round(Lmax.body_bytes) + (16 << 20);
-  DeviceArena arena(&dev, need);
-  auto states = make_resident_states(one, dev, ops, arena);
+  // The one-block model's states (a Session on this device, without an executor) and room for
+  // the block buffers below.
+  SessionOptions so;
+  so.device = &dev;
+  so.ops = &ops;
+  so.executor = false;
+  so.arena_headroom = Lmax.io_bytes + Lmax.scratch_bytes + Lmax.head_bytes +
+                      4 * arena_round(N_max * C * asz) + 2 * arena_round(Lmax.body_bytes) +
+                      (16 << 20);
+  Session session(one_block_job(cfg, one_cfg), std::move(so));
+  DeviceArena& arena = session.arena();
+  ModelStates* states = &session.states();
   for (size_t i = 0; i < one.params.size(); ++i) {
     const auto& pi = one.params[i];
     const bool norm = pi.shape.size() == 1 && pi.name.find("bias") == std::string::npos;

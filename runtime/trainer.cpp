@@ -16,18 +16,13 @@
 #include "config/config_loader.h"
 #include "device/device.h"
 #include "io/atomic_file.h"
-#include "memory/chunk_manager.h"
 #include "memory/device_arena.h"
-#include "memory/host_allocator.h"
-#include "runtime/backend.h"
 #include "runtime/checkpoint/hf_checkpoint.h"
 #include "runtime/checkpoint/train_checkpoint.h"
 #include "runtime/data/data_loader.h"
 #include "runtime/data/markov_corpus.h"
-#include "runtime/executor.h"
 #include "runtime/lr_schedule.h"
-#include "runtime/memory_budget.h"
-#include "runtime/model/init.h"
+#include "runtime/session.h"
 
 namespace fs = std::filesystem;
 
@@ -69,22 +64,10 @@ std::string default_run_dir(const std::string& parent, const std::string& job) {
 struct Trainer::Impl {
   JobConfig cfg;
   TrainOptions opt;
-  std::unique_ptr<Device> dev;
-  std::unique_ptr<Ops> ops;
-  ModelSpec spec;
-  std::vector<ActMode> modes;
-  DeviceBudget budget;
-  std::unique_ptr<DeviceArena> arena;
-  std::unique_ptr<HostAllocator> host;
-  std::unique_ptr<CpuAdam> cpu_adam;
-  ChunkedStatesOptions chunk_opt;
-  uint64_t host_bytes = 0;
-  std::unique_ptr<ModelStates> states;
-  std::unique_ptr<Executor> exec;
+  std::unique_ptr<Session> session;  // device, ops, arena, model states, executor
   std::shared_ptr<const MarkovSource> markov;
   std::unique_ptr<DataLoader> train_data, val_data;
   TrainState st;
-  nlohmann::json planner;  // memory.mode auto: the plan and its prediction (plan_auto_memory)
 
   Impl(JobConfig c, TrainOptions o) : cfg(std::move(c)), opt(std::move(o)) {
     MART_CHECK(!opt.run_dir.empty(), "trainer: a run directory is required");
@@ -93,81 +76,10 @@ struct Trainer::Impl {
       // only to fields that may change on resume (e.g. train.steps).
       latest_checkpoint(opt.run_dir);  // fail early and clearly when there is nothing to resume
     }
-    validate(cfg);
-    dev = make_device(cfg.backend);
-    ops = make_ops(*dev);
-    plan_auto_memory();
-    spec = build_model_spec(cfg.model);
-    modes = parse_act_modes(resolve_block_modes(cfg));
-    MART_CHECK(cfg.memory.mode == "resident" || cfg.memory.mode == "manual", "memory.mode '",
-               cfg.memory.mode,
-               "' is not available yet in this build; use "
-               "resident or manual");
-    const bool chunked = cfg.memory.mode == "manual";
-    uint64_t state_bytes = resident_state_bytes(spec, ops->act_dtype());
-    if (chunked) {
-      const auto sizes = chunk_tensor_sizes(spec);
-      const size_t asz = dtype_size(ops->act_dtype());
-      chunk_opt.n_persist = cfg.memory.n_persist;
-      chunk_opt.n_buffer = cfg.memory.n_buffer;
-      const auto glue = chunk_tensor_glue(spec);
-      chunk_opt.chunk_elems = cfg.memory.chunk_size ? cfg.memory.chunk_size / asz
-                                                    : choose_chunk_elems(sizes, asz, glue);
-      const ChunkLayout layout = layout_chunks(sizes, chunk_opt.chunk_elems, glue);
-      state_bytes = ChunkManager::device_bytes(layout, chunk_opt.n_persist, chunk_opt.n_buffer,
-                                               ops->act_dtype(), sizes.size());
-      host_bytes = ChunkManager::host_bytes(layout, chunk_opt.n_persist, ops->act_dtype());
-    }
-    CompressBudget compress;
-    compress.payload_fraction = cfg.activations.payload_fraction;
-    budget = device_budget(spec, *ops, cfg.train.micro_batch, cfg.train.seq_len, modes, state_bytes,
-                           compress);
-    uint64_t capacity = cfg.memory.device_capacity;
-    if (capacity == 0)
-      capacity = dev->backend() == Backend::CPU ? budget.total() : dev->free_memory();
-    capacity = capacity / DeviceArena::kAlign * DeviceArena::kAlign;
-    MART_CHECK(budget.total() <= capacity, "the model does not fit in device memory: it needs ",
-               format_bytes(budget.total()), " (", budget.describe(), ") but the capacity is ",
-               format_bytes(capacity),
-               ". Reduce train.micro_batch or train.seq_len, checkpoint "
-               "activations (activations.n_checkpoint), or offload model states (memory.mode: "
-               "manual or auto)");
-    arena = std::make_unique<DeviceArena>(dev.get(), budget.total());
-    // Pinned host memory: offloaded chunks and swapped activations. It and the CPU Adam threads
-    // go on the device's NUMA node (docs/DESIGN.md §4: far-socket buffers or threads cost up
-    // to half the copy bandwidth): the GPU's nearest node on CUDA, the first node on the CPU
-    // backend. CPU Adam results do not depend on its thread count or binding (elementwise).
-    const bool swaps =
-        std::any_of(modes.begin(), modes.end(), [](ActMode m) { return act_mode_copies(m); });
-    if (chunked || swaps) {
-      const NumaTopology topo = NumaTopology::load_this_system();
-      const unsigned node =
-          dev->backend() == Backend::CUDA ? topo.gpu_local_nodes(0).node() : topo.first_node();
-      HostAllocatorOptions ho;
-      ho.default_node = static_cast<int>(node);
-      host = std::make_unique<HostAllocator>(topo, ho);
-      if (chunked) {
-        CpuAdamOptions ao;
-        ao.pus = topo.pus_of_node(node);  // empty for a CPU-less node: workers stay unbound
-        ao.threads = static_cast<int>(ao.pus.size());  // one worker per local PU
-        cpu_adam = std::make_unique<CpuAdam>(ao);
-      }
-    }
-    if (chunked) {
-      states = make_chunked_states(spec, *dev, *ops, *arena, *host, *cpu_adam, chunk_opt);
-    } else {
-      states = make_resident_states(spec, *dev, *ops, *arena);
-    }
-    ExecutorOptions eo;
-    eo.micro_batch = cfg.train.micro_batch;
-    eo.seq_len = cfg.train.seq_len;
-    eo.block_modes = modes;
-    eo.host = host.get();
-    eo.activations.eb = cfg.activations.eb;
-    eo.activations.adaptive_eb = cfg.activations.adaptive_eb;
-    eo.activations.budget = compress;
-    exec = std::make_unique<Executor>(spec, *dev, *ops, *arena, *states, eo);
-    host_bytes += exec->activations().stats().host_bytes;
+    SessionOptions so;
+    so.auto_planner = opt.auto_planner;
+    session = std::make_unique<Session>(cfg, std::move(so));
+    cfg = session->config();  // memory.mode auto: the plan
 
     LoaderOptions lo;
     lo.batch_size = cfg.train.micro_batch;
@@ -192,36 +104,21 @@ struct Trainer::Impl {
     }
 
     if (opt.resume) {
-      st = load_checkpoint(latest_checkpoint(opt.run_dir), spec, *states);
+      st = load_checkpoint(latest_checkpoint(opt.run_dir), session->spec(), session->states());
       train_data->restore(st.loader);
     } else if (!opt.init_from.empty()) {
       std::string path = opt.init_from;
       if (fs::is_directory(path)) path += "/model.safetensors";
-      load_hf_weights(spec, *states, path);
+      load_hf_weights(session->spec(), session->states(), path);
     } else {
-      for (size_t i = 0; i < spec.params.size(); ++i) {
-        auto v = init_param(spec, static_cast<int>(i), cfg.train.seed);
-        states->write_param(static_cast<int>(i), v.data());
-      }
+      session->init_weights(cfg.train.seed);
     }
   }
 
-  // ---- memory.mode: auto (runtime/auto_planner.h) -----------------------------------------------
-  // Profiles the job on this device, plans within memory.device_capacity and rewrites cfg to the
-  // plan (memory.mode manual with every knob set) before anything reads those knobs.
-  void plan_auto_memory() {
-    if (cfg.memory.mode != "auto") return;
-    MART_CHECK(opt.auto_planner,
-               "memory.mode auto needs a planner, which this program did not pass to the trainer "
-               "(TrainOptions::auto_planner = mart::auto_plan_for_training from mart_profiler), or "
-               "use memory.mode manual");
-    planner = opt.auto_planner(cfg, *dev, *ops);
-    validate(cfg);
-  }
-
-  // The planner's prediction next to what this run measured (summary.json "planner").
+  // memory.mode auto: the planner's prediction next to what this run measured (summary.json
+  // "planner").
   nlohmann::json planner_report(const TrainSummary& s) {
-    nlohmann::json r = planner;
+    nlohmann::json r = session->planner();
     const uint64_t peak = r["predicted"]["peak_device_bytes"].get<uint64_t>();
     const double step = r["predicted"]["iteration_s"].get<double>();
     const double err = s.median_step_s > 0 ? (s.median_step_s - step) / step : 0;
@@ -236,8 +133,6 @@ struct Trainer::Impl {
                  peak == s.peak_device_bytes ? " (exact)" : "", step, s.median_step_s, 100 * err);
     return r;
   }
-  // ---- end memory.mode: auto -------------------------------------------------------------------
-
   std::vector<MicroBatch> next_step_batches() {
     std::vector<MicroBatch> mbs(cfg.train.grad_accum);
     const size_t n = static_cast<size_t>(cfg.train.micro_batch) * cfg.train.seq_len;
@@ -259,7 +154,7 @@ struct Trainer::Impl {
       mb.inputs.resize(n);
       mb.targets.resize(n);
       val_data->next(mb.inputs, mb.targets);
-      sum += exec->eval_loss(mb);
+      sum += session->eval_loss(mb);
     }
     return sum / cfg.train.eval_batches;
   }
@@ -282,21 +177,22 @@ struct Trainer::Impl {
 
   nlohmann::json plan_json() const {
     nlohmann::json modes_j = nlohmann::json::array();
-    for (ActMode m : modes) modes_j.push_back(act_mode_name(m));
+    for (ActMode m : session->block_modes()) modes_j.push_back(act_mode_name(m));
     return {{"memory_mode", cfg.memory.mode},
-            {"model_states", states->describe()},
+            {"model_states", session->states().describe()},
             {"block_modes", modes_j},
             {"micro_batch", cfg.train.micro_batch},
             {"grad_accum", cfg.train.grad_accum},
-            {"device_budget_bytes", budget.total()},
-            {"pinned_host_bytes", host_bytes},
-            {"device_budget", budget.describe()}};
+            {"device_budget_bytes", session->device_budget_bytes()},
+            {"pinned_host_bytes", session->pinned_host_bytes()},
+            {"device_budget", session->device_budget_describe()}};
   }
 
   // What the activation manager did over this run (this process): bytes copied by swap and by
   // compress_swap, and per compressed block its last encoding, bound and fallbacks.
   nlohmann::json activations_json() const {
-    const ActivationStats& a = exec->activations().stats();
+    const ActivationManager& acts = session->executor().activations();
+    const ActivationStats& a = acts.stats();
     nlohmann::json blocks = nlohmann::json::array();
     for (size_t b = 0; b < a.blocks.size(); ++b) {
       const BlockActStats& x = a.blocks[b];
@@ -307,7 +203,7 @@ struct Trainer::Impl {
                         {"eb", x.eb},
                         {"fallbacks", x.fallbacks}});
     }
-    return {{"body_bytes", exec->activations().body_bytes()},
+    return {{"body_bytes", acts.body_bytes()},
             {"swap_out_bytes", a.swap_out_bytes},
             {"swap_in_bytes", a.swap_in_bytes},
             {"compress_swap_out_bytes", a.cswap_out_bytes},
@@ -331,8 +227,9 @@ struct Trainer::Impl {
     const double tokens_per_step = static_cast<double>(t.micro_batch) * t.seq_len * t.grad_accum;
     std::fprintf(stderr,
                  "mart: %s | %s backend | %s model, %.2fM params | device budget %s | run %s\n",
-                 cfg.name.c_str(), backend_name(dev->backend()), family_name(cfg.model.family),
-                 spec.n_params / 1e6, format_bytes(budget.total()).c_str(), opt.run_dir.c_str());
+                 cfg.name.c_str(), backend_name(session->device().backend()),
+                 family_name(cfg.model.family), session->spec().n_params / 1e6,
+                 format_bytes(session->device_budget_bytes()).c_str(), opt.run_dir.c_str());
     if (markov)
       std::fprintf(stderr,
                    "mart: synthetic Markov corpus, entropy rate %.4f nats/token (the "
@@ -353,7 +250,7 @@ struct Trainer::Impl {
       h.weight_decay = t.weight_decay;
       h.grad_clip = t.grad_clip;
       h.step = st.step + 1;
-      StepResult r = exec->train_step(next_step_batches(), h);
+      StepResult r = session->train_step(next_step_batches(), h);
       ++st.step;
       st.tokens_seen += r.tokens;
       st.loader = train_data->state();
@@ -366,7 +263,7 @@ struct Trainer::Impl {
                           {"grad_norm", r.grad_norm},
                           {"step_s", r.seconds},
                           {"tokens_per_s", tokens_per_step / r.seconds},
-                          {"peak_device_bytes", arena->stats().peak_in_use}};
+                          {"peak_device_bytes", session->arena().stats().peak_in_use}};
       const bool eval_now = t.eval_every > 0 && (st.step % t.eval_every == 0 || st.step == t.steps);
       if (eval_now && val_data) {
         last_val = evaluate();
@@ -385,21 +282,21 @@ struct Trainer::Impl {
             st.step, t.steps, r.loss,
             m.contains("val_loss") ? (" | val " + std::to_string(last_val).substr(0, 6)).c_str()
                                    : "",
-            h.lr, tokens_per_step / r.seconds, format_bytes(arena->stats().peak_in_use).c_str(),
-            hms(eta).c_str());
+            h.lr, tokens_per_step / r.seconds,
+            format_bytes(session->arena().stats().peak_in_use).c_str(), hms(eta).c_str());
         if (tty)
           std::fprintf(stderr, "\r\033[K%s", line);
         else
           std::fprintf(stderr, "%s\n", line);
       }
       if (t.checkpoint_every > 0 && st.step % t.checkpoint_every == 0 && st.step < end) {
-        save_checkpoint(opt.run_dir, cfg, spec, *states, st);
+        save_checkpoint(opt.run_dir, cfg, session->spec(), session->states(), st);
         last_ckpt = st.step;
       }
     }
     if (tty) std::fprintf(stderr, "\n");
     if (st.step != last_ckpt || !fs::exists(opt.run_dir + "/checkpoints/latest"))
-      save_checkpoint(opt.run_dir, cfg, spec, *states, st);
+      save_checkpoint(opt.run_dir, cfg, session->spec(), session->states(), st);
 
     TrainSummary s;
     s.steps_done = st.step;
@@ -410,11 +307,11 @@ struct Trainer::Impl {
                               step_times.end());
     s.median_step_s = median(timed);
     s.tokens_per_s = s.median_step_s > 0 ? tokens_per_step / s.median_step_s : 0;
-    s.peak_device_bytes = arena->stats().peak_in_use;
+    s.peak_device_bytes = session->arena().stats().peak_in_use;
     nlohmann::json j = {{"job", cfg.name},
-                        {"backend", backend_name(dev->backend())},
-                        {"device", dev->name()},
-                        {"params", spec.n_params},
+                        {"backend", backend_name(session->device().backend())},
+                        {"device", session->device().name()},
+                        {"params", session->spec().n_params},
                         {"steps", s.steps_done},
                         {"tokens_seen", st.tokens_seen},
                         {"final_loss", s.final_loss},
@@ -423,7 +320,7 @@ struct Trainer::Impl {
                         {"best_val_loss", st.best_val_loss},
                         {"tokens_per_s", s.tokens_per_s},
                         {"median_step_s", s.median_step_s},
-                        {"mfu_flops_per_token", flops_per_token(spec, t.seq_len)},
+                        {"mfu_flops_per_token", flops_per_token(session->spec(), t.seq_len)},
                         {"peak_device_bytes", s.peak_device_bytes},
                         {"plan", plan_json()}};
     if (markov) j["entropy_rate_nats"] = markov->entropy_rate_nats();
@@ -436,7 +333,7 @@ struct Trainer::Impl {
       env_j[k] = v ? nlohmann::json(v) : nlohmann::json(nullptr);
     }
     j["environment"] = env_j;
-    if (!planner.is_null()) j["planner"] = planner_report(s);
+    if (!session->planner().is_null()) j["planner"] = planner_report(s);
     s.summary_path = opt.run_dir + "/summary.json";
     write_text(s.summary_path, j.dump(2) + "\n");
     std::fprintf(

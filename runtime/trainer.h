@@ -1,6 +1,6 @@
-// Trainer: the `mart train` loop. Builds device, ops, model states and executor from a JobConfig,
-// streams batches, steps the optimizer on the warmup+cosine schedule, evaluates, checkpoints, and
-// writes the run directory:
+// Trainer: the `mart train` loop. A Session (runtime/session.h) built from the JobConfig holds the
+// device, ops, model states and executor; the trainer streams batches, steps the optimizer on the
+// warmup+cosine schedule, evaluates, checkpoints, and writes the run directory:
 //   RUN/config.yaml      the resolved job config
 //   RUN/metrics.jsonl    one object per step: step, loss, lr, grad_norm, step_s, tokens_per_s,
 //                        peak_device_bytes (+ val_loss on evaluation steps)
@@ -12,18 +12,18 @@
 #include <memory>
 #include <string>
 
-#include "nlohmann/json_fwd.hpp"
 #include "config/job_config.h"
+#include "nlohmann/json_fwd.hpp"
 #include "runtime/auto_planner.h"
 
 namespace mart {
 
 struct TrainOptions {
-  std::string run_dir;    // required
-  bool resume = false;    // continue from run_dir's latest checkpoint
-  std::string init_from;  // Hugging Face model.safetensors (or a directory holding one)
-  int stop_after = -1;    // stop (with a checkpoint) once this many steps are done; -1: run all
-  bool progress = true;   // live progress line on stderr
+  std::string run_dir;       // required
+  bool resume = false;       // continue from run_dir's latest checkpoint
+  std::string init_from;     // Hugging Face model.safetensors (or a directory holding one)
+  int stop_after = -1;       // stop (with a checkpoint) once this many steps are done; -1: run all
+  bool progress = true;      // live progress line on stderr
   AutoPlanner auto_planner;  // memory.mode auto: profile + plan (profiler/auto_plan.h); else unused
 };
 

@@ -3,10 +3,10 @@
 
 #include "common/error.h"
 #include "common/units.h"
+#include "layout/resident_sets.h"
 #include "memory/chunk_manager.h"
 #include "runtime/executor.h"
 #include "runtime/model/model_states.h"
-#include "layout/resident_sets.h"
 
 namespace mart {
 namespace {
@@ -104,7 +104,7 @@ std::unique_ptr<ModelStates> make_chunked_states(const ModelSpec& spec, Device& 
   co.trace_copies = o.trace_copies;
   ChunkLayout layout = layout_chunks(sizes, e, glue);
   const int need = min_chunk_buffers(spec, layout, o.n_persist);
-  MART_CHECK(o.n_buffer >= need, "memory.n_buffer = ", o.n_buffer,
+  MART_CHECK(!o.check_buffers || o.n_buffer >= need, "memory.n_buffer = ", o.n_buffer,
              " is too small for this chunk "
              "layout: a parameter group spans ",
              need, " offloaded chunks of ", format_bytes(e * dtype_size(ops.act_dtype())),

@@ -68,6 +68,9 @@ struct ChunkedStatesOptions {
   int n_buffer = 2;
   uint64_t chunk_elems = 0;  // 0: choose_chunk_elems
   bool trace_copies = false;
+  // Check n_buffer against the layout (min_chunk_buffers) with a config-level message; off only
+  // for tests that want the chunk manager's own error.
+  bool check_buffers = true;
 };
 
 // Chunked model states (memory/chunk_manager.h) with the executor's use sequence.

@@ -1,68 +1,69 @@
-// Everything the Trainer builds for one resident configuration, built the same way: the arena's
-// capacity is exactly the predicted device budget (so any allocation beyond the prediction
-// throws), a pinned host allocator for swapped activations (pinning off: tests need no locked
-// memory), the executor with the given block modes and activation options, and initialised
-// weights. Shared by the integration and activation-mode tests.
+// One resident configuration built by a Session (runtime/session.h) exactly as the Trainer builds
+// it: the arena's capacity is exactly the predicted device budget (so any allocation beyond the
+// prediction throws), a pinned host allocator when a block swaps (pinning off: tests need no
+// locked memory), the executor with the given block modes and activation options, and
+// initialised weights. The members below are views of the Session's pieces, under the names the
+// tests use. Shared by the integration and activation-mode tests.
 #pragma once
 #include <memory>
 #include <utility>
 #include <vector>
 
+#include "device/device.h"
 #include "memory/activation_manager.h"
 #include "memory/device_arena.h"
 #include "memory/host_allocator.h"
-#include "runtime/backend.h"
-#include "device/device.h"
 #include "runtime/executor.h"
 #include "runtime/memory_budget.h"
-#include "runtime/model/init.h"
 #include "runtime/model/model_spec.h"
 #include "runtime/model/model_states.h"
+#include "runtime/session.h"
+#include "tests/common/session_job.h"
 
 namespace mart::testutil {
 
-// Members are declared in construction order; they are destroyed in reverse (executor first).
+inline SessionOptions rig_session_options(const ActivationOptions& ao) {
+  SessionOptions so;
+  so.activations = ao;
+  so.host.pin = PinMode::kOff;
+  return so;
+}
+
+inline std::vector<ActMode> keep_all_if_empty(std::vector<ActMode> modes, int n_layer) {
+  if (modes.empty()) modes.assign(n_layer, ActMode::Keep);
+  return modes;
+}
+
 struct ExecutorRig {
-  std::unique_ptr<Device> dev;
-  std::unique_ptr<Ops> ops;
-  ModelSpec spec;
-  std::vector<ActMode> modes;  // empty at construction: every block kept
-  DeviceBudget budget;
-  std::unique_ptr<DeviceArena> arena;
-  std::unique_ptr<HostAllocator> host;
-  std::unique_ptr<ModelStates> states;
-  std::unique_ptr<Executor> exec;
+  std::unique_ptr<Session> session;
+  Device* dev;
+  Ops* ops;
+  const ModelSpec& spec;
+  const std::vector<ActMode>& modes;  // every block kept when none were given
+  const DeviceBudget& budget;
+  DeviceArena* arena;
+  HostAllocator* host;  // nullptr when no block swaps
+  ModelStates* states;
+  Executor* exec;
   int B, T;
 
   ExecutorRig(const ModelConfig& m, int B_, int T_, std::vector<ActMode> modes_ = {},
               const ActivationOptions& ao = {}, uint64_t seed = 42)
-      : modes(std::move(modes_)), B(B_), T(T_) {
-    if (modes.empty()) modes.assign(m.n_layer, ActMode::Keep);
-    dev = make_cpu_device();
-    ops = make_ops(*dev);
-    spec = build_model_spec(m);
-    budget = device_budget(spec, *ops, B, T, modes, resident_state_bytes(spec, ops->act_dtype()),
-                           ao.budget);
-    arena = std::make_unique<DeviceArena>(dev.get(), budget.total());
-    HostAllocatorOptions ho;
-    ho.pin = PinMode::kOff;
-    host = std::make_unique<HostAllocator>(NumaTopology::load_this_system(), ho);
-    states = make_resident_states(spec, *dev, *ops, *arena);
-    ExecutorOptions eo;
-    eo.micro_batch = B;
-    eo.seq_len = T;
-    eo.block_modes = modes;
-    eo.host = host.get();
-    eo.activations = ao;
-    exec = std::make_unique<Executor>(spec, *dev, *ops, *arena, *states, eo);
-    for (size_t i = 0; i < spec.params.size(); ++i) {
-      auto v = init_param(spec, static_cast<int>(i), seed);
-      states->write_param(static_cast<int>(i), v.data());
-    }
-  }
-  ~ExecutorRig() {
-    exec.reset();  // regions are freed in reverse order of allocation
-    states.reset();
+      : session(std::make_unique<Session>(
+            rig_job(m, B_, T_, keep_all_if_empty(std::move(modes_), m.n_layer)),
+            rig_session_options(ao))),
+        dev(&session->device()),
+        ops(&session->ops()),
+        spec(session->spec()),
+        modes(session->block_modes()),
+        budget(session->budget()),
+        arena(&session->arena()),
+        host(session->host()),
+        states(&session->states()),
+        exec(&session->executor()),
+        B(B_),
+        T(T_) {
+    session->init_weights(seed);
   }
   ExecutorRig(const ExecutorRig&) = delete;
   ExecutorRig& operator=(const ExecutorRig&) = delete;

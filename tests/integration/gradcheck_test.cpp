@@ -202,17 +202,13 @@ TEST_P(GradcheckTest, DoublePrecisionGradientsMatchTightly) {
   auto dev = make_cpu_device();
   auto ops = make_cpu_ops64();
   ASSERT_EQ(ops->act_dtype(), DType::F64);
-  ModelSpec spec = build_model_spec(m);
-  const std::vector<ActMode> modes = {ActMode::Checkpoint, ActMode::Keep};
-  DeviceBudget budget =
-      device_budget(spec, *ops, B, T, modes, resident_state_bytes(spec, DType::F64));
-  DeviceArena arena(dev.get(), budget.total());
-  auto states = make_resident_states(spec, *dev, *ops, arena);
-  ExecutorOptions eo;
-  eo.micro_batch = B;
-  eo.seq_len = T;
-  eo.block_modes = modes;
-  Executor exec(spec, *dev, *ops, arena, *states, eo);
+  SessionOptions so;
+  so.device = dev.get();
+  so.ops = ops.get();
+  Session session(testutil::rig_job(m, B, T, {ActMode::Checkpoint, ActMode::Keep}), so);
+  const ModelSpec& spec = session.spec();
+  ModelStates* states = &session.states();
+  Executor& exec = session.executor();
   std::mt19937_64 rng(5);
   std::normal_distribution<double> normal;
   for (size_t i = 0; i < spec.params.size(); ++i) {

@@ -1,7 +1,7 @@
 // Shared helpers for the chunk pipeline tests: small models of both families that pack into
-// several chunks, a rig that builds device, ops, arena, host allocator, CPU Adam, model states and
-// executor the way the Trainer does (resident or chunked), and a deterministic step loop whose
-// losses, norms, weights and Adam states can be compared bit for bit.
+// several chunks, a rig whose Session builds device, ops, arena, host allocator, CPU Adam, model
+// states and executor the way the Trainer does (resident or chunked), and a deterministic step loop
+// whose losses, norms, weights and Adam states can be compared bit for bit.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -13,19 +13,19 @@
 #include <vector>
 
 #include "common/error.h"
-#include "memory/chunk_manager.h"
-#include "kernels/cpu/cpu_adam.h"
-#include "memory/device_arena.h"
-#include "memory/host_allocator.h"
-#include "runtime/backend.h"
 #include "device/device.h"
-#include "runtime/executor.h"
-#include "runtime/memory_budget.h"
-#include "runtime/model/init.h"
-#include "runtime/model/model_spec.h"
-#include "runtime/model/model_states.h"
+#include "kernels/cpu/cpu_adam.h"
 #include "layout/chunk_layout.h"
 #include "layout/chunk_memory.h"
+#include "memory/chunk_manager.h"
+#include "memory/device_arena.h"
+#include "memory/host_allocator.h"
+#include "runtime/executor.h"
+#include "runtime/memory_budget.h"
+#include "runtime/model/model_spec.h"
+#include "runtime/model/model_states.h"
+#include "runtime/session.h"
+#include "tests/common/session_job.h"
 #include "tests/common/test_util.h"
 
 namespace mart::chunks {
@@ -60,8 +60,8 @@ struct RigOptions {
   int n_buffer = 2;
   uint64_t chunk_bytes = kSmallChunkBytes;
   bool trace_copies = false;
-  // The ChunkManager is built here (not through make_chunked_states, so without its n_buffer
-  // check) and wrapped in the real adapter (wrap_chunk_manager); manager() reads it.
+  // No n_buffer check in front of the chunk manager (SessionOptions::check_chunk_buffers off), so
+  // the manager's own guards are reached; manager() reads it.
   bool direct_manager = false;
   int B = 2, T = 16;
   std::vector<ActMode> modes;  // empty: keep every block
@@ -74,84 +74,70 @@ inline ChunkLayout layout_for(const ModelSpec& spec, uint64_t chunk_bytes, size_
   return layout_chunks(chunk_tensor_sizes(spec), chunk_bytes / act_size, chunk_tensor_glue(spec));
 }
 
-// Everything the Trainer builds for one configuration, built the same way: the arena's capacity
-// is exactly the predicted budget, so any allocation beyond the prediction throws.
-// Members are declared in construction order; they are destroyed in reverse (executor first).
+// Everything the Trainer builds for one configuration, built by a Session (runtime/session.h) the
+// same way: the arena's capacity is exactly the predicted budget, so any allocation beyond the
+// prediction throws. The members below are views of the Session's pieces.
+inline JobConfig chunk_rig_job(const ModelConfig& m, const RigOptions& o) {
+  const std::vector<ActMode> modes =
+      o.modes.empty() ? std::vector<ActMode>(m.n_layer, ActMode::Keep) : o.modes;
+  JobConfig c = testutil::rig_job(m, o.B, o.T, modes);
+  if (o.chunked) {
+    c.memory.mode = "manual";
+    c.memory.n_persist = o.n_persist;
+    c.memory.n_buffer = o.n_buffer;
+    c.memory.chunk_size = o.chunk_bytes;
+  }
+  return c;
+}
+
+inline SessionOptions chunk_rig_options(const RigOptions& o) {
+  SessionOptions so;
+  so.host.pin = PinMode::kOff;
+  so.host.slab_bytes = 8ull << 20;  // small: a test rig holds a few MB of host state
+  so.host.dedicated_threshold = 1ull << 20;
+  so.cpu_adam = CpuAdamOptions{};  // unbound workers (results do not depend on them)
+  so.trace_copies = o.trace_copies;
+  so.check_chunk_buffers = !o.direct_manager;
+  return so;
+}
+
 struct ChunkRig {
   RigOptions o;
-  std::unique_ptr<Device> dev;
-  std::unique_ptr<Ops> ops;
-  ModelSpec spec;
-  std::vector<ActMode> modes;
-  ChunkLayout layout;  // chunked only
-  uint64_t state_bytes = 0;
-  DeviceBudget budget;
-  std::unique_ptr<DeviceArena> arena;
-  std::unique_ptr<HostAllocator> host;
-  std::unique_ptr<CpuAdam> adam;
-  std::unique_ptr<ModelStates> states;
-  std::unique_ptr<Executor> exec;
-  ChunkManager* direct = nullptr;
+  ChunkManager* direct = nullptr;  // direct_manager: the manager, seen before any wrap_states
+  std::unique_ptr<Session> session;
+  Device* dev;
+  Ops* ops;
+  const ModelSpec& spec;
+  const std::vector<ActMode>& modes;
+  const DeviceBudget& budget;
+  DeviceArena* arena;
+  HostAllocator* host;  // chunked (or swapping) only
+  ModelStates* states;
+  Executor* exec;
 
-  ChunkRig(const ModelConfig& m, const RigOptions& opt) : o(opt) {
-    dev = make_cpu_device();
-    ops = make_ops(*dev);
-    spec = build_model_spec(m);
-    modes = o.modes.empty() ? std::vector<ActMode>(m.n_layer, ActMode::Keep) : o.modes;
-    const DType act = ops->act_dtype();
-    if (o.chunked) {
-      layout = layout_for(spec, o.chunk_bytes, dtype_size(act));
-      state_bytes =
-          ChunkManager::device_bytes(layout, o.n_persist, o.n_buffer, act, spec.params.size());
-    } else {
-      state_bytes = resident_state_bytes(spec, act);
-    }
-    budget = device_budget(spec, *ops, o.B, o.T, modes, state_bytes);
-    arena = std::make_unique<DeviceArena>(dev.get(), budget.total());
-    if (o.chunked) {
-      HostAllocatorOptions ho;
-      ho.pin = PinMode::kOff;
-      ho.slab_bytes = 8ull << 20;  // small: a test rig holds a few MB of host state
-      ho.dedicated_threshold = 1ull << 20;
-      host = std::make_unique<HostAllocator>(NumaTopology::load_this_system(), ho);
-      adam = std::make_unique<CpuAdam>(CpuAdamOptions{});
-      if (o.direct_manager) {
-        std::vector<ChunkTensor> tensors;
-        for (auto& p : spec.params) tensors.push_back({p.numel, p.group, p.decay});
-        ChunkManagerOptions co;
-        co.n_persist = o.n_persist;
-        co.n_buffer = o.n_buffer;
-        co.use_sequence = executor_use_sequence(spec);
-        co.trace_copies = o.trace_copies;
-        auto cm = std::make_unique<ChunkManager>(*dev, *ops, *arena, *host, *adam, layout,
-                                                 std::move(tensors), co);
-        states = wrap_chunk_manager(spec, std::move(cm));
-        direct = chunk_manager_of(*states);
-      } else {
-        ChunkedStatesOptions co;
-        co.n_persist = o.n_persist;
-        co.n_buffer = o.n_buffer;
-        co.chunk_elems = layout.chunk_elems;
-        co.trace_copies = o.trace_copies;
-        states = make_chunked_states(spec, *dev, *ops, *arena, *host, *adam, co);
-      }
-    } else {
-      states = make_resident_states(spec, *dev, *ops, *arena);
-    }
-    if (o.wrap_states) states = o.wrap_states(std::move(states));
-    ExecutorOptions eo;
-    eo.micro_batch = o.B;
-    eo.seq_len = o.T;
-    eo.block_modes = modes;
-    exec = std::make_unique<Executor>(spec, *dev, *ops, *arena, *states, eo);
-    for (size_t i = 0; i < spec.params.size(); ++i) {
-      auto v = init_param(spec, static_cast<int>(i), o.seed);
-      states->write_param(static_cast<int>(i), v.data());
-    }
+  ChunkRig(const ModelConfig& m, const RigOptions& opt)
+      : o(opt),
+        session(make_session(m)),
+        dev(&session->device()),
+        ops(&session->ops()),
+        spec(session->spec()),
+        modes(session->block_modes()),
+        budget(session->budget()),
+        arena(&session->arena()),
+        host(session->host()),
+        states(&session->states()),
+        exec(&session->executor()) {
+    session->init_weights(o.seed);
   }
-  ~ChunkRig() {
-    exec.reset();  // regions are freed in reverse order of allocation
-    states.reset();
+  ChunkRig(const ChunkRig&) = delete;
+  ChunkRig& operator=(const ChunkRig&) = delete;
+  std::unique_ptr<Session> make_session(const ModelConfig& m) {
+    SessionOptions so = chunk_rig_options(o);
+    so.wrap_states = [this](std::unique_ptr<ModelStates> s) {
+      if (o.direct_manager) direct = chunk_manager_of(*s);
+      return o.wrap_states ? o.wrap_states(std::move(s)) : std::move(s);
+    };
+    return std::make_unique<Session>(chunk_rig_job(m, o), std::move(so));
   }
   ChunkManager& manager() {
     EXPECT_NE(direct, nullptr) << "RigOptions::direct_manager is needed for manager()";

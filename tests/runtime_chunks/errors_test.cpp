@@ -2,6 +2,7 @@
 // buffers than a group needs fails at the acquisition that cannot be served, naming the knob.
 #include <gtest/gtest.h>
 
+#include "runtime/backend.h"
 #include "tests/runtime_chunks/chunk_test_util.h"
 
 namespace mart::chunks {
@@ -39,14 +40,27 @@ TEST(ChunkErrors, ManagerWithTooFewBuffersFailsAtTheAcquisition) {
   EXPECT_TRUE(has(msg, "memory.n_buffer = " + std::to_string(o.n_buffer) + " is too small"));
 }
 
+// The manager by hand (a Session validates memory.n_buffer >= 1 first, with the config's message).
 TEST(ChunkErrors, OffloadWithoutBuffersIsRefused) {
-  const ModelConfig m = small_model(ModelFamily::GPT2);
-  RigOptions o;
-  o.chunked = true;
-  o.direct_manager = true;
-  o.n_persist = 2;
-  o.n_buffer = 0;
-  const std::string msg = error_of([&] { ChunkRig rig(m, o); });
+  const ModelSpec spec = build_model_spec(small_model(ModelFamily::GPT2));
+  auto dev = make_cpu_device();
+  auto ops = make_ops(*dev);
+  DeviceArena arena(dev.get(), 1 << 20);
+  HostAllocatorOptions ho;
+  ho.pin = PinMode::kOff;
+  ho.slab_bytes = 8ull << 20;
+  HostAllocator host(NumaTopology::load_this_system(), ho);
+  CpuAdam adam(CpuAdamOptions{});
+  std::vector<ChunkTensor> tensors;
+  for (auto& p : spec.params) tensors.push_back({p.numel, p.group, p.decay});
+  ChunkManagerOptions co;
+  co.n_persist = 2;
+  co.n_buffer = 0;
+  co.use_sequence = executor_use_sequence(spec);
+  const std::string msg = error_of([&] {
+    ChunkManager cm(*dev, *ops, arena, host, adam, layout_for(spec, kSmallChunkBytes),
+                    std::move(tensors), co);
+  });
   EXPECT_TRUE(has(msg, "memory.n_buffer must be at least 1"));
 }
 

@@ -104,7 +104,10 @@ TEST_P(ChunkParity, TwentyStepsBitwiseEqualToResident) {
   o.chunked = true;
   o.n_persist = c.n_persist == kAllButOne ? nc - 1 : c.n_persist == kHalf ? nc / 2 : c.n_persist;
   const int need = min_chunk_buffers(spec, L, o.n_persist);
-  o.n_buffer = c.n_buffer == kEveryChunk ? nc - std::max(o.n_persist, 0) : need + c.n_buffer;
+  // At least one: memory.mode manual needs a buffer (config validation) even when every chunk
+  // persists and the executor would need none.
+  o.n_buffer =
+      c.n_buffer == kEveryChunk ? nc - std::max(o.n_persist, 0) : std::max(1, need + c.n_buffer);
   if (o.n_persist >= 0) {
     ASSERT_GE(need, 1);
     ASSERT_LT(o.n_persist, nc);

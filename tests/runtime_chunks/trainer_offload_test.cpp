@@ -12,6 +12,7 @@
 
 #include "common/units.h"
 #include "config/config_validate.h"
+#include "runtime/backend.h"
 #include "runtime/trainer.h"
 #include "tests/runtime_chunks/chunk_test_util.h"
 

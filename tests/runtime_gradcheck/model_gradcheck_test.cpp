@@ -1,42 +1,48 @@
 // Whole-model finite-difference gradient check in double precision: the model runs on the F64
 // reference backend (the CPU kernels instantiated in double, make_cpu_ops64), through the same
-// executor, model code, arena and activation modes as training. Central differences of the
-// executor's loss against its backward, for every parameter tensor.
+// Session-built executor, model code, arena and activation modes as training. Central differences
+// of the executor's loss against its backward, for every parameter tensor.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <memory>
 #include <random>
 
-#include "kernels/ops.h"
-#include "memory/device_arena.h"
 #include "device/device.h"
+#include "kernels/ops.h"
 #include "runtime/executor.h"
-#include "runtime/memory_budget.h"
 #include "runtime/model/init.h"
 #include "runtime/model/model_states.h"
+#include "runtime/session.h"
+#include "tests/common/session_job.h"
 
 namespace mart {
 namespace {
 
+// The F64 ops borrowed by a Session, which builds the rest as the trainer does.
+inline SessionOptions f64_options(Device* dev, Ops* ops) {
+  SessionOptions so;
+  so.device = dev;
+  so.ops = ops;
+  so.host.pin = PinMode::kOff;  // swapped blocks: tests need no locked memory
+  return so;
+}
+
 struct Rig {
-  ModelSpec spec;
   std::unique_ptr<Device> dev = make_cpu_device();
   std::unique_ptr<Ops> ops = make_cpu_ops64();
-  std::unique_ptr<DeviceArena> arena;
-  std::unique_ptr<ModelStates> states;
-  std::unique_ptr<Executor> exec;
+  std::unique_ptr<Session> session;
+  const ModelSpec& spec;
+  ModelStates* states;
+  Executor* exec;
   MicroBatch mb;
 
-  Rig(ModelConfig cfg, std::vector<ActMode> modes, int B, int T) : spec(build_model_spec(cfg)) {
-    auto budget = device_budget(spec, *ops, B, T, modes, resident_state_bytes(spec, DType::F64));
-    arena = std::make_unique<DeviceArena>(dev.get(), budget.total());
-    states = make_resident_states(spec, *dev, *ops, *arena);
-    ExecutorOptions eo;
-    eo.micro_batch = B;
-    eo.seq_len = T;
-    eo.block_modes = modes;
-    exec = std::make_unique<Executor>(spec, *dev, *ops, *arena, *states, eo);
+  Rig(ModelConfig cfg, std::vector<ActMode> modes, int B, int T)
+      : session(std::make_unique<Session>(testutil::rig_job(cfg, B, T, modes),
+                                          f64_options(dev.get(), ops.get()))),
+        spec(session->spec()),
+        states(&session->states()),
+        exec(&session->executor()) {
     for (size_t i = 0; i < spec.params.size(); ++i) {
       // Larger than the training init so every path carries signal well above round-off.
       ModelSpec wide = spec;

@@ -1,5 +1,6 @@
-// mart_parity_dump: runs a small GPT-2 or Llama through MART's CPU trainer and writes everything an
-// independent PyTorch twin (tests/python/torch_twin.py) needs to recompute it, plus MART's answers:
+// mart_parity_dump: runs a small GPT-2 or Llama through MART's CPU stack (a Session, built as the
+// trainer builds it) and writes everything an independent PyTorch twin (tests/python/torch_twin.py)
+// needs to recompute it, plus MART's answers:
 //   DIR/model.safetensors, DIR/config.json   initial weights, Hugging Face names and layout
 //   DIR/batch.json                            the evaluation batch, the training batches and the
 //                                             training hyperparameters
@@ -24,15 +25,10 @@
 #include <vector>
 
 #include "common/error.h"
-#include "memory/device_arena.h"
-#include "runtime/backend.h"
 #include "io/safetensors.h"
-#include "device/device.h"
-#include "runtime/executor.h"
-#include "runtime/lr_schedule.h"
-#include "runtime/memory_budget.h"
 #include "runtime/checkpoint/hf_checkpoint.h"
-#include "runtime/model/init.h"
+#include "runtime/lr_schedule.h"
+#include "runtime/session.h"
 
 namespace {
 
@@ -128,29 +124,17 @@ json batch_json(const mart::MicroBatch& mb) {
   return {{"inputs", mb.inputs}, {"targets", mb.targets}};
 }
 
-// The CPU backend with resident model states: the pieces the trainer builds, sized exactly.
-struct Runtime {
-  std::unique_ptr<mart::Device> dev;
-  std::unique_ptr<mart::Ops> ops;
-  std::unique_ptr<mart::DeviceArena> arena;
-  std::unique_ptr<mart::ModelStates> states;
-  std::unique_ptr<mart::Executor> exec;
-
-  explicit Runtime(const mart::ModelSpec& spec) {
-    dev = mart::make_device("cpu");
-    ops = mart::make_ops(*dev);
-    const std::vector<mart::ActMode> modes(spec.cfg.n_layer, mart::ActMode::Keep);
-    const auto budget = mart::device_budget(spec, *ops, kB, kT, modes,
-                                            mart::resident_state_bytes(spec, ops->act_dtype()));
-    arena = std::make_unique<mart::DeviceArena>(dev.get(), budget.total());
-    states = mart::make_resident_states(spec, *dev, *ops, *arena);
-    mart::ExecutorOptions eo;
-    eo.micro_batch = kB;
-    eo.seq_len = kT;
-    eo.block_modes = modes;
-    exec = std::make_unique<mart::Executor>(spec, *dev, *ops, *arena, *states, eo);
-  }
-};
+// The CPU backend with resident model states, every block kept: a Session builds the pieces as
+// the trainer does, sized exactly.
+std::unique_ptr<mart::Session> make_session(const ModelConfig& m) {
+  mart::JobConfig c;
+  c.name = "parity";
+  c.backend = "cpu";
+  c.model = m;
+  c.train.micro_batch = kB;
+  c.train.seq_len = kT;
+  return std::make_unique<mart::Session>(c);
+}
 
 // Row-major [rows, cols] -> [cols, rows].
 std::vector<float> transpose(const std::vector<float>& x, int64_t rows, int64_t cols) {
@@ -196,12 +180,9 @@ int run(const std::string& family, const std::string& out) {
 
   // 1. Initial weights -> model.safetensors + config.json (the twin's starting point).
   {
-    Runtime rt(spec);
-    for (size_t i = 0; i < spec.params.size(); ++i) {
-      auto v = mart::init_param(spec, static_cast<int>(i), kInitSeed);
-      rt.states->write_param(static_cast<int>(i), v.data());
-    }
-    mart::save_hf_weights(spec, *rt.states, out);
+    auto rt = make_session(cfg);
+    rt->init_weights(kInitSeed);
+    mart::save_hf_weights(spec, rt->states(), out);
   }
 
   // Every run below starts from the saved file, so the twin and MART see the same fp32 bits.
@@ -211,26 +192,26 @@ int run(const std::string& family, const std::string& out) {
 
   // 2. Logits and gradients on the evaluation batch.
   {
-    Runtime rt(spec);
-    mart::load_hf_weights(spec, *rt.states, weights);
+    auto rt = make_session(cfg);
+    mart::load_hf_weights(spec, rt->states(), weights);
     std::vector<float> logits;
-    rt.exec->forward_logits(eval, &logits);
+    rt->executor().forward_logits(eval, &logits);
     mart::SafetensorsWriter lw;
     lw.add("logits", mart::DType::F32, {kB, kT, V}, logits.data());
     lw.write(out + "/logits.safetensors");
 
-    const double loss = rt.exec->forward_backward(eval);
+    const double loss = rt->executor().forward_backward(eval);
     result["loss"] = loss;
     write_hf_tensors(spec, out + "/grads.safetensors",
-                     [&](int id, float* host) { rt.states->read_grad(id, host); });
+                     [&](int id, float* host) { rt->states().read_grad(id, host); });
   }
 
   // 3. Training steps from fresh (zeroed) optimizer states.
   json steps = json::array(), losses = json::array(), norms = json::array(), lrs = json::array(),
        tokens = json::array(), clipped = json::array();
   {
-    Runtime rt(spec);
-    mart::load_hf_weights(spec, *rt.states, weights);
+    auto rt = make_session(cfg);
+    mart::load_hf_weights(spec, rt->states(), weights);
     for (int s = 0; s < tc.steps; ++s) {
       std::vector<mart::MicroBatch> mbs;
       const int n_micro = two_micro_batches(s) ? 2 : 1;
@@ -247,7 +228,7 @@ int run(const std::string& family, const std::string& out) {
       h.weight_decay = tc.weight_decay;
       h.grad_clip = tc.grad_clip;
       h.step = s + 1;
-      const mart::StepResult r = rt.exec->train_step(mbs, h);
+      const mart::StepResult r = rt->train_step(mbs, h);
       steps.push_back({{"micro_batches", mbj}});
       losses.push_back(r.loss);
       norms.push_back(r.grad_norm);
@@ -257,7 +238,7 @@ int run(const std::string& family, const std::string& out) {
     }
     // The weights after the last step: the losses above only see the first nine updates.
     write_hf_tensors(spec, out + "/final.safetensors",
-                     [&](int id, float* host) { rt.states->read_param(id, host); });
+                     [&](int id, float* host) { rt->states().read_param(id, host); });
   }
   result["train"] = {{"losses", losses},
                      {"grad_norms", norms},
