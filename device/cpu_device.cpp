@@ -138,11 +138,14 @@ class CpuDevice final : public Device {
       try {
         rethrow_if(streams_[i]->drain());
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "mart: warning: CPU device destroyed with an unreported host-task "
-                             "error: %s\n", e.what());
+        std::fprintf(stderr,
+                     "mart: warning: CPU device destroyed with an unreported host-task "
+                     "error: %s\n",
+                     e.what());
       } catch (...) {
-        std::fprintf(stderr, "mart: warning: CPU device destroyed with an unreported host-task "
-                             "error\n");
+        std::fprintf(stderr,
+                     "mart: warning: CPU device destroyed with an unreported host-task "
+                     "error\n");
       }
     }
   }

@@ -2,8 +2,8 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -69,8 +69,9 @@ std::string try_load(const std::string& path, const CudaBackend** out) {
 Loaded load() {
   Loaded r;
 #ifndef MART_HAVE_CUDA
-  r.error = "MART was built without CUDA (configure with the 'cuda' preset on a machine with the "
-            "CUDA Toolkit)";
+  r.error =
+      "MART was built without CUDA (configure with the 'cuda' preset on a machine with the "
+      "CUDA Toolkit)";
   return r;
 #else
   std::string tried;
@@ -79,10 +80,10 @@ Loaded load() {
     if (why.empty()) return r;
     tried += str("\n  ", path, ": ", why);
   }
-  r.error = str("the CUDA backend library ", kCudaBackendSoname,
-                " could not be loaded; tried:", tried,
-                "\n(set MART_CUDA_LIBRARY to the full path of libmart_cuda.so, or use the CPU "
-                "backend)");
+  r.error =
+      str("the CUDA backend library ", kCudaBackendSoname, " could not be loaded; tried:", tried,
+          "\n(set MART_CUDA_LIBRARY to the full path of libmart_cuda.so, or use the CPU "
+          "backend)");
   return r;
 #endif
 }
@@ -115,8 +116,8 @@ const CudaBackend* cuda_backend_if_loaded() {
 
 const CudaBackend& require_cuda_backend(const char* what) {
   const Loaded& l = loaded();
-  MART_CHECK(l.backend != nullptr, what, " needs the CUDA backend, which cannot be loaded: ",
-             l.error);
+  MART_CHECK(l.backend != nullptr, what,
+             " needs the CUDA backend, which cannot be loaded: ", l.error);
   return *l.backend;
 }
 

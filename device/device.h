@@ -58,12 +58,13 @@ class Device {
   // cudaLaunchHostFunc). It must not call back into the device.
   // Errors: an exception thrown by fn is not lost and does not terminate the process. It is
   // captured and rethrown by the next synchronize that covers the stream (CPU: the original
-  // exception object; CUDA: a mart::Error "a host_task failed: <its message>"): synchronize_stream(s), synchronize(), or synchronize(e) for an event
-  // recorded on s -- as CUDA reports asynchronous errors at synchronization. It is reported once
-  // (the first one, if several threw before a synchronize); work queued after it still runs, and
-  // the stream stays usable. On the compute stream fn runs inline on the CPU device, so it throws
-  // straight to the caller. query() never throws. A device destroyed with an unreported error
-  // prints it (destructors do not throw).
+  // exception object; CUDA: a mart::Error "a host_task failed: <its message>"):
+  // synchronize_stream(s), synchronize(), or synchronize(e) for an event recorded on s -- as CUDA
+  // reports asynchronous errors at synchronization. It is reported once (the first one, if several
+  // threw before a synchronize); work queued after it still runs, and the stream stays usable. On
+  // the compute stream fn runs inline on the CPU device, so it throws straight to the caller.
+  // query() never throws. A device destroyed with an unreported error prints it (destructors do not
+  // throw).
   virtual void host_task(StreamId s, std::function<void()> fn) = 0;
 
   virtual Event record(StreamId s) = 0;               // event after all work now queued on s
