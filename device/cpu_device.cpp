@@ -32,6 +32,10 @@ class StreamErrors {
     std::lock_guard<std::mutex> lk(mu_);
     if (!first_) first_ = std::move(e);  // later ones are consequences, most likely
   }
+  bool pending() {
+    std::lock_guard<std::mutex> lk(mu_);
+    return first_ != nullptr;
+  }
   // The pending exception, cleared: each is reported once, and the stream stays usable.
   std::exception_ptr take() {
     std::lock_guard<std::mutex> lk(mu_);
@@ -50,6 +54,7 @@ void rethrow_if(const std::exception_ptr& e) {
 // Invariant: `done` goes false -> true exactly once, under `mu`; `at` is set before `done`.
 struct CpuEvent : EventImpl {
   std::shared_ptr<StreamErrors> errors;  // the recording stream's (null: the inline compute stream)
+  bool error_before = false;  // an unreported exception preceded this event in its stream
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
@@ -192,8 +197,15 @@ class CpuDevice final : public Device {
 
   Event record(StreamId s) override {
     auto ev = std::make_shared<CpuEvent>();
-    if (s != kComputeStream) ev->errors = stream(s)->errors();
-    run(s, [ev] { ev->complete(); });
+    if (s == kComputeStream) {
+      ev->complete();
+      return ev;
+    }
+    ev->errors = stream(s)->errors();
+    stream(s)->push([ev] {
+      ev->error_before = ev->errors->pending();  // set before `done`, read after wait()
+      ev->complete();
+    });
     return ev;
   }
   void wait(StreamId s, const Event& e) override {
@@ -206,7 +218,9 @@ class CpuDevice final : public Device {
   void synchronize(const Event& e) override {
     auto ev = cast(e);
     ev->wait();
-    if (ev->errors) rethrow_if(ev->errors->take());
+    // Only an exception thrown before the event is this event's to report (the first pending one
+    // is: later ones never replace it); one thrown after it waits for a later synchronize.
+    if (ev->error_before) rethrow_if(ev->errors->take());
   }
   bool query(const Event& e) override {
     auto ev = cast(e);

@@ -184,6 +184,17 @@ TEST(CpuDevice, HostTaskExceptionIsRethrownAtEventSynchronize) {
   EXPECT_NO_THROW(dev->synchronize());  // already reported
 }
 
+TEST(CpuDevice, ExceptionAfterAnEventIsNotThatEventsToReport) {
+  auto dev = make_cpu_device();
+  Event before = dev->record(kH2DStream);
+  dev->host_task(kH2DStream, [] { throw Error("later"); });
+  Event after = dev->record(kH2DStream);
+  EXPECT_NO_THROW(dev->synchronize_stream(kD2HStream));  // another stream: nothing to report
+  // Stream order: `before` completed ahead of the throw, `after` behind it.
+  EXPECT_NO_THROW(dev->synchronize(before));
+  EXPECT_EQ(message_of([&] { dev->synchronize(after); }), "later");
+}
+
 TEST(CpuDevice, FirstOfSeveralExceptionsIsReported) {
   auto dev = make_cpu_device();
   dev->host_task(kH2DStream, [] { throw Error("first"); });

@@ -72,10 +72,12 @@ TEST(Startup, HelpAndPrepareDataStartOnceAndLoadNoCuda) {
   }
 }
 
-// The control: train re-executes once (OMP_WAIT_POLICY=PASSIVE), and "auto" asks CUDA.
+// The control: train re-executes once (OMP_WAIT_POLICY=PASSIVE), and backend "auto" asks CUDA
+// (which loads it, in a CUDA build, and falls back to the CPU here, without a GPU).
 TEST(Startup, TrainReexecutesAndAsksCuda) {
   TempDir tmp;
-  const StartTrace t = trace(kTinyTrain + " --run-dir " + sh_quote(tmp.file("run")));
+  const StartTrace t =
+      trace(kTinyTrain + " --set backend=auto --run-dir " + sh_quote(tmp.file("run")));
   ASSERT_EQ(t.r.exit_code, 0) << t.r.output.substr(
       t.r.output.size() > 4000 ? t.r.output.size() - 4000 : 0);
   EXPECT_EQ(t.starts, 2);
