@@ -5,8 +5,8 @@
 #include <cub/device/device_scan.cuh>
 
 #include "common/error.h"
-#include "kernels/codec.h"
 #include "cuda/codec_cuda.h"
+#include "kernels/codec.h"
 #include "kernels/codec_format.h"
 #include "kernels/codec_math.h"
 
@@ -175,19 +175,18 @@ __global__ void __launch_bounds__(kThreads)
 
 // Workspace layout: u64 sizes[nblocks], then (256-byte aligned) the scan's temporary storage.
 constexpr uint64_t sizes_region(uint64_t nblocks) {
-  return (8 * nblocks + 255) & ~uint64_t{255};
+  return cuda_sizes_region(nblocks);
 }
 
 uint64_t scan_temp_bytes(uint64_t nblocks) {
   if (nblocks == 0) return 0;
-  // Dry runs (mart plan with no GPU) still size this workspace: cub's query needs a device, so
-  // without one return an upper bound of its decoupled look-back scan state (<= 16 bytes per
-  // tile of >= 128 items, 32 padding tiles, 256-byte aligned sub-allocations). With a device the
-  // exact query below runs, so a plan made on the machine matches the runtime to the byte.
+  // cub's query needs a device: without one, the device-free upper bound (kernels/codec.h).
+  // With a device the exact query below runs, so a plan made by a process that uses the CUDA
+  // backend matches the runtime to the byte.
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
     cudaGetLastError();  // clear the sticky "no device" error
-    return 32 * (nblocks + 32) + 1024;
+    return cuda_scan_temp_bound(nblocks);
   }
   size_t bytes = 0;
   MART_CODEC_CUDA_CHECK(

@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/units.h"
 #include "cuda/cuda_check.h"
+#include "cuda/cuda_device.h"
 #include "device/device.h"
 
 namespace mart {
@@ -98,7 +99,7 @@ class CudaDevice final : public Device {
  public:
   explicit CudaDevice(int ordinal)
       : ordinal_(ordinal), errors_(std::make_shared<HostTaskErrors>()) {
-    const std::string why = cuda_unavailable_reason();
+    const std::string why = cuda::unavailable_reason();
     MART_CHECK(why.empty(), "CUDA backend requested but unusable: ", why);
     int count = 0;
     MART_CUDA_CHECK(cudaGetDeviceCount(&count));
@@ -284,7 +285,9 @@ class CudaDevice final : public Device {
 
 }  // namespace
 
-std::string cuda_unavailable_reason() {
+namespace cuda {
+
+std::string unavailable_reason() {
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess) {
@@ -315,8 +318,9 @@ std::string cuda_unavailable_reason() {
   return "";
 }
 
-std::unique_ptr<Device> make_cuda_device(int ordinal) {
+std::unique_ptr<Device> make_device(int ordinal) {
   return std::make_unique<CudaDevice>(ordinal);
 }
 
+}  // namespace cuda
 }  // namespace mart

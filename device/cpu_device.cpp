@@ -5,14 +5,18 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
 #include "common/units.h"
+#include "device/cuda_backend.h"
 #include "device/device.h"
 
 namespace mart {
@@ -20,8 +24,37 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The first exception a stream's host tasks threw that no synchronize has reported yet. Shared by
+// the stream and the events recorded on it, so an event synchronize can report it too.
+class StreamErrors {
+ public:
+  void capture(std::exception_ptr e) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (!first_) first_ = std::move(e);  // later ones are consequences, most likely
+  }
+  bool pending() {
+    std::lock_guard<std::mutex> lk(mu_);
+    return first_ != nullptr;
+  }
+  // The pending exception, cleared: each is reported once, and the stream stays usable.
+  std::exception_ptr take() {
+    std::lock_guard<std::mutex> lk(mu_);
+    return std::exchange(first_, nullptr);
+  }
+
+ private:
+  std::mutex mu_;
+  std::exception_ptr first_;
+};
+
+void rethrow_if(const std::exception_ptr& e) {
+  if (e) std::rethrow_exception(e);
+}
+
 // Invariant: `done` goes false -> true exactly once, under `mu`; `at` is set before `done`.
 struct CpuEvent : EventImpl {
+  std::shared_ptr<StreamErrors> errors;  // the recording stream's (null: the inline compute stream)
+  bool error_before = false;  // an unreported exception preceded this event in its stream
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
@@ -39,7 +72,9 @@ struct CpuEvent : EventImpl {
 };
 
 // A FIFO of host closures run in order by one worker thread. Stream 0 (compute) has no worker:
-// its work runs inline, so everything "enqueued" on it is complete on return.
+// its work runs inline, so everything "enqueued" on it is complete on return. A closure that
+// throws does not stop the worker: the exception is kept for the next synchronize and the
+// following closures run (so the events behind it complete and nobody waits forever).
 class WorkerStream {
  public:
   explicit WorkerStream(std::string name) : name_(std::move(name)), th_([this] { loop(); }) {}
@@ -58,11 +93,15 @@ class WorkerStream {
     }
     cv_.notify_all();
   }
-  void drain() {
+  // Waits until everything queued so far has run; returns (and clears) the first exception a
+  // closure threw since the last report, or null.
+  std::exception_ptr drain() {
     auto ev = std::make_shared<CpuEvent>();
     push([ev] { ev->complete(); });
     ev->wait();
+    return errors_->take();
   }
+  const std::shared_ptr<StreamErrors>& errors() const { return errors_; }
 
  private:
   void loop() {
@@ -75,7 +114,11 @@ class WorkerStream {
         fn = std::move(q_.front());
         q_.pop_front();
       }
-      fn();
+      try {
+        fn();
+      } catch (...) {
+        errors_->capture(std::current_exception());
+      }
     }
   }
   std::string name_;
@@ -83,6 +126,7 @@ class WorkerStream {
   std::condition_variable cv_;
   std::deque<std::function<void()>> q_;
   bool stop_ = false;
+  std::shared_ptr<StreamErrors> errors_ = std::make_shared<StreamErrors>();
   std::thread th_;  // last: started after the members it uses
 };
 
@@ -93,7 +137,23 @@ class CpuDevice final : public Device {
     streams_.push_back(std::make_unique<WorkerStream>("h2d"));
     streams_.push_back(std::make_unique<WorkerStream>("d2h"));
   }
-  ~CpuDevice() override { synchronize(); }
+  // Waits for pending work; an exception no synchronize reported is printed, not thrown.
+  ~CpuDevice() override {
+    for (size_t i = 1; i < streams_.size(); ++i) {
+      try {
+        rethrow_if(streams_[i]->drain());
+      } catch (const std::exception& e) {
+        std::fprintf(stderr,
+                     "mart: warning: CPU device destroyed with an unreported host-task "
+                     "error: %s\n",
+                     e.what());
+      } catch (...) {
+        std::fprintf(stderr,
+                     "mart: warning: CPU device destroyed with an unreported host-task "
+                     "error\n");
+      }
+    }
+  }
 
   Backend backend() const override { return Backend::CPU; }
   std::string name() const override { return "cpu"; }
@@ -137,7 +197,15 @@ class CpuDevice final : public Device {
 
   Event record(StreamId s) override {
     auto ev = std::make_shared<CpuEvent>();
-    run(s, [ev] { ev->complete(); });
+    if (s == kComputeStream) {
+      ev->complete();
+      return ev;
+    }
+    ev->errors = stream(s)->errors();
+    stream(s)->push([ev] {
+      ev->error_before = ev->errors->pending();  // set before `done`, read after wait()
+      ev->complete();
+    });
     return ev;
   }
   void wait(StreamId s, const Event& e) override {
@@ -147,17 +215,30 @@ class CpuDevice final : public Device {
     else
       stream(s)->push([ev] { ev->wait(); });
   }
-  void synchronize(const Event& e) override { cast(e)->wait(); }
+  void synchronize(const Event& e) override {
+    auto ev = cast(e);
+    ev->wait();
+    // Only an exception thrown before the event is this event's to report (the first pending one
+    // is: later ones never replace it); one thrown after it waits for a later synchronize.
+    if (ev->error_before) rethrow_if(ev->errors->take());
+  }
   bool query(const Event& e) override {
     auto ev = cast(e);
     std::lock_guard<std::mutex> lk(ev->mu);
     return ev->done;
   }
   void synchronize_stream(StreamId s) override {
-    if (s != kComputeStream) stream(s)->drain();
+    if (s != kComputeStream) rethrow_if(stream(s)->drain());
   }
+  // Drains every stream, then reports the first pending exception in stream order (the others'
+  // are cleared with it: one synchronize, one report).
   void synchronize() override {
-    for (size_t i = 1; i < streams_.size(); ++i) streams_[i]->drain();
+    std::exception_ptr first;
+    for (size_t i = 1; i < n_streams(); ++i) {
+      std::exception_ptr e = stream(static_cast<StreamId>(i))->drain();
+      if (!first) first = std::move(e);
+    }
+    rethrow_if(first);
   }
   double elapsed_s(const Event& a, const Event& b) override {
     auto ea = cast(a), eb = cast(b);
@@ -183,6 +264,10 @@ class CpuDevice final : public Device {
     MART_CHECK(s > 0 && static_cast<size_t>(s) < streams_.size(), "unknown stream id ", s);
     return streams_[s].get();
   }
+  size_t n_streams() {
+    std::lock_guard<std::mutex> lk(mu_);
+    return streams_.size();
+  }
   void run(StreamId s, std::function<void()> fn) {
     if (s == kComputeStream)
       fn();
@@ -205,16 +290,14 @@ const char* backend_name(Backend b) {
   return b == Backend::CPU ? "cpu" : "cuda";
 }
 
-#ifndef MART_HAVE_CUDA
-std::unique_ptr<Device> make_cuda_device(int) {
-  MART_FAIL(
-      "CUDA backend requested but this MART was built without CUDA (configure with the "
-      "'cuda' preset on a machine with the CUDA Toolkit)");
+// The CUDA device comes from libmart_cuda.so, loaded on first use (device/cuda_backend.h).
+std::unique_ptr<Device> make_cuda_device(int ordinal) {
+  return require_cuda_backend("the CUDA device").make_device(ordinal);
 }
 std::string cuda_unavailable_reason() {
-  return "MART was built without CUDA";
+  const CudaBackend* b = cuda_backend();
+  return b ? b->unavailable_reason() : cuda_backend_error();
 }
-#endif
 
 std::unique_ptr<Device> make_device(const std::string& backend) {
   if (backend == "cpu") return make_cpu_device();

@@ -5,7 +5,7 @@
 //
 //   CPU:  compute runs inline on the calling thread (kernels use OpenMP); copy streams are FIFO
 //         worker threads; events complete when the queue reaches them and record a timestamp.
-//   CUDA: cudaStream_t / cudaEvent_t (cuda/cuda_device.cu).
+//   CUDA: cudaStream_t / cudaEvent_t (cuda/cuda_device.cu, in libmart_cuda.so: cuda_backend.h).
 //
 // Device memory is not allocated here per tensor: raw_malloc hands one block to the DeviceArena
 // (memory/device_arena.h), which owns every device byte MART uses.
@@ -56,6 +56,15 @@ class Device {
   virtual void memset_async(void* dst, int value, size_t n, StreamId s) = 0;
   // Enqueue a host function in stream order (CPU: on the stream's worker; CUDA:
   // cudaLaunchHostFunc). It must not call back into the device.
+  // Errors: an exception thrown by fn is not lost and does not terminate the process. It is
+  // captured and rethrown by the next synchronize that covers the stream (CPU: the original
+  // exception object; CUDA: a mart::Error "a host_task failed: <its message>"):
+  // synchronize_stream(s), synchronize(), or synchronize(e) for an event recorded on s -- as CUDA
+  // reports asynchronous errors at synchronization. It is reported once (the first one, if several
+  // threw before a synchronize); work queued after it still runs, and the stream stays usable. On
+  // the compute stream fn runs inline on the CPU device, so it throws straight to the caller.
+  // query() never throws. A device destroyed with an unreported error prints it (destructors do not
+  // throw).
   virtual void host_task(StreamId s, std::function<void()> fn) = 0;
 
   virtual Event record(StreamId s) = 0;               // event after all work now queued on s
@@ -74,12 +83,14 @@ class Device {
 };
 
 std::unique_ptr<Device> make_cpu_device();
-// Throws mart::Error when MART was built without CUDA or no CUDA device is usable; the message
-// says which (e.g. "no CUDA device: cudaGetDeviceCount returned 0").
+// Throws mart::Error when MART was built without CUDA, the CUDA backend library cannot be loaded
+// (device/cuda_backend.h) or no CUDA device is usable; the message says which (e.g. "no CUDA
+// device: cudaGetDeviceCount returned 0").
 std::unique_ptr<Device> make_cuda_device(int ordinal = 0);
 // "cpu", "cuda", or "auto" (CUDA when a device is present, else CPU).
 std::unique_ptr<Device> make_device(const std::string& backend);
-// Why CUDA is unavailable, or "" when it is available. Used by GPU tests to skip with a reason.
+// Why CUDA is unavailable, or "" when it is available: the backend library's load error, or the
+// backend's own reason. Used by "auto" and by GPU tests to skip with a reason.
 std::string cuda_unavailable_reason();
 
 }  // namespace mart

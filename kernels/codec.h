@@ -100,6 +100,24 @@ constexpr uint64_t block_bytes(uint64_t count, uint32_t width) {
 }
 
 // The parsed header.
+// The CUDA encoder's device workspace (cuda/codec_cuda.cu): u64 sizes[nblocks], then, 256-byte
+// aligned, the prefix scan's temporary storage.
+constexpr uint64_t cuda_sizes_region(uint64_t nblocks) {
+  return (8 * nblocks + 255) & ~uint64_t{255};
+}
+// An upper bound of the scan's temporary storage that needs no device (cub's exact query does):
+// its decoupled look-back state is <= 16 bytes per tile of >= 128 items, plus 32 padding tiles and
+// 256-byte aligned sub-allocations. Dry runs (`mart plan`, which never loads CUDA) size the
+// workspace with it; a process using the CUDA backend on a GPU gets the exact size.
+constexpr uint64_t cuda_scan_temp_bound(uint64_t nblocks) {
+  return nblocks ? 32 * (nblocks + 32) + 1024 : 0;
+}
+// The whole workspace for n values, bounded as above.
+constexpr uint64_t cuda_encode_workspace_bound(uint64_t n) {
+  const uint64_t nb = layout(n).nblocks;
+  return nb ? cuda_sizes_region(nb) + cuda_scan_temp_bound(nb) : 0;
+}
+
 struct Header {
   uint64_t n = 0;
   float eb = 0;

@@ -111,7 +111,8 @@ class Ops {
   virtual void scale(void* x, float s, size_t n) = 0;
 };
 
-// Factories. make_cpu_ops is always available; make_cuda_ops throws when built without CUDA.
+// Factories. make_cpu_ops is always available; the CUDA ops come from the CUDA backend library
+// (device/cuda_backend.h), through make_ops(device) in runtime/backend.h.
 std::unique_ptr<Ops> make_cpu_ops();
 // The CPU kernels instantiated in double (act dtype F64, stat_size 8): a reference for
 // whole-model finite-difference gradient checks. Not for training (AdamW is not provided).

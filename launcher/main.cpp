@@ -5,12 +5,12 @@
 #include <vector>
 
 #include "common/error.h"
+#include "config/suggest.h"
 #include "launcher/commands.h"
 #include "launcher/openmp_env.h"
-#include "config/suggest.h"
 
 int main(int argc, char** argv) {
-  mart::cli::ensure_passive_openmp_wait(argv);
+  if (mart::cli::command_computes(argc, argv)) mart::cli::ensure_passive_openmp_wait(argv);
   CLI::App app{
       "MART: a memory-aware runtime for training large language models.\n"
       "It measures the model and the machine, plans what stays on the device and what is\n"

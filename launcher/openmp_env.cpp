@@ -5,14 +5,21 @@
 // OMP_NUM_THREADS=2): 2,000-2,100 tokens/s by default, 5,800-6,800 with OMP_WAIT_POLICY=PASSIVE
 // (1 thread: 3,700-3,900); docs/PERFORMANCE.md. libgomp reads the variable in its load-time
 // constructor, so setting it inside main is too late: the binary re-executes itself once with the
-// variable set. A user who sets OMP_WAIT_POLICY (to anything) keeps their choice.
+// variable set. A user who sets OMP_WAIT_POLICY (to anything) keeps their choice. Only the
+// subcommands that compute pay for it: a re-execution loads every shared library twice.
 #include "launcher/openmp_env.h"
 
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 
 namespace mart::cli {
+
+bool command_computes(int argc, char** argv) {
+  if (argc < 2) return false;
+  return std::strcmp(argv[1], "train") == 0 || std::strcmp(argv[1], "profile") == 0;
+}
 
 void ensure_passive_openmp_wait(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;

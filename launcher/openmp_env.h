@@ -3,6 +3,10 @@
 
 namespace mart::cli {
 
+// True for the subcommands that compute with OpenMP (train, profile), the only ones worth a
+// re-execution; plan, prepare-data and --help start at once.
+bool command_computes(int argc, char** argv);
+
 // When OMP_WAIT_POLICY is not set, sets it to PASSIVE and re-executes this binary with the same
 // arguments, so that the OpenMP runtime (which reads it once, when it is loaded, before main)
 // sees it. Returns only when no re-execution happened: the variable was already set (by the user,

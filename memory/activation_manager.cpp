@@ -7,18 +7,9 @@
 
 #include "common/error.h"
 #include "common/units.h"
+#include "device/cuda_backend.h"
 #include "kernels/codec.h"
 #include "memory/host_allocator.h"
-
-#ifdef MART_HAVE_CUDA
-#include <cuda_runtime_api.h>
-
-#include "cuda/codec_cuda.h"
-namespace mart::detail {
-// cuda/act_convert.cu: dst[i] = bf16 round-to-nearest-even of src[i], on `stream`.
-void act_f32_to_bf16(const float* src, uint16_t* dst, size_t n, cudaStream_t stream);
-}  // namespace mart::detail
-#endif
 
 namespace mart {
 
@@ -40,13 +31,12 @@ char* at(void* p, uint64_t off) {
 }  // namespace
 
 uint64_t ActivationManager::codec_workspace_bytes(bool cuda_codec, uint64_t act_values) {
-#ifdef MART_HAVE_CUDA
-  if (cuda_codec)
-    return codec::cuda::encode_workspace_bytes(std::min(act_values, kCodecSegmentValues));
-#endif
-  (void)act_values;
-  MART_CHECK(!cuda_codec, "activation compress: the CUDA codec is not in this build");
-  return 0;
+  if (!cuda_codec) return 0;
+  const uint64_t n = std::min(act_values, kCodecSegmentValues);
+  // A dry run (mart plan) must not load CUDA to size a workspace: without a loaded backend the
+  // device-free upper bound is used; with one, the exact size (the same bound without a device).
+  if (const CudaBackend* b = cuda_backend_if_loaded()) return b->codec_encode_workspace_bytes(n);
+  return codec::cuda_encode_workspace_bound(n);
 }
 
 ActMemory ActivationManager::memory_needed(const std::vector<ActMode>& modes, const ActBody& body,
@@ -356,22 +346,14 @@ size_t ActivationManager::encode_segment(const void* src, uint64_t n, float eb) 
     return bf16 ? codec::encode_bf16(static_cast<const uint16_t*>(src), n, eb, out)
                 : codec::encode(static_cast<const float*>(src), n, eb, out);
   }
-#ifdef MART_HAVE_CUDA
-  auto stream = static_cast<cudaStream_t>(dev_.native_stream(kComputeStream));
+  const CudaBackend& cuda = require_cuda_backend("activation compress on a CUDA device");
+  void* stream = dev_.native_stream(kComputeStream);
   auto* size = reinterpret_cast<uint64_t*>(at(codec_.ptr, codec_layout_.words));
   void* ws = at(codec_.ptr, codec_layout_.workspace);
-  const size_t ws_bytes = opt_.budget.codec_workspace_bytes;
-  if (bf16)
-    codec::cuda::encode_bf16(static_cast<const uint16_t*>(src), n, eb, out, size, ws, ws_bytes,
-                             stream);
-  else
-    codec::cuda::encode(static_cast<const float*>(src), n, eb, out, size, ws, ws_bytes, stream);
+  cuda.codec_encode(src, bf16, n, eb, out, size, ws, opt_.budget.codec_workspace_bytes, stream);
   // The size decides where the encoding goes (or whether it fits): read it back. This
   // synchronises the compute stream once per segment (docs/ACTIVATIONS.md, "Costs").
-  return codec::cuda::read_encoded_bytes(size, stream);
-#else
-  MART_FAIL("activation compress: the CUDA codec is not in this build");
-#endif
+  return cuda.codec_read_encoded_bytes(size, stream);
 }
 
 void ActivationManager::decode_segment(const uint8_t* enc, uint64_t enc_bytes, uint64_t n,
@@ -388,15 +370,11 @@ void ActivationManager::decode_segment(const uint8_t* enc, uint64_t enc_bytes, u
     }
     return;
   }
-#ifdef MART_HAVE_CUDA
-  auto stream = static_cast<cudaStream_t>(dev_.native_stream(kComputeStream));
+  const CudaBackend& cuda = require_cuda_backend("activation decompress on a CUDA device");
+  void* stream = dev_.native_stream(kComputeStream);
   auto* status = reinterpret_cast<int*>(at(codec_.ptr, codec_layout_.words + 8));
-  codec::cuda::decode(enc, n, tmp, status, stream);
-  if (bf16) detail::act_f32_to_bf16(tmp, static_cast<uint16_t*>(dst), n, stream);
-#else
-  (void)enc_bytes;
-  MART_FAIL("activation compress: the CUDA codec is not in this build");
-#endif
+  cuda.codec_decode(enc, n, tmp, status, stream);
+  if (bf16) cuda.f32_to_bf16(tmp, static_cast<uint16_t*>(dst), n, stream);
 }
 
 uint64_t ActivationManager::compress(int b) {
@@ -426,14 +404,13 @@ uint64_t ActivationManager::compress(int b) {
     total += bytes;
     off = align8(off + bytes);  // the CUDA decoder reads 8-byte aligned encodings
   }
-#ifdef MART_HAVE_CUDA
   // The stream is idle after the size readback: surfacing a failed decode of the previous
   // backward costs nothing here.
   if (cuda_)
-    codec::cuda::check_decode_status(
-        reinterpret_cast<const int*>(at(codec_.ptr, codec_layout_.words + 8)),
-        static_cast<cudaStream_t>(dev_.native_stream(kComputeStream)));
-#endif
+    require_cuda_backend("activation compress on a CUDA device")
+        .codec_check_decode_status(
+            reinterpret_cast<const int*>(at(codec_.ptr, codec_layout_.words + 8)),
+            dev_.native_stream(kComputeStream));
   st.eb = eb;
   if (fallback_[b]) {
     ++st.fallbacks;

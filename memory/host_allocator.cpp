@@ -4,11 +4,8 @@
 
 #include <cstdio>
 
-#ifdef MART_HAVE_CUDA
-#include <cuda_runtime_api.h>
-#endif
-
 #include "common/units.h"
+#include "device/cuda_backend.h"
 #include "memory/host_allocator_impl.h"
 
 namespace mart {
@@ -60,15 +57,16 @@ HostAllocator::HostAllocator(NumaTopology topology, HostAllocatorOptions options
 
 #ifdef MART_HAVE_CUDA
   if (opts_.pin != PinMode::kOff) {
-    int count = 0;
-    cudaError_t err = cudaGetDeviceCount(&count);
-    if (err == cudaSuccess && count > 0) {
+    // Registration goes through the CUDA backend, loaded here on first use (cuda_backend.h).
+    std::string why;
+    const CudaBackend* cuda = cuda_backend();
+    if (!cuda)
+      why = cuda_backend_error();
+    else if (cuda->device_count(&why) > 0)
       register_ = true;
-    } else {
-      cudaGetLastError();
-      std::string why = err == cudaSuccess
-                            ? std::string("no CUDA device")
-                            : str(cudaGetErrorName(err), ": ", cudaGetErrorString(err));
+    else if (why.empty())
+      why = "no CUDA device";
+    if (!register_) {
       MART_CHECK(opts_.pin != PinMode::kRequire,
                  "host allocator: pinned memory required but cannot register with CUDA (", why,
                  ")");

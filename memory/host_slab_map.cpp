@@ -6,12 +6,9 @@
 #include <cerrno>
 #include <cstring>
 
-#ifdef MART_HAVE_CUDA
-#include <cuda_runtime_api.h>
-#endif
-
 #include "common/error.h"
 #include "common/units.h"
+#include "device/cuda_backend.h"
 
 namespace mart::host_detail {
 
@@ -93,20 +90,16 @@ Slab* SlabMap::map(int node, uint64_t len, SlabKind kind, uint64_t requested) {
   slab->node = node;
   slab->kind = kind;
   if (pin_) {
-#ifdef MART_HAVE_CUDA
-    cudaError_t err = cudaHostRegister(base, len, cudaHostRegisterPortable);
-    if (err != cudaSuccess) {
-      cudaGetLastError();  // registration errors are not sticky; clear for later calls
+    // pin_ is set only once the CUDA backend has loaded (HostAllocator's constructor).
+    const std::string err = require_cuda_backend("pinned host memory").host_register(base, len);
+    if (!err.empty()) {
       munmap(base, len);
       unreserve(node, len);
-      exhausted(node, requested, len,
-                str("cudaHostRegister failed (", cudaGetErrorName(err), ": ",
-                    cudaGetErrorString(err), ")"));
+      exhausted(node, requested, len, str("cudaHostRegister failed (", err, ")"));
     }
     slab->registered = true;
     pinned_.add(len);
     ns.pinned.add(len);
-#endif
   }
   Slab* out = slab.get();
   std::unique_lock<std::shared_mutex> lock(mu_);
@@ -124,12 +117,7 @@ void SlabMap::release(Slab* s) {
     slabs_.erase(it);
   }
   Node& ns = nodes_[owned->node];
-#ifdef MART_HAVE_CUDA
-  if (owned->registered) {
-    cudaHostUnregister(owned->base);
-    cudaGetLastError();
-  }
-#endif
+  if (owned->registered) require_cuda_backend("pinned host memory").host_unregister(owned->base);
   if (owned->registered) {
     pinned_.sub(owned->len);
     ns.pinned.sub(owned->len);

@@ -9,13 +9,10 @@
 #include <cstring>
 #include <functional>
 
-#ifdef MART_HAVE_CUDA
-#include <cuda_runtime_api.h>
-// hwloc/cudart.h is header-only and uses these without including them.
-#include <hwloc/cudart.h>
-#endif
+#include <fstream>
 
 #include "common/error.h"
+#include "device/cuda_backend.h"
 
 namespace mart {
 
@@ -321,50 +318,46 @@ std::vector<unsigned> NumaTopology::nodes_local_to_cpulist(std::string_view cpul
 GpuLocality NumaTopology::gpu_local_nodes(int device, int fallback_node) const {
   GpuLocality out;
   std::string why;
-#ifdef MART_HAVE_CUDA
-  int count = 0;
-  cudaError_t err = cudaGetDeviceCount(&count);
-  if (err != cudaSuccess) {
-    why = str("no CUDA device (", cudaGetErrorName(err), ")");
-    cudaGetLastError();  // clear the error so later CUDA calls do not report it
+  // Asking CUDA loads the backend (device/cuda_backend.h); callers ask only when they use CUDA.
+  const CudaBackend* cuda = cuda_backend();
+  std::string err;
+  const int count = cuda ? cuda->device_count(&err) : 0;
+  if (!cuda) {
+    why = cuda_backend_error();
+  } else if (!err.empty()) {
+    why = str("no CUDA device (", err, ")");
   } else if (device < 0 || device >= count) {
     why = str("CUDA device ", device, " does not exist (", count, " device(s))");
   } else if (!impl_->this_system) {
     why = "topology is not this system; GPU locality is unknown in it";
   } else {
-#if CUDART_VERSION >= 12020
     // The driver knows the nearest node even where PCI locality is missing (e.g. Grace-Hopper).
-    int numa_id = -1;
-    if (cudaDeviceGetAttribute(&numa_id, cudaDevAttrHostNumaId, device) == cudaSuccess &&
-        numa_id >= 0 && has_node(static_cast<unsigned>(numa_id))) {
+    const int numa_id = cuda->host_numa_node(device);
+    if (numa_id >= 0 && has_node(static_cast<unsigned>(numa_id))) {
       out.nodes.push_back(static_cast<unsigned>(numa_id));
       out.source = GpuNodeSource::kCudaAttribute;
       out.detail = str("CUDA device ", device, " reports host NUMA node ", numa_id);
       return out;
     }
-    cudaGetLastError();
-#endif
-    Bitmap set;
-    if (hwloc_cudart_get_device_cpuset(impl_->topo, device, set.b) == 0) {
-      std::vector<unsigned> nodes = local_nodes(*impl_, set.b);
+    // Else the PCI device's local CPUs, as the kernel lists them in sysfs.
+    const std::string bus = cuda->pci_bus_id(device);
+    const std::string path = "/sys/bus/pci/devices/" + bus + "/local_cpulist";
+    std::ifstream f(path);
+    std::string cpus;
+    if (!bus.empty() && f && std::getline(f, cpus) && !cpus.empty()) {
+      std::vector<unsigned> nodes = nodes_local_to_cpulist(cpus);
       if (!nodes.empty()) {
         out.nodes = std::move(nodes);
         out.source = GpuNodeSource::kHwlocCpuset;
-        char* text = nullptr;
-        hwloc_bitmap_list_asprintf(&text, set.b);
-        out.detail = str("CUDA device ", device, " is local to CPUs ", text ? text : "?");
-        std::free(text);
+        out.detail = str("CUDA device ", device, " is local to CPUs ", cpus);
         return out;
       }
       why = str("CUDA device ", device, " has no local NUMA node in the topology");
     } else {
-      why = str("hwloc_cudart_get_device_cpuset failed for device ", device, ": ", errno_text());
+      why = str("cannot read the local CPUs of CUDA device ", device, " (",
+                bus.empty() ? std::string("PCI bus id unknown") : path, ")");
     }
-    cudaGetLastError();
   }
-#else
-  why = "CPU backend build (no CUDA)";
-#endif
   out.source = GpuNodeSource::kFallback;
   if (fallback_node >= 0) {
     MART_CHECK(has_node(static_cast<unsigned>(fallback_node)), "fallback NUMA node ", fallback_node,

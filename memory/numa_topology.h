@@ -42,7 +42,7 @@ const char* numa_kind_name(NumaKind kind);
 // Where a GPU's nearest node came from, in order of preference.
 enum class GpuNodeSource {
   kCudaAttribute,  // cudaDevAttrHostNumaId (CUDA >= 12.2)
-  kHwlocCpuset,    // hwloc_cudart_get_device_cpuset -> hwloc_get_local_numanode_objs
+  kHwlocCpuset,    // the PCI device's local CPUs (sysfs local_cpulist) -> hwloc NUMA nodes
   kFallback,       // no CUDA, no device, or no locality information: caller's node or the first
 };
 const char* gpu_node_source_name(GpuNodeSource source);

@@ -1,19 +1,13 @@
 #include "runtime/backend.h"
 
-#include "common/error.h"
-#ifdef MART_HAVE_CUDA
-#include "cuda/cuda_ops.h"
-#endif
+#include "device/cuda_backend.h"
 
 namespace mart {
 
 std::unique_ptr<Ops> make_ops(Device& dev) {
   if (dev.backend() == Backend::CPU) return make_cpu_ops();
-#ifdef MART_HAVE_CUDA
-  return make_cuda_ops(dev);
-#else
-  MART_FAIL("no CUDA ops in this build");
-#endif
+  // A CUDA device exists only if the backend loaded; its ops come from the same library.
+  return require_cuda_backend("CUDA ops").make_ops(dev);
 }
 
 }  // namespace mart

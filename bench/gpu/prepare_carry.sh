@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 JOBS=${JOBS:-$(nproc)}
 cmake --preset cuda >/dev/null
-cmake --build --preset cuda -j "$JOBS" --target mart mart_test_gpu
+cmake --build --preset cuda -j "$JOBS" --target mart mart_cuda mart_test_gpu
 shopt -s nullglob
 cuda_so=(build-cuda/libmart_cuda.so*)
 shopt -u nullglob

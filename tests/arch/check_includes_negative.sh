@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Negative controls for scripts/check_includes.py: in a copy of the module folders, (1) memory/
-# including the runtime (an upward edge), (2) the pure planner including the device, and (3) a
+# including the runtime (an upward edge), (2) the pure planner including the device, (3) the runtime
+# including cuda/ (nobody may: it is the backend library loaded on demand), and (4) a
 # source folder owned by no module must each fail the check, naming the file and the edge; the
 # unmodified copy must pass. Usage: check_includes_negative.sh PYTHON SOURCE_DIR
 set -euo pipefail
@@ -30,6 +31,10 @@ expect_fail "memory -> runtime" "memory/device_arena.h:.*memory -> runtime"
 fresh_copy
 echo '#include "device/device.h"' >> "$tmp/tree/planner/search.cpp"
 expect_fail "planner -> device" "planner/search.cpp:.*planner -> device"
+
+fresh_copy
+echo '#include "cuda/cuda_ops.h"' >> "$tmp/tree/runtime/backend.cpp"
+expect_fail "runtime -> cuda" "runtime/backend.cpp:.*runtime -> cuda"
 
 fresh_copy
 mkdir -p "$tmp/tree/stray" && echo 'int x;' > "$tmp/tree/stray/a.cpp"

@@ -1,0 +1,124 @@
+// Loads libmart_cuda.so once, on demand (device/cuda_backend.h says where it looks and why).
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "device/cuda_backend.h"
+
+namespace mart {
+namespace {
+
+struct Loaded {
+  const CudaBackend* backend = nullptr;
+  std::string error;  // "" when backend != nullptr
+};
+
+// Directory of the running executable ("" when /proc is unavailable).
+std::string executable_dir() {
+  std::vector<char> buf(4096);
+  const ssize_t n = readlink("/proc/self/exe", buf.data(), buf.size() - 1);
+  if (n <= 0) return "";
+  std::string path(buf.data(), static_cast<size_t>(n));
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+std::vector<std::string> candidate_paths() {
+  if (const char* env = std::getenv("MART_CUDA_LIBRARY"); env && *env) return {env};
+  std::vector<std::string> out;
+  const std::string dir = executable_dir();
+  if (!dir.empty()) {
+    out.push_back(dir + "/" + kCudaBackendSoname);
+    const size_t slash = dir.rfind('/');
+    if (slash != std::string::npos && slash > 0)
+      out.push_back(dir.substr(0, slash) + "/" + kCudaBackendSoname);
+  }
+  out.push_back(kCudaBackendSoname);  // the dynamic linker's own search
+  return out;
+}
+
+// dlopen + dlsym + version check of one candidate; "" on success, else why it was not used.
+std::string try_load(const std::string& path, const CudaBackend** out) {
+  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char* e = dlerror();
+    return e ? e : "dlopen failed";
+  }
+  using Entry = const CudaBackend* (*)();
+  auto entry = reinterpret_cast<Entry>(dlsym(h, kCudaBackendEntry));
+  if (!entry) {
+    const char* e = dlerror();
+    return str("no entry point ", kCudaBackendEntry, " (", e ? e : "dlsym failed", ")");
+  }
+  const CudaBackend* b = entry();
+  if (!b) return str(kCudaBackendEntry, "() returned null");
+  if (b->version() != kCudaBackendVersion)
+    return str("interface version ", b->version(), ", this MART needs ", kCudaBackendVersion,
+               " (a stale library from another build: rebuild, or point MART_CUDA_LIBRARY at "
+               "this build's)");
+  *out = b;  // the handle is never closed: the backend lives until the process exits
+  return "";
+}
+
+Loaded load() {
+  Loaded r;
+#ifndef MART_HAVE_CUDA
+  r.error =
+      "MART was built without CUDA (configure with the 'cuda' preset on a machine with the "
+      "CUDA Toolkit)";
+  return r;
+#else
+  std::string tried;
+  for (const std::string& path : candidate_paths()) {
+    const std::string why = try_load(path, &r.backend);
+    if (why.empty()) return r;
+    tried += str("\n  ", path, ": ", why);
+  }
+  r.error =
+      str("the CUDA backend library ", kCudaBackendSoname, " could not be loaded; tried:", tried,
+          "\n(set MART_CUDA_LIBRARY to the full path of libmart_cuda.so, or use the CPU "
+          "backend)");
+  return r;
+#endif
+}
+
+std::once_flag g_once;
+Loaded* g_loaded = nullptr;  // written once under g_once, then read-only
+std::atomic<const CudaBackend*> g_backend{nullptr};
+
+const Loaded& loaded() {
+  std::call_once(g_once, [] {
+    g_loaded = new Loaded(load());  // never freed: lives as long as the library it describes
+    g_backend.store(g_loaded->backend, std::memory_order_release);
+  });
+  return *g_loaded;
+}
+
+}  // namespace
+
+const CudaBackend* cuda_backend() {
+  return loaded().backend;
+}
+
+std::string cuda_backend_error() {
+  return loaded().error;
+}
+
+const CudaBackend* cuda_backend_if_loaded() {
+  return g_backend.load(std::memory_order_acquire);
+}
+
+const CudaBackend& require_cuda_backend(const char* what) {
+  const Loaded& l = loaded();
+  MART_CHECK(l.backend != nullptr, what,
+             " needs the CUDA backend, which cannot be loaded: ", l.error);
+  return *l.backend;
+}
+
+}  // namespace mart
