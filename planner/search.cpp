@@ -517,7 +517,7 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
     };
     return std::string("has ") + k->fewer + " (" + text(chosen) + " vs " + text(faster) + ")";
   };
-  auto margin = [&](size_t faster) {  // "0.21% faster, within the 0.5% tie margin"
+  auto margin = [&](size_t faster) {  // "0.65% faster, within the 2% tie margin"
     char buf[96];
     std::snprintf(buf, sizeof buf, "%.2f%% faster, within the %.2g%% tie margin",
                   100 * (time_of[chosen] / time_of[faster] - 1), 100 * opt.prefer_simpler);

@@ -103,7 +103,7 @@ TEST(Search, SwapIsUsedWhenItHidesUnderCompute) {
       << "a lossy plan won without being faster";
   EXPECT_GT(allowed.best.plan.blocks[ActMode::Swap], 0);
   EXPECT_NEAR(allowed.best.time.iteration_s, with_swap.best.time.iteration_s,
-              1e-9 + 0.005 * with_swap.best.time.iteration_s);
+              1e-9 + o.prefer_simpler * with_swap.best.time.iteration_s);
 }
 
 // A device that computes slower than the toy's (block times x20: a block's forward is ~5 ms) on
