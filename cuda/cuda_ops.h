@@ -34,8 +34,8 @@
 #include <string>
 
 #include "common/error.h"
-#include "kernels/ops.h"
 #include "device/device.h"
+#include "kernels/ops.h"
 
 namespace mart {
 

@@ -20,9 +20,9 @@
 #include <string>
 
 #include "cuda/common.cuh"
-#include "kernels/ops.h"
 #include "cuda/cuda_check.h"
 #include "device/device.h"
+#include "kernels/ops.h"
 
 namespace mart::cuda {
 

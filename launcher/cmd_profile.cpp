@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "common/error.h"
+#include "config/config_loader.h"
 #include "launcher/commands.h"
 #include "profiler/measured_profile.h"
 #include "runtime/backend.h"
-#include "config/config_loader.h"
 
 namespace mart::cli {
 namespace {

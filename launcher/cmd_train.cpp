@@ -4,10 +4,10 @@
 #include <vector>
 
 #include "common/error.h"
-#include "launcher/commands.h"
 #include "config/config_loader.h"
-#include "runtime/checkpoint/train_checkpoint.h"
+#include "launcher/commands.h"
 #include "profiler/auto_plan.h"
+#include "runtime/checkpoint/train_checkpoint.h"
 #include "runtime/trainer.h"
 
 namespace mart::cli {

@@ -26,8 +26,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "memory/device_arena.h"
 #include "device/device.h"
+#include "memory/device_arena.h"
 
 namespace mart {
 

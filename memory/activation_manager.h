@@ -42,11 +42,11 @@
 #include <vector>
 
 #include "common/dtype.h"
+#include "device/device.h"
 #include "kernels/codec_adaptive.h"
+#include "layout/activation_memory.h"
 #include "memory/act_swap_lane.h"
 #include "memory/device_arena.h"
-#include "device/device.h"
-#include "layout/activation_memory.h"
 
 namespace mart {
 

@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include "common/error.h"
-#include "memory/host_allocator.h"
 #include "layout/chunk_memory.h"
+#include "memory/host_allocator.h"
 
 namespace mart {
 namespace {

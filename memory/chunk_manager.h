@@ -34,11 +34,11 @@
 #include <mutex>
 #include <vector>
 
-#include "kernels/ops.h"
-#include "kernels/cpu/cpu_adam.h"
-#include "memory/device_arena.h"
 #include "device/device.h"
+#include "kernels/cpu/cpu_adam.h"
+#include "kernels/ops.h"
 #include "layout/chunk_layout.h"
+#include "memory/device_arena.h"
 
 namespace mart {
 

@@ -166,12 +166,12 @@ class JemallocSlabArena final : public SlabArena {
     // With -1, freed large extents stay dirty forever, coalesce into big dirty extents, and
     // jemalloc 5.3 never splits a dirty extent more than 2^lg_extent_max_active_fit (64x) larger
     // than the request: a loop that allocates and frees the same 300 blocks of 64 B - 29 KiB grew
-    // the arena by ~7 MiB per round (254 MiB after 50 rounds). With 0, each freed extent is "purged" at once; as every
-    // purge/decommit/dalloc hook refuses, that only moves it to the retained set, still
-    // committed and pinned, which jemalloc reuses without the fit limit: the same loop stays at
-    // 10 MiB. Nothing is ever returned to the OS or unregistered either way.
-    // A failure here is not fatal: the refusing hooks still keep every extent; only reuse of
-    // freed large extents would suffer, so it is reported, not thrown.
+    // the arena by ~7 MiB per round (254 MiB after 50 rounds). With 0, each freed extent is
+    // "purged" at once; as every purge/decommit/dalloc hook refuses, that only moves it to the
+    // retained set, still committed and pinned, which jemalloc reuses without the fit limit: the
+    // same loop stays at 10 MiB. Nothing is ever returned to the OS or unregistered either way. A
+    // failure here is not fatal: the refusing hooks still keep every extent; only reuse of freed
+    // large extents would suffer, so it is reported, not thrown.
     for (const char* knob : {"dirty_decay_ms", "muzzy_decay_ms"}) {
       ssize_t immediately = 0;
       std::string name = "arena." + std::to_string(ind_) + "." + knob;

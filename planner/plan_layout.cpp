@@ -6,8 +6,6 @@
 
 namespace mart {
 
-
-
 ModelChunks model_chunks(const ModelProfile& m, uint64_t chunk_elems) {
   ModelChunks c;
   c.layout = layout_chunks(m.tensor_numel, chunk_elems, m.tensor_glue);
@@ -21,8 +19,6 @@ ModelChunks model_chunks(const ModelProfile& m, uint64_t chunk_elems) {
   }
   return c;
 }
-
-
 
 int min_buffers(const ModelProfile& m, const ModelChunks& c, int n_persist) {
   const int np = n_persist < 0 ? c.n_chunks() : n_persist;

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "kernels/ops.h"
 #include "config/job_config.h"
-#include "runtime/model/model_spec.h"
+#include "kernels/ops.h"
 #include "planner/profile.h"
+#include "runtime/model/model_spec.h"
 
 namespace mart {
 

@@ -15,9 +15,9 @@
 #pragma once
 #include <vector>
 
-#include "kernels/ops.h"
 #include "config/job_config.h"
 #include "device/device.h"
+#include "kernels/ops.h"
 #include "planner/profile.h"
 
 namespace mart {

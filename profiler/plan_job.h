@@ -4,8 +4,8 @@
 #pragma once
 #include <string>
 
-#include "nlohmann/json_fwd.hpp"
 #include "config/job_config.h"
+#include "nlohmann/json_fwd.hpp"
 #include "planner/search.h"
 
 namespace mart {

@@ -2,8 +2,8 @@
 #pragma once
 #include <memory>
 
-#include "kernels/ops.h"
 #include "device/device.h"
+#include "kernels/ops.h"
 
 namespace mart {
 

@@ -5,8 +5,8 @@
 #include <string_view>
 
 #include "common/error.h"
-#include "memory/chunk_manager.h"
 #include "device/device.h"
+#include "memory/chunk_manager.h"
 #include "runtime/model/transformer.h"
 
 namespace mart {

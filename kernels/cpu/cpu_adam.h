@@ -2,9 +2,9 @@
 // (kernels/cpu/adamw_simd.h) over the chunk's grad, fp32 master, m and v that also writes the
 // updated param, converted to the upload dtype, straight into the chunk's upload buffer.
 //
-// The work runs on a persistent ThreadPool (kernels/cpu/thread_pool.h) whose workers can be bound to
-// the GPU's local PUs. A chunk is cut into tiles of `tile_bytes` of fp32 state; each worker owns a
-// contiguous run of tiles (static_tiles), so the split depends only on the worker count. Because
+// The work runs on a persistent ThreadPool (kernels/cpu/thread_pool.h) whose workers can be bound
+// to the GPU's local PUs. A chunk is cut into tiles of `tile_bytes` of fp32 state; each worker owns
+// a contiguous run of tiles (static_tiles), so the split depends only on the worker count. Because
 // the update is elementwise, the result bits do not depend on the split at all: any thread count
 // gives exactly what the scalar reference gives.
 //
@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "kernels/cpu/adamw_simd.h"
-#include "kernels/ops.h"
 #include "kernels/cpu/thread_pool.h"
+#include "kernels/ops.h"
 
 namespace mart {
 

@@ -3,8 +3,8 @@
 #include <vector>
 
 #include "common/error.h"
-#include "memory/device_arena.h"
 #include "device/device.h"
+#include "memory/device_arena.h"
 #include "runtime/model/model_states.h"
 
 namespace mart {

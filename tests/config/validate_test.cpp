@@ -130,12 +130,9 @@ TEST(ConfigValidate, Activations) {
                  "activations.modes[3] = 'zip': unknown block mode");
   EXPECT_PROBLEM((c.activations.modes = {"keep"}),
                  "activations.modes lists 1 modes but model.n_layer = 4");
-  EXPECT_PROBLEM(c.activations.counts[ActMode::Swap] = -1,
-                 "activations.n_swap = -1: must be >= 0");
-  EXPECT_PROBLEM(c.activations.counts[ActMode::Checkpoint] = -1,
-                 "activations.n_checkpoint = -1");
-  EXPECT_PROBLEM(c.activations.counts[ActMode::Compress] = -1,
-                 "activations.n_compress = -1");
+  EXPECT_PROBLEM(c.activations.counts[ActMode::Swap] = -1, "activations.n_swap = -1: must be >= 0");
+  EXPECT_PROBLEM(c.activations.counts[ActMode::Checkpoint] = -1, "activations.n_checkpoint = -1");
+  EXPECT_PROBLEM(c.activations.counts[ActMode::Compress] = -1, "activations.n_compress = -1");
   EXPECT_PROBLEM(
       (c.activations.counts[ActMode::Swap] = 2, c.activations.counts[ActMode::Checkpoint] = 2,
        c.activations.counts[ActMode::Compress] = 1),

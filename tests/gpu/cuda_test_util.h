@@ -23,8 +23,8 @@
 
 #include "common/dtype.h"
 #include "cuda/cuda_ops.h"
-#include "kernels/ops.h"
 #include "device/device.h"
+#include "kernels/ops.h"
 
 namespace mart::cudatest {
 

@@ -256,7 +256,8 @@ TEST_P(GradcheckTest, DoublePrecisionGradientsMatchTightly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, GradcheckTest,
-                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2), family_param_name);
+                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2),
+                         family_param_name);
 
 }  // namespace
 }  // namespace mart::integ

@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "common/error.h"
-#include "memory/device_arena.h"
-#include "runtime/backend.h"
 #include "config/config_loader.h"
 #include "device/device.h"
+#include "memory/device_arena.h"
+#include "runtime/backend.h"
 #include "runtime/executor.h"
 #include "runtime/memory_budget.h"
 #include "runtime/model/init.h"

@@ -1,8 +1,8 @@
 #include <unistd.h>
 
-#include "io_test_util.h"
 #include "io/atomic_file.h"
 #include "io/checksum.h"
+#include "io_test_util.h"
 
 namespace mart {
 namespace {

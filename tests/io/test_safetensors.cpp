@@ -1,7 +1,7 @@
 #include <nlohmann/json.hpp>
 
-#include "io_test_util.h"
 #include "io/safetensors.h"
+#include "io_test_util.h"
 
 namespace mart {
 namespace {

@@ -5,12 +5,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "profiler/analytic_profile.h"
+#include "config/config_loader.h"
 #include "planner/hardware.h"
+#include "profiler/analytic_profile.h"
 #include "profiler/measured_profile.h"
 #include "profiler/plan_job.h"
 #include "runtime/backend.h"
-#include "config/config_loader.h"
 
 namespace mart {
 namespace {

@@ -160,7 +160,8 @@ TEST_P(Accounting, TrainerPeakEqualsBudget) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, Accounting,
-                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2), family_param_name);
+                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2),
+                         family_param_name);
 
 }  // namespace
 }  // namespace mart::acts_test

@@ -11,13 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "device/device.h"
 #include "kernels/ops.h"
 #include "memory/activation_manager.h"
 #include "memory/device_arena.h"
 #include "memory/host_allocator.h"
 #include "runtime/backend.h"
 #include "runtime/data/markov_corpus.h"
-#include "device/device.h"
 #include "runtime/executor.h"
 #include "runtime/memory_budget.h"
 #include "runtime/model/init.h"

@@ -131,7 +131,8 @@ TEST_P(CompressSwapFamily, OverBudgetCopiesNothingAndRecomputesExactly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, CompressSwapFamily,
-                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2), family_param_name);
+                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2),
+                         family_param_name);
 
 }  // namespace
 }  // namespace mart::acts_test

@@ -83,7 +83,8 @@ TEST_P(SwapParity, EverySwappedBodyComesBackBitForBit) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, SwapParity,
-                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2), family_param_name);
+                         ::testing::Values(ModelFamily::Llama, ModelFamily::GPT2),
+                         family_param_name);
 
 }  // namespace
 }  // namespace mart::acts_test

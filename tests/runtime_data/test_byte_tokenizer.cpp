@@ -1,5 +1,5 @@
-#include "tests/io/io_test_util.h"
 #include "runtime/data/byte_tokenizer.h"
+#include "tests/io/io_test_util.h"
 
 namespace mart {
 namespace {

@@ -1,8 +1,8 @@
 #include <nlohmann/json.hpp>
 
-#include "tests/io/io_test_util.h"
 #include "runtime/data/data_loader.h"
 #include "runtime/data/token_shard.h"
+#include "tests/io/io_test_util.h"
 
 namespace mart {
 namespace {

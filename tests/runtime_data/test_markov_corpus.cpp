@@ -1,7 +1,7 @@
 #include <cmath>
 
-#include "tests/io/io_test_util.h"
 #include "runtime/data/markov_corpus.h"
+#include "tests/io/io_test_util.h"
 
 namespace mart {
 namespace {

@@ -1,7 +1,7 @@
 #include <numeric>
 
-#include "tests/io/io_test_util.h"
 #include "runtime/data/token_shard.h"
+#include "tests/io/io_test_util.h"
 
 namespace mart {
 namespace {
