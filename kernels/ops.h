@@ -1,6 +1,6 @@
 // The compute-op interface. One implementation per backend:
 //   kernels/cpu  (CpuOps):  fp32 reference, OpenMP + OpenBLAS; runs inline on the calling thread.
-//   kernels/cuda (CudaOps): bf16 storage, fp32 accumulation, cuBLASLt + cuDNN; runs on a stream.
+//   cuda/ (CudaOps): bf16 storage, fp32 accumulation, cuBLASLt + cuDNN; runs on a stream.
 // Shapes follow llm.c: B batch, T sequence, C width, N = B*T rows, V vocab, NH query heads,
 // NKV key/value heads, HS head size, F ffn width. "act" buffers hold act_dtype() elements
 // (F32 on CPU, BF16 on CUDA); statistics (mean, rstd, lse) and losses are always fp32.
