@@ -52,18 +52,22 @@ std::string try_load(const std::string& path, const CudaBackend** out) {
   }
   using Entry = const CudaBackend* (*)();
   auto entry = reinterpret_cast<Entry>(dlsym(h, kCudaBackendEntry));
+  std::string why;
   if (!entry) {
     const char* e = dlerror();
-    return str("no entry point ", kCudaBackendEntry, " (", e ? e : "dlsym failed", ")");
+    why = str("no entry point ", kCudaBackendEntry, " (", e ? e : "dlsym failed", ")");
+  } else if (const CudaBackend* b = entry(); !b) {
+    why = str(kCudaBackendEntry, "() returned null");
+  } else if (b->version() != kCudaBackendVersion) {
+    why = str("interface version ", b->version(), ", this MART needs ", kCudaBackendVersion,
+              " (a stale library from another build: rebuild, or point MART_CUDA_LIBRARY at "
+              "this build's)");
+  } else {
+    *out = b;  // the handle is never closed: the backend lives until the process exits
+    return "";
   }
-  const CudaBackend* b = entry();
-  if (!b) return str(kCudaBackendEntry, "() returned null");
-  if (b->version() != kCudaBackendVersion)
-    return str("interface version ", b->version(), ", this MART needs ", kCudaBackendVersion,
-               " (a stale library from another build: rebuild, or point MART_CUDA_LIBRARY at "
-               "this build's)");
-  *out = b;  // the handle is never closed: the backend lives until the process exits
-  return "";
+  dlclose(h);  // a library we will not use is not kept mapped
+  return why;
 }
 
 Loaded load() {

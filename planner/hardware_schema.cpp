@@ -10,15 +10,17 @@ namespace {
 using H = HardwareProfile;
 
 // Defaults of the optional fields: the one place they are decided (docs/PLANNER.md shows them).
+// 0: all of host_memory may be pinned.
 void no_pinned_limit(H& h) {
   h.pinned_limit = 0;
-}  // 0: all of host_memory may be pinned
+}
 void attention_at_matmul_rate(H& h) {
   h.attention_flops = h.matmul_flops;
 }
+// No figure: the search does not plan compress modes.
 void no_codec(H& h) {
   h.codec_bps = 0;
-}  // no figure: the search does not plan compress modes
+}
 void host_compute_if_cpu(H& h) {
   h.compute_on_host = h.backend == "cpu";
 }
