@@ -27,6 +27,7 @@ MODULES = {
     "runtime": ["runtime"],
     "profiler": ["profiler"],
     "launcher": ["launcher"],
+    "capi": ["capi"],
 }
 
 # module -> modules it may include (besides itself). Bottom-up; no cycles.
@@ -46,6 +47,9 @@ ALLOWED = {
                  "planner"],
     "launcher": ["common", "device", "layout", "io", "config", "kernels", "memory", "runtime",
                  "planner", "profiler"],
+    # libmart: the C API (include/mart/mart.h, third-party to this check) over everything but cuda.
+    "capi": ["common", "device", "layout", "io", "config", "kernels", "memory", "runtime",
+             "planner", "profiler"],
 }
 
 # Folders that hold no module code (tests and benchmarks may include any module).
