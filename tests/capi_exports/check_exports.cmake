@@ -1,7 +1,8 @@
 # Checks a shared library's dynamic symbol table (nm -D --defined-only): every defined symbol must
 # be a mart_* function, and every function mart.h declares (MART_API ... mart_x(...)) must be
-# there. Prints each offender and fails.
-# cmake -DNM=nm -DLIB=libmart.so -DHEADER=include/mart/mart.h -P check_exports.cmake
+# there. With -DREADELF=readelf, the library must not depend on jemalloc either. Prints each
+# offender and fails.
+# cmake -DNM=nm [-DREADELF=readelf] -DLIB=libmart.so -DHEADER=include/mart/mart.h -P check_exports.cmake
 cmake_minimum_required(VERSION 3.25)
 execute_process(COMMAND ${NM} -D --defined-only ${LIB} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
@@ -47,6 +48,14 @@ if(bad OR missing)
   list(LENGTH missing nm)
   message(FATAL_ERROR "${LIB}: ${nb} symbol(s) beyond the C API, ${nm} C API function(s) missing "
                       "(capi/exports.map lists what libmart.so exports)")
+endif()
+# libmart.so must not depend on jemalloc (memory/jemalloc_arena.cpp says why).
+if(READELF)
+  execute_process(COMMAND ${READELF} -d ${LIB} OUTPUT_VARIABLE dyn RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0 OR dyn MATCHES "NEEDED[^\n]*libjemalloc")
+    message(FATAL_ERROR "${LIB} depends on jemalloc (or ${READELF} -d failed): a C program "
+                        "linking it would mix two mallocs; see memory/jemalloc_arena.cpp")
+  endif()
 endif()
 list(LENGTH defined nd)
 message("${LIB}: exports exactly the ${n_declared} functions of mart.h (${nd} symbols)")
