@@ -75,9 +75,8 @@ AdamwTensor& tensor_of(mart_adamw* a, int64_t id) {
 void require_numel(const AdamwTensor& t, int64_t id, size_t numel) {
   if (numel != t.numel)
     fail(MART_ERR_INVALID_ARGUMENT,
-         str("numel is ", numel, " but tensor ", id, " was registered ", "with ", t.numel,
-             " elements; pass arrays of exactly that "
-             "size"));
+         str("numel is ", numel, " but tensor ", id, " was registered with ", t.numel,
+             " elements; pass arrays of exactly that size"));
 }
 
 // Blocks until every queued update is done; the tensors may be queued again afterwards, also
