@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "common/capacity_error.h"
+#include "common/error_kinds.h"
 #include "common/error.h"
 #include "common/units.h"
 #include "config/block_modes.h"

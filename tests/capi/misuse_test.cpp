@@ -44,9 +44,21 @@ mart_step_params hyper(mart_session* s) {
   EXPECT_EQ(mart_session_step_params(s, 0, &p), MART_OK);
   return p;
 }
+// The job's hyperparameters without asking the session (which may be the misused handle).
+mart_step_params job_hyper() {
+  const TrainConfig& t = job().train;
+  mart_step_params p{};
+  p.lr = t.lr / t.warmup_steps;
+  p.beta1 = t.beta1;
+  p.beta2 = t.beta2;
+  p.eps = t.eps;
+  p.weight_decay = t.weight_decay;
+  p.grad_clip = t.grad_clip;
+  return p;  // step 0: steps_done + 1
+}
 mart_status step_with(mart_session* s, const Tokens& t, size_t n) {
   mart_step_result r{};
-  return mart_session_train_step(s, t.inputs.data(), t.targets.data(), n, hyper(s), &r);
+  return mart_session_train_step(s, t.inputs.data(), t.targets.data(), n, job_hyper(), &r);
 }
 // A checkpoint of another (trained) session of the job in tmp/other; returns its directory.
 std::string other_checkpoint(const TempDir& tmp, const JobConfig& cfg) {
@@ -218,7 +230,8 @@ std::vector<Misuse> session_misuses() {
                  return mart_session_load_hf(
                      s, (other_checkpoint(tmp, other) + "/model.safetensors").c_str());
                }});
-  m.push_back({"nonfinite_loss", MART_ERR_NUMERIC, {"gave loss", "reload them"},
+  m.push_back({"nonfinite_gradient", MART_ERR_NUMERIC,
+               {"training diverged: the gradient norm is", "reload them"},
                [](mart_session* s, const TempDir& tmp) {
                  // A checkpoint of the untouched session first, to restore it afterwards.
                  char* p = nullptr;

@@ -22,13 +22,13 @@ TEST_P(CapiTrain, LossesAndValLossesEqualTheTrainersBitwise) {
   JobConfig cfg = tiny_job(tc.family);
   if (tc.offload) cfg = offloaded(cfg);
   TempDir tmp;
-  const Run want = trainer_run(cfg, tmp.file("run"));
+  const Curve want = trainer_run(cfg, tmp.file("run"));
   ASSERT_EQ(want.losses.size(), 6u);
   ASSERT_EQ(want.val.size(), 2u);  // steps 3 and 6
 
   SessionPtr s = make_session(cfg);
   ASSERT_TRUE(s);
-  const Run got = capi_train(s.get(), cfg, cfg.train.steps);
+  const Curve got = capi_train(s.get(), cfg, cfg.train.steps);
   EXPECT_TRUE(same_losses(got.losses, want.losses));
   ASSERT_EQ(got.val.size(), want.val.size());
   for (size_t i = 0; i < want.val.size(); ++i) {
@@ -60,9 +60,9 @@ TEST(CapiTrainControl, AnotherSeedGivesOtherLosses) {
   JobConfig other = cfg;
   other.train.seed = cfg.train.seed + 1;
   TempDir tmp;
-  const Run want = trainer_run(cfg, tmp.file("run"));
+  const Curve want = trainer_run(cfg, tmp.file("run"));
   SessionPtr s = make_session(other);
-  const Run got = capi_train(s.get(), other, 2);
+  const Curve got = capi_train(s.get(), other, 2);
   EXPECT_FALSE(same_losses(got.losses, want.losses));
 }
 
