@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <new>
 
-#include "common/error_kinds.h"
 #include "common/error.h"
+#include "common/error_kinds.h"
 
 namespace mart::capi {
 namespace {

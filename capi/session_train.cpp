@@ -202,13 +202,13 @@ mart_status mart_session_logits(mart_session* session, const int32_t* inputs, si
     const size_t per = tokens_per_micro_batch(h);
     const size_t V = static_cast<size_t>(h.session->config().model.vocab_size);
     if (n_tokens != per)
-      fail(MART_ERR_INVALID_ARGUMENT, "`n_tokens` is " + std::to_string(n_tokens) +
-                                          "; it must be micro_batch*seq_len = " +
-                                          std::to_string(per) + " (one micro-batch)");
+      fail(MART_ERR_INVALID_ARGUMENT,
+           "`n_tokens` is " + std::to_string(n_tokens) +
+               "; it must be micro_batch*seq_len = " + std::to_string(per) + " (one micro-batch)");
     if (n_logits != per * V)
-      fail(MART_ERR_INVALID_ARGUMENT, "`n_logits` is " + std::to_string(n_logits) +
-                                          "; it must be micro_batch*seq_len*vocab_size = " +
-                                          std::to_string(per * V));
+      fail(MART_ERR_INVALID_ARGUMENT,
+           "`n_logits` is " + std::to_string(n_logits) +
+               "; it must be micro_batch*seq_len*vocab_size = " + std::to_string(per * V));
     check_tokens(h, inputs, nullptr, n_tokens);
     mart::MicroBatch mb;
     mb.inputs.assign(inputs, inputs + n_tokens);

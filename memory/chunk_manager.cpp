@@ -406,8 +406,8 @@ float ChunkManager::step(const ChunkOptimizerStep& h) {
   for (float x : host) s += x;
   const float norm = static_cast<float>(std::sqrt(s));
   if (!std::isfinite(norm))
-    MART_FAIL_NUMERIC("training diverged: the gradient norm is ", norm, " at step ",
-             h.adam.step, " (lower train.lr or enable train.grad_clip)");
+    MART_FAIL_NUMERIC("training diverged: the gradient norm is ", norm, " at step ", h.adam.step,
+                      " (lower train.lr or enable train.grad_clip)");
   const float scale =
       h.grad_clip <= 0 || !(norm > h.grad_clip) ? 1.0f : h.grad_clip / (norm + 1e-6f);
   // Persistent chunks: AdamW on the device, tensor by tensor (as a resident run does).

@@ -60,8 +60,8 @@ class ResidentStates final : public ModelStates {
     dev_.synchronize_stream(kComputeStream);
     float norm = global_norm_from_sumsq(host.data(), nt);
     if (!std::isfinite(norm))
-      MART_FAIL_NUMERIC("training diverged: the gradient norm is ", norm, " at step ",
-               h.step, " (lower train.lr or enable train.grad_clip)");
+      MART_FAIL_NUMERIC("training diverged: the gradient norm is ", norm, " at step ", h.step,
+                        " (lower train.lr or enable train.grad_clip)");
     AdamWHyper a;
     a.lr = h.lr;
     a.beta1 = h.beta1;

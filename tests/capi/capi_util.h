@@ -123,8 +123,9 @@ inline Curve capi_train(mart_session* s, const JobConfig& cfg, int steps) {
     if (cfg.train.eval_every > 0 && (step % cfg.train.eval_every == 0 || step == cfg.train.steps)) {
       const Tokens v = next_batch(s, 1, 1, cfg.train.eval_batches);
       double loss = 0;
-      EXPECT_EQ(mart_session_eval_loss(s, v.inputs.data(), v.targets.data(), v.inputs.size(), &loss),
-                MART_OK)
+      EXPECT_EQ(
+          mart_session_eval_loss(s, v.inputs.data(), v.targets.data(), v.inputs.size(), &loss),
+          MART_OK)
           << mart_last_error();
       out.val.emplace_back(step, loss);
     }
@@ -166,9 +167,8 @@ inline ::testing::AssertionResult same_losses(const std::vector<double>& a,
     return ::testing::AssertionFailure() << "lengths " << a.size() << " vs " << b.size();
   for (size_t i = 0; i < a.size(); ++i)
     if (!same_bits(a[i], b[i]))
-      return ::testing::AssertionFailure()
-             << "entry " << i << ": " << a[i] << " vs " << b[i] << " (difference " << a[i] - b[i]
-             << ")";
+      return ::testing::AssertionFailure() << "entry " << i << ": " << a[i] << " vs " << b[i]
+                                           << " (difference " << a[i] - b[i] << ")";
   return ::testing::AssertionSuccess();
 }
 

@@ -64,8 +64,8 @@ TEST(CapiCheckpointControl, LoadsACheckpointTheTrainerWrote) {
   ASSERT_EQ(mart_session_load_checkpoint(s.get(), tmp.file("half").c_str()), MART_OK)
       << mart_last_error();
   const Curve rest = capi_train(s.get(), cfg, 3);
-  EXPECT_TRUE(same_losses(rest.losses, std::vector<double>(full.losses.begin() + 3,
-                                                          full.losses.end())));
+  EXPECT_TRUE(
+      same_losses(rest.losses, std::vector<double>(full.losses.begin() + 3, full.losses.end())));
 }
 
 }  // namespace

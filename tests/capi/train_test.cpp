@@ -100,9 +100,9 @@ TEST(CapiTrainControl, LogitsGiveTheEvalLoss) {
   const Tokens t = next_batch(s.get(), 0, 0, 1);
   const size_t V = 32;
   std::vector<float> logits(t.inputs.size() * V);
-  ASSERT_EQ(mart_session_logits(s.get(), t.inputs.data(), t.inputs.size(), logits.data(),
-                                logits.size()),
-            MART_OK)
+  ASSERT_EQ(
+      mart_session_logits(s.get(), t.inputs.data(), t.inputs.size(), logits.data(), logits.size()),
+      MART_OK)
       << mart_last_error();
   double ce = 0;
   for (size_t r = 0; r < t.inputs.size(); ++r) {
@@ -114,9 +114,9 @@ TEST(CapiTrainControl, LogitsGiveTheEvalLoss) {
   }
   ce /= static_cast<double>(t.inputs.size());
   double loss = 0;
-  ASSERT_EQ(mart_session_eval_loss(s.get(), t.inputs.data(), t.targets.data(), t.inputs.size(),
-                                   &loss),
-            MART_OK);
+  ASSERT_EQ(
+      mart_session_eval_loss(s.get(), t.inputs.data(), t.targets.data(), t.inputs.size(), &loss),
+      MART_OK);
   EXPECT_NEAR(ce, loss, 1e-5 * loss);
   EXPECT_GT(loss, 1.0);  // untrained: near log(32), so the check compares real numbers
 }
