@@ -26,9 +26,9 @@ std::vector<std::string> override_list(const ConfigArgs& a) {
   std::vector<std::string> out;
   for (int32_t i = 0; i < a.n_overrides; ++i) {
     if (a.overrides[i] == nullptr)
-      fail(MART_ERR_INVALID_ARGUMENT, "`overrides[" + std::to_string(i) + "]` is NULL (each of the " +
-                                          std::to_string(a.n_overrides) +
-                                          " entries must be a \"key=value\" string)");
+      fail(MART_ERR_INVALID_ARGUMENT,
+           "`overrides[" + std::to_string(i) + "]` is NULL (each of the " +
+               std::to_string(a.n_overrides) + " entries must be a \"key=value\" string)");
     out.emplace_back(a.overrides[i]);
   }
   return out;
@@ -47,7 +47,8 @@ JobConfig load_config(const ConfigArgs& a) {
                           "' does not exist (config_path is read relative to the working "
                           "directory)");
   try {
-    if (given(a.config_yaml)) return job_config_from_yaml_string(a.config_yaml, "config_yaml", sets);
+    if (given(a.config_yaml))
+      return job_config_from_yaml_string(a.config_yaml, "config_yaml", sets);
     return load_job_config(given(a.config_path) ? a.config_path : "", sets);
   } catch (const mart::Error& e) {
     fail(MART_ERR_CONFIG, e.what());

@@ -99,12 +99,10 @@ mart_status mart_session_get_info(mart_session* session, mart_session_info* out)
 }
 
 mart_status mart_session_config_json(mart_session* session, char** out_json) {
-  return with_session("mart_session_config_json", MART_ERR_INTERNAL, session,
-                      [&](mart_session& h) {
-                        require_arg(out_json, "out_json");
-                        *out_json = mart::capi::dup_string(
-                            mart::to_json(h.session->config()).dump(2));
-                      });
+  return with_session("mart_session_config_json", MART_ERR_INTERNAL, session, [&](mart_session& h) {
+    require_arg(out_json, "out_json");
+    *out_json = mart::capi::dup_string(mart::to_json(h.session->config()).dump(2));
+  });
 }
 
 mart_status mart_session_plan_json(mart_session* session, char** out_json) {

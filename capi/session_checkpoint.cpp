@@ -34,8 +34,8 @@ std::unique_ptr<mart::DataLoader> restored_stream(mart_session& h, const std::st
     std::ifstream f(dir + "/trainer_state.json");
     st = nlohmann::json::parse(f).at("loader").get<mart::LoaderState>();
   } catch (const nlohmann::json::exception& e) {
-    fail(MART_ERR_IO, "checkpoint " + dir + ": trainer_state.json has no valid \"loader\" (" +
-                          e.what() + ")");
+    fail(MART_ERR_IO,
+         "checkpoint " + dir + ": trainer_state.json has no valid \"loader\" (" + e.what() + ")");
   }
   mart::DataLoader& current = mart::capi::train_loader(h);
   // A second stream over the same source: a copy of the current one, moved to the saved position.
@@ -50,8 +50,8 @@ std::unique_ptr<mart::DataLoader> restored_stream(mart_session& h, const std::st
   try {
     d->restore(st);
   } catch (const mart::Error& e) {
-    fail(MART_ERR_IO, "checkpoint " + dir + " does not fit this session's training data: " +
-                          e.what());
+    fail(MART_ERR_IO,
+         "checkpoint " + dir + " does not fit this session's training data: " + e.what());
   }
   return d;
 }

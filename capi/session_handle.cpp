@@ -77,7 +77,8 @@ void build_data(mart_session& h) {
     h.val_data = std::make_unique<DataLoader>(
         DataLoader::from_markov(h.markov, cfg.train.seed ^ 0x76616c6964ull, lo));
   } else {
-    h.train_data = std::make_unique<DataLoader>(DataLoader::from_shards(cfg.data.train_pattern, lo));
+    h.train_data =
+        std::make_unique<DataLoader>(DataLoader::from_shards(cfg.data.train_pattern, lo));
     if (!cfg.data.val_pattern.empty())
       h.val_data = std::make_unique<DataLoader>(DataLoader::from_shards(cfg.data.val_pattern, lo));
   }

@@ -23,7 +23,8 @@ int find_param(const mart_session& h, const char* name) {
   for (const mart::ParamInfo& p : h.session->spec().params) names.push_back(p.name);
   // The three names nearest by edit distance (the model's own names, not a guess).
   std::stable_sort(names.begin(), names.end(), [&](const std::string& a, const std::string& b) {
-    return mart::config_detail::edit_distance(a, name) < mart::config_detail::edit_distance(b, name);
+    return mart::config_detail::edit_distance(a, name) <
+           mart::config_detail::edit_distance(b, name);
   });
   std::string close;
   for (size_t i = 0; i < names.size() && i < 3; ++i) close += (i ? "', '" : "'") + names[i];
@@ -55,9 +56,9 @@ mart_status mart_session_param_info(mart_session* session, int32_t index, mart_p
     require_arg(out, "out");
     const auto& params = h.session->spec().params;
     if (index < 0 || static_cast<size_t>(index) >= params.size())
-      fail(MART_ERR_INVALID_ARGUMENT, "`index` is " + std::to_string(index) +
-                                          "; it must lie in [0, n_tensors = " +
-                                          std::to_string(params.size()) + ")");
+      fail(MART_ERR_INVALID_ARGUMENT,
+           "`index` is " + std::to_string(index) +
+               "; it must lie in [0, n_tensors = " + std::to_string(params.size()) + ")");
     const mart::ParamInfo& p = params[static_cast<size_t>(index)];
     mart_param_info info{};
     info.name = p.name.c_str();  // lives in the spec, as long as the session
@@ -69,8 +70,7 @@ mart_status mart_session_param_info(mart_session* session, int32_t index, mart_p
   });
 }
 
-mart_status mart_session_param_find(mart_session* session, const char* name,
-                                    int32_t* out_index) {
+mart_status mart_session_param_find(mart_session* session, const char* name, int32_t* out_index) {
   return with_session("mart_session_param_find", MART_ERR_INTERNAL, session, [&](mart_session& h) {
     require_arg(out_index, "out_index");
     *out_index = find_param(h, name);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "capi/session_handle.h"
+#include "common/error_kinds.h"
 #include "runtime/lr_schedule.h"
 
 using mart::capi::fail;
@@ -142,15 +143,20 @@ mart_status mart_session_train_step(mart_session* session, const int32_t* inputs
       fail(MART_ERR_INVALID_ARGUMENT,
            "every target is negative (ignored), so the step has nothing to learn from");
     const mart::StepHyper hy = step_hyper(h, params);
-    const mart::StepResult r = h.session->train_step(micro_batches(h, inputs, targets, n_mb), hy);
-    ++h.steps_done;  // AdamW ran, whatever the loss
+    const std::string reload =
+        "; the weights and steps_done are now unspecified: reload them "
+        "(mart_session_load_checkpoint restores both) and lower the learning rate";
+    mart::StepResult r;
+    try {
+      r = h.session->train_step(micro_batches(h, inputs, targets, n_mb), hy);
+    } catch (const mart::NumericError& e) {  // a non-finite gradient norm: AdamW did not finish
+      fail(MART_ERR_NUMERIC, e.what() + reload);
+    }
+    ++h.steps_done;
     h.tokens_seen += r.tokens;
-    if (!std::isfinite(r.loss) || !std::isfinite(r.grad_norm))
+    if (!std::isfinite(r.loss))
       fail(MART_ERR_NUMERIC, "step " + S(h.steps_done) + " gave loss " + std::to_string(r.loss) +
-                                 " and gradient norm " + std::to_string(r.grad_norm) +
-                                 "; the weights are now unspecified: reload them "
-                                 "(mart_session_load_checkpoint, _load_hf or _init_weights) and "
-                                 "lower the learning rate");
+                                 " (gradient norm " + std::to_string(r.grad_norm) + ")" + reload);
     mart_step_result res{};
     res.loss = r.loss;
     res.grad_norm = r.grad_norm;
@@ -196,13 +202,13 @@ mart_status mart_session_logits(mart_session* session, const int32_t* inputs, si
     const size_t per = tokens_per_micro_batch(h);
     const size_t V = static_cast<size_t>(h.session->config().model.vocab_size);
     if (n_tokens != per)
-      fail(MART_ERR_INVALID_ARGUMENT, "`n_tokens` is " + std::to_string(n_tokens) +
-                                          "; it must be micro_batch*seq_len = " +
-                                          std::to_string(per) + " (one micro-batch)");
+      fail(MART_ERR_INVALID_ARGUMENT,
+           "`n_tokens` is " + std::to_string(n_tokens) +
+               "; it must be micro_batch*seq_len = " + std::to_string(per) + " (one micro-batch)");
     if (n_logits != per * V)
-      fail(MART_ERR_INVALID_ARGUMENT, "`n_logits` is " + std::to_string(n_logits) +
-                                          "; it must be micro_batch*seq_len*vocab_size = " +
-                                          std::to_string(per * V));
+      fail(MART_ERR_INVALID_ARGUMENT,
+           "`n_logits` is " + std::to_string(n_logits) +
+               "; it must be micro_batch*seq_len*vocab_size = " + std::to_string(per * V));
     check_tokens(h, inputs, nullptr, n_tokens);
     mart::MicroBatch mb;
     mb.inputs.assign(inputs, inputs + n_tokens);

@@ -1,6 +1,6 @@
 #include "common/error.h"
 
-#include "common/capacity_error.h"
+#include "common/error_kinds.h"
 
 #include <cstring>
 
@@ -27,6 +27,10 @@ std::string located(const char* file, int line, const std::string& msg) {
 
 [[noreturn]] void throw_capacity_error(const char* file, int line, const std::string& msg) {
   throw CapacityError(located(file, line, msg));
+}
+
+[[noreturn]] void throw_numeric_error(const char* file, int line, const std::string& msg) {
+  throw NumericError(located(file, line, msg));
 }
 
 }  // namespace mart

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "common/error_kinds.h"
 #include "layout/chunk_memory.h"
 #include "memory/host_allocator.h"
 
@@ -404,8 +405,9 @@ float ChunkManager::step(const ChunkOptimizerStep& h) {
   double s = 0;
   for (float x : host) s += x;
   const float norm = static_cast<float>(std::sqrt(s));
-  MART_CHECK(std::isfinite(norm), "training diverged: the gradient norm is ", norm, " at step ",
-             h.adam.step, " (lower train.lr or enable train.grad_clip)");
+  if (!std::isfinite(norm))
+    MART_FAIL_NUMERIC("training diverged: the gradient norm is ", norm, " at step ", h.adam.step,
+                      " (lower train.lr or enable train.grad_clip)");
   const float scale =
       h.grad_clip <= 0 || !(norm > h.grad_clip) ? 1.0f : h.grad_clip / (norm + 1e-6f);
   // Persistent chunks: AdamW on the device, tensor by tensor (as a resident run does).

@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "common/capacity_error.h"
 #include "common/error.h"
+#include "common/error_kinds.h"
 #include "common/units.h"
 #include "device/device.h"
 #include "profiler/measured_profile.h"

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "common/capacity_error.h"
 #include "common/error.h"
+#include "common/error_kinds.h"
 #include "common/units.h"
 #include "config/block_modes.h"
 #include "config/config_validate.h"
@@ -101,9 +101,8 @@ void Session::check_capacity(uint64_t need) {
   if (capacity == 0) capacity = dev_->backend() == Backend::CPU ? need : dev_->free_memory();
   capacity = capacity / DeviceArena::kAlign * DeviceArena::kAlign;
   if (need > capacity)
-    MART_FAIL_CAPACITY("the model does not fit in device memory: it needs ",
-             format_bytes(need), " (", budget_.describe(), ") but the capacity is ",
-                       format_bytes(capacity),
+    MART_FAIL_CAPACITY("the model does not fit in device memory: it needs ", format_bytes(need),
+                       " (", budget_.describe(), ") but the capacity is ", format_bytes(capacity),
                        ". Reduce train.micro_batch or train.seq_len, checkpoint "
                        "activations (activations.n_checkpoint), or offload model states "
                        "(memory.mode: manual or auto)");

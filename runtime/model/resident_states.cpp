@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/error_kinds.h"
 #include "device/device.h"
 #include "memory/device_arena.h"
 #include "runtime/model/model_states.h"
@@ -58,8 +59,9 @@ class ResidentStates final : public ModelStates {
     dev_.memcpy_async(host.data(), norms, nt * 4, CopyKind::DeviceToHost, kComputeStream);
     dev_.synchronize_stream(kComputeStream);
     float norm = global_norm_from_sumsq(host.data(), nt);
-    MART_CHECK(std::isfinite(norm), "training diverged: the gradient norm is ", norm, " at step ",
-               h.step, " (lower train.lr or enable train.grad_clip)");
+    if (!std::isfinite(norm))
+      MART_FAIL_NUMERIC("training diverged: the gradient norm is ", norm, " at step ", h.step,
+                        " (lower train.lr or enable train.grad_clip)");
     AdamWHyper a;
     a.lr = h.lr;
     a.beta1 = h.beta1;

@@ -52,7 +52,7 @@ inline JobConfig offloaded(JobConfig c) {
   c.memory.mode = "manual";
   c.memory.n_persist = 1;
   c.memory.n_buffer = 4;
-  c.memory.chunk_size = 8 * 1024;
+  c.memory.chunk_size = 32 * 1024;  // 8192 fp32: the largest tensor (4096) and glued run fit
   validate(c);
   return c;
 }
@@ -107,15 +107,15 @@ inline mart_step_result step_on(mart_session* s, const Tokens& t) {
   return r;
 }
 
-struct Run {
+struct Curve {
   std::vector<double> losses;
   std::vector<std::pair<int, double>> val;  // (step, val_loss)
 };
 
 // `mart train`'s loop through the C API: `steps` steps from the session's current step, each on
 // the next grad_accum training micro-batches; validation as the trainer schedules it.
-inline Run capi_train(mart_session* s, const JobConfig& cfg, int steps) {
-  Run out;
+inline Curve capi_train(mart_session* s, const JobConfig& cfg, int steps) {
+  Curve out;
   for (int k = 0; k < steps; ++k) {
     const mart_step_result r = step_on(s, next_batch(s, 0, 0, cfg.train.grad_accum));
     out.losses.push_back(r.loss);
@@ -123,8 +123,9 @@ inline Run capi_train(mart_session* s, const JobConfig& cfg, int steps) {
     if (cfg.train.eval_every > 0 && (step % cfg.train.eval_every == 0 || step == cfg.train.steps)) {
       const Tokens v = next_batch(s, 1, 1, cfg.train.eval_batches);
       double loss = 0;
-      EXPECT_EQ(mart_session_eval_loss(s, v.inputs.data(), v.targets.data(), v.inputs.size(), &loss),
-                MART_OK)
+      EXPECT_EQ(
+          mart_session_eval_loss(s, v.inputs.data(), v.targets.data(), v.inputs.size(), &loss),
+          MART_OK)
           << mart_last_error();
       out.val.emplace_back(step, loss);
     }
@@ -133,8 +134,8 @@ inline Run capi_train(mart_session* s, const JobConfig& cfg, int steps) {
 }
 
 // The losses `mart train` logged in RUN/metrics.jsonl (nlohmann writes doubles round-trip exact).
-inline Run metrics_of(const std::string& run_dir) {
-  Run out;
+inline Curve metrics_of(const std::string& run_dir) {
+  Curve out;
   std::ifstream in(run_dir + "/metrics.jsonl");
   std::string line;
   while (std::getline(in, line)) {
@@ -147,7 +148,7 @@ inline Run metrics_of(const std::string& run_dir) {
 }
 
 // mart::Trainer (what `mart train` runs) on `cfg` into `run_dir`.
-inline Run trainer_run(const JobConfig& cfg, const std::string& run_dir, bool resume = false) {
+inline Curve trainer_run(const JobConfig& cfg, const std::string& run_dir, bool resume = false) {
   TrainOptions o;
   o.run_dir = run_dir;
   o.resume = resume;
@@ -166,9 +167,8 @@ inline ::testing::AssertionResult same_losses(const std::vector<double>& a,
     return ::testing::AssertionFailure() << "lengths " << a.size() << " vs " << b.size();
   for (size_t i = 0; i < a.size(); ++i)
     if (!same_bits(a[i], b[i]))
-      return ::testing::AssertionFailure()
-             << "entry " << i << ": " << a[i] << " vs " << b[i] << " (difference " << a[i] - b[i]
-             << ")";
+      return ::testing::AssertionFailure() << "entry " << i << ": " << a[i] << " vs " << b[i]
+                                           << " (difference " << a[i] - b[i] << ")";
   return ::testing::AssertionSuccess();
 }
 

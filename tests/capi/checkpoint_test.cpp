@@ -23,13 +23,13 @@ TEST_P(CapiCheckpoint, RoundTripContinuesBitwiseAndMartTrainResumesIt) {
       << mart_last_error();
   EXPECT_TRUE(has(path, "step_00000003"));
   mart_string_free(path);
-  const Run a_rest = capi_train(a.get(), cfg, N);
+  const Curve a_rest = capi_train(a.get(), cfg, N);
 
   // A fresh session with zero weights, loaded from the run directory (its latest checkpoint).
   SessionPtr b = make_session(cfg, 0);
   ASSERT_EQ(mart_session_load_checkpoint(b.get(), run.c_str()), MART_OK) << mart_last_error();
   EXPECT_EQ(info_of(b.get()).steps_done, N);
-  const Run b_rest = capi_train(b.get(), cfg, N);
+  const Curve b_rest = capi_train(b.get(), cfg, N);
   EXPECT_TRUE(same_losses(b_rest.losses, a_rest.losses));
   ASSERT_EQ(b_rest.val.size(), 1u);  // step 6
   EXPECT_TRUE(same_bits(b_rest.val[0].second, a_rest.val[0].second));
@@ -42,7 +42,7 @@ TEST_P(CapiCheckpoint, RoundTripContinuesBitwiseAndMartTrainResumesIt) {
 
   // `mart train --resume RUN`: the checkpoint's config, the trainer's loader restore.
   const JobConfig saved = checkpoint_config(latest_checkpoint(run));
-  const Run resumed = trainer_run(saved, run, /*resume=*/true);
+  const Curve resumed = trainer_run(saved, run, /*resume=*/true);
   EXPECT_TRUE(same_losses(resumed.losses, a_rest.losses));
 }
 
@@ -54,7 +54,7 @@ INSTANTIATE_TEST_SUITE_P(States, CapiCheckpoint, ::testing::Values(false, true),
 TEST(CapiCheckpointControl, LoadsACheckpointTheTrainerWrote) {
   const JobConfig cfg = tiny_job(ModelFamily::GPT2, 6);
   TempDir tmp;
-  const Run full = trainer_run(cfg, tmp.file("full"));
+  const Curve full = trainer_run(cfg, tmp.file("full"));
   TrainOptions o;
   o.run_dir = tmp.file("half");
   o.stop_after = 3;
@@ -63,9 +63,9 @@ TEST(CapiCheckpointControl, LoadsACheckpointTheTrainerWrote) {
   SessionPtr s = make_session(cfg, 0);
   ASSERT_EQ(mart_session_load_checkpoint(s.get(), tmp.file("half").c_str()), MART_OK)
       << mart_last_error();
-  const Run rest = capi_train(s.get(), cfg, 3);
-  EXPECT_TRUE(same_losses(rest.losses, std::vector<double>(full.losses.begin() + 3,
-                                                          full.losses.end())));
+  const Curve rest = capi_train(s.get(), cfg, 3);
+  EXPECT_TRUE(
+      same_losses(rest.losses, std::vector<double>(full.losses.begin() + 3, full.losses.end())));
 }
 
 }  // namespace

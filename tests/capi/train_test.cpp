@@ -22,13 +22,13 @@ TEST_P(CapiTrain, LossesAndValLossesEqualTheTrainersBitwise) {
   JobConfig cfg = tiny_job(tc.family);
   if (tc.offload) cfg = offloaded(cfg);
   TempDir tmp;
-  const Run want = trainer_run(cfg, tmp.file("run"));
+  const Curve want = trainer_run(cfg, tmp.file("run"));
   ASSERT_EQ(want.losses.size(), 6u);
   ASSERT_EQ(want.val.size(), 2u);  // steps 3 and 6
 
   SessionPtr s = make_session(cfg);
   ASSERT_TRUE(s);
-  const Run got = capi_train(s.get(), cfg, cfg.train.steps);
+  const Curve got = capi_train(s.get(), cfg, cfg.train.steps);
   EXPECT_TRUE(same_losses(got.losses, want.losses));
   ASSERT_EQ(got.val.size(), want.val.size());
   for (size_t i = 0; i < want.val.size(); ++i) {
@@ -60,9 +60,9 @@ TEST(CapiTrainControl, AnotherSeedGivesOtherLosses) {
   JobConfig other = cfg;
   other.train.seed = cfg.train.seed + 1;
   TempDir tmp;
-  const Run want = trainer_run(cfg, tmp.file("run"));
+  const Curve want = trainer_run(cfg, tmp.file("run"));
   SessionPtr s = make_session(other);
-  const Run got = capi_train(s.get(), other, 2);
+  const Curve got = capi_train(s.get(), other, 2);
   EXPECT_FALSE(same_losses(got.losses, want.losses));
 }
 
@@ -100,9 +100,9 @@ TEST(CapiTrainControl, LogitsGiveTheEvalLoss) {
   const Tokens t = next_batch(s.get(), 0, 0, 1);
   const size_t V = 32;
   std::vector<float> logits(t.inputs.size() * V);
-  ASSERT_EQ(mart_session_logits(s.get(), t.inputs.data(), t.inputs.size(), logits.data(),
-                                logits.size()),
-            MART_OK)
+  ASSERT_EQ(
+      mart_session_logits(s.get(), t.inputs.data(), t.inputs.size(), logits.data(), logits.size()),
+      MART_OK)
       << mart_last_error();
   double ce = 0;
   for (size_t r = 0; r < t.inputs.size(); ++r) {
@@ -114,9 +114,9 @@ TEST(CapiTrainControl, LogitsGiveTheEvalLoss) {
   }
   ce /= static_cast<double>(t.inputs.size());
   double loss = 0;
-  ASSERT_EQ(mart_session_eval_loss(s.get(), t.inputs.data(), t.targets.data(), t.inputs.size(),
-                                   &loss),
-            MART_OK);
+  ASSERT_EQ(
+      mart_session_eval_loss(s.get(), t.inputs.data(), t.targets.data(), t.inputs.size(), &loss),
+      MART_OK);
   EXPECT_NEAR(ce, loss, 1e-5 * loss);
   EXPECT_GT(loss, 1.0);  // untrained: near log(32), so the check compares real numbers
 }
