@@ -276,9 +276,12 @@ MART_API mart_status mart_profile(mart_profile_params params, char** out_json);
 
 /* ---- components: pinned host memory ----------------------------------------------------------- */
 
-/* `bytes` of pinned (page-locked, registered with the GPU driver when one is present), NUMA-local
- * host memory, 64-byte aligned, on NUMA node `numa_node` (OS index; -1: the node nearest the
- * device). bytes 0 gives NULL and MART_OK. Free with mart_host_free. Thread-safe. */
+/* `bytes` of NUMA-local host memory, 64-byte aligned, on NUMA node `numa_node` (OS index; -1:
+ * the node nearest CUDA device 0, or the first node without one). Pinned (page-locked and
+ * registered with the driver) when libmart has its CUDA backend and a device is present; ordinary
+ * memory otherwise. One allocator serves the whole process. bytes 0 gives NULL and MART_OK. A node
+ * that does not exist gives MART_ERR_INVALID_ARGUMENT (the message lists the nodes); memory the
+ * OS refuses gives MART_ERR_OUT_OF_MEMORY. Free with mart_host_free. Thread-safe. */
 MART_API mart_status mart_host_alloc(size_t bytes, int32_t numa_node, void** out);
 /* Frees a block from mart_host_alloc; NULL is ignored. A pointer that is not a live block gives
  * MART_ERR_INVALID_ARGUMENT and frees nothing. Thread-safe. */
@@ -288,14 +291,19 @@ MART_API mart_status mart_host_free(void* ptr);
 
 /* MART's SIMD AdamW (the kernel that updates offloaded chunks) for any fp32 parameters: the
  * caller owns parameter and gradient arrays; the object owns each tensor's exp_avg and exp_avg_sq
- * in pinned NUMA-local memory. The update is decoupled AdamW (PyTorch's torch.optim.AdamW):
- *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  p -= lr (wd p + m/(1-b1^t) / (sqrt(v/(1-b2^t)) + eps))
- * computed in fp32; results do not depend on the thread count. */
+ * in NUMA-local memory from mart_host_alloc's allocator. Per element, in fp32, in this order,
+ * with no fused multiply-add (t = step, bc1 and bc2 computed in double and rounded to fp32):
+ *   m = b1*m + (1-b1)*g;   v = b2*v + (1-b2)*(g*g);
+ *   bc1 = 1 - b1^t;  bc2 = 1 - b2^t;   p = p - lr*((m/bc1) / (sqrt(v/bc2) + eps) + wd*p)
+ * This is decoupled AdamW, the same update as torch.optim.AdamW (amsgrad and maximize off) in
+ * exact arithmetic; the fp32 results differ from torch's in the last bits, because torch first
+ * scales p by (1 - lr*wd), updates m with lerp, and divides sqrt(v) by sqrt(bc2). Results do not
+ * depend on the thread count (bitwise). */
 typedef struct mart_adamw mart_adamw;
 
 typedef struct mart_adamw_params {
-  int32_t n_threads; /* worker threads; 0: one per core of numa_node */
-  int32_t numa_node; /* where states live and workers run; -1: the first node */
+  int32_t n_threads; /* worker threads; 0: one per logical CPU of numa_node */
+  int32_t numa_node; /* where states live and workers run; -1: as mart_host_alloc's -1 */
 } mart_adamw_params;
 
 MART_API mart_adamw_params mart_adamw_default_params(void);
@@ -303,8 +311,8 @@ MART_API mart_status mart_adamw_create(mart_adamw_params params, mart_adamw** ou
 /* Waits for queued updates, then frees the states. NULL is ignored. */
 MART_API mart_status mart_adamw_destroy(mart_adamw* adamw);
 
-/* Registers a tensor of `numel` fp32 elements; its moments start at zero. *out_id identifies it
- * in the calls below (0, 1, 2, ... in registration order). */
+/* Registers a tensor of `numel` fp32 elements (0 allowed: its updates do nothing); its moments
+ * start at zero. *out_id identifies it in the calls below (0, 1, 2, ... in registration order). */
 MART_API mart_status mart_adamw_add_tensor(mart_adamw* adamw, size_t numel, int64_t* out_id);
 
 typedef struct mart_adamw_step_params {
@@ -314,11 +322,15 @@ typedef struct mart_adamw_step_params {
   int64_t step; /* 1-based step of this tensor, for the bias corrections */
 } mart_adamw_step_params;
 
+/* torch.optim.AdamW's defaults: lr 1e-3, betas 0.9 and 0.999, eps 1e-8, weight_decay 1e-2; step 1.
+ * mart_adamw_step_async refuses betas outside [0, 1), a negative or non-finite eps, a non-finite
+ * lr or weight_decay, and step < 1 (MART_ERR_INVALID_ARGUMENT). */
 MART_API mart_adamw_step_params mart_adamw_default_step_params(void);
 
 /* Queues the update of tensor `id`: `param` (read and written) and `grad` (read), `numel` floats
- * each, caller-owned. Returns at once; the caller must not touch either array, nor queue the same
- * tensor again, until mart_adamw_wait returns. Updates complete in queue order. */
+ * each (the registered size), caller-owned, not overlapping. Returns at once; the caller must not
+ * touch either array until mart_adamw_wait returns. Queueing a tensor again before that wait gives
+ * MART_ERR_INVALID_ARGUMENT. Updates run one after another, in queue order. */
 MART_API mart_status mart_adamw_step_async(mart_adamw* adamw, int64_t id, float* param,
                                            const float* grad, size_t numel,
                                            mart_adamw_step_params params);
