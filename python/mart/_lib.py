@@ -187,6 +187,26 @@ def _candidates():
     return out
 
 
+# libmart links libjemalloc.so.2 and, like the `mart` binary, expects it to be the process's
+# malloc. Opened after startup it is not: glibc has no static TLS left for jemalloc's 2.6 KB of
+# initial-exec TLS ("cannot allocate memory in static TLS block"), and with more TLS granted,
+# libmart's C++ code mixes jemalloc's operator new with glibc's free ("free(): invalid pointer",
+# an abort). Only the environment of the process can fix that, so the fix goes into the message.
+JEMALLOC_FIX = (
+    "libmart needs libjemalloc as the process's allocator, which a library loaded after "
+    "startup cannot arrange. Start Python with LD_PRELOAD=libjemalloc.so.2 in its environment, "
+    "e.g. LD_PRELOAD=libjemalloc.so.2 python3 train.py")
+
+
+def _jemalloc_mapped():
+    """Whether libjemalloc is mapped in this process (None: cannot tell)."""
+    try:
+        with open("/proc/self/maps") as f:
+            return "libjemalloc" in f.read()
+    except OSError:
+        return None
+
+
 def _load():
     tried = []
     for path, origin in _candidates():
@@ -194,9 +214,17 @@ def _load():
             tried.append("%s (%s): no such file" % (path, origin))
             continue
         try:
-            return ctypes.CDLL(path), path
+            before = _jemalloc_mapped()
+            handle = ctypes.CDLL(path)
+            if before is False and _jemalloc_mapped():
+                raise ImportError("mart: %s was loaded, but it brought libjemalloc in after "
+                                  "startup. %s" % (path, JEMALLOC_FIX))
+            return handle, path
         except OSError as e:
             tried.append("%s (%s): %s" % (path, origin, e))
+            if "static TLS" in str(e):
+                raise ImportError("mart: cannot load %s (%s): %s\n%s"
+                                  % (path, origin, e, JEMALLOC_FIX)) from None
     raise ImportError(
         "mart: cannot load libmart.so. Tried:\n  " + "\n  ".join(tried) +
         "\nFix: build it (cmake --preset cpu && cmake --build --preset cpu --target mart_shared) "

@@ -7,7 +7,7 @@ import sys
 import tempfile
 
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(SOURCE_DIR, "python"))
+sys.path.append(os.path.join(SOURCE_DIR, "python"))
 
 SKIP = 77  # CTest SKIP_RETURN_CODE
 
