@@ -2,7 +2,6 @@
 import ctypes
 import dataclasses
 import json
-import os
 
 import numpy as np
 
