@@ -109,22 +109,20 @@ class Loading(unittest.TestCase):
         self.assertIn("/nonexistent/libmart.so", p.stderr)
         self.assertIn("MART_LIBRARY", p.stderr)
 
-    def test_without_preloaded_jemalloc_no_crash(self):
-        # libmart links libjemalloc, which cannot be brought in after startup (python/mart/_lib.py
-        # says why): without LD_PRELOAD the import must fail with the fix, not crash later. With
-        # more static TLS granted the load succeeds and only the allocator check catches it.
-        code = ("import numpy, ctypes, mart\n"
+    def test_loads_into_a_plain_process(self):
+        # libmart must load into a process that did not start with it (no LD_PRELOAD of
+        # jemalloc): a libmart linking Debian's libjemalloc failed here, first on static TLS and,
+        # with more TLS granted, with free() aborting on memory from jemalloc's operator new.
+        code = ("import torch, numpy, mart\n"
                 "p = mart.pinned_zeros(1000); s = mart.Session(overrides=%r)\n"
                 "print(s.train_step(*s.next_batch(n_micro_batches=2)).loss)" % (TINY,))
-        for extra in ({}, {"GLIBC_TUNABLES": "glibc.rtld.optional_static_tls=16384"}):
-            env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-            env.update(extra)
-            p = subprocess.run([sys.executable, "-c", code], env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            self.assertGreaterEqual(p.returncode, 0, "killed by a signal: " + p.stderr[-2000:])
-            if p.returncode != 0:
-                self.assertIn("ImportError", p.stderr)
-                self.assertIn("LD_PRELOAD=libjemalloc.so.2", p.stderr)
+        env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "GLIBC_TUNABLES")}
+        if subprocess.run([sys.executable, "-c", "import torch"], env=env).returncode != 0:
+            code = code.replace("import torch, ", "import ")
+        p = subprocess.run([sys.executable, "-c", code], env=env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+        self.assertGreater(float(p.stdout.split()[-1]), 0)
 
     def test_pinned_arrays(self):
         a = mart.pinned_empty((3, 5), np.float32)
