@@ -2,8 +2,7 @@
 
 The structs below mirror mart.h field by field (same order, same C types): ctypes passes them by
 value exactly as a C compiler would, so any drift from the header corrupts arguments silently.
-tests/python_api/test_errors.py compares each struct's size with what the library's default
-params functions return.
+tests/python_api/test_errors.py compares every size and field offset with the C compiler's.
 """
 import ctypes
 import ctypes.util
@@ -198,13 +197,39 @@ JEMALLOC_FIX = (
     "e.g. LD_PRELOAD=libjemalloc.so.2 python3 train.py")
 
 
-def _jemalloc_mapped():
-    """Whether libjemalloc is mapped in this process (None: cannot tell)."""
+def _mapped(name):
+    """Whether a library whose path contains `name` is mapped in this process (None: cannot
+    tell)."""
     try:
         with open("/proc/self/maps") as f:
-            return "libjemalloc" in f.read()
+            return name in f.read()
     except OSError:
         return None
+
+
+def _jemalloc_mapped():
+    return _mapped("libjemalloc")
+
+
+def _openmp_wait_policy():
+    """OMP_WAIT_POLICY=PASSIVE unless the user chose a policy, as the `mart` launcher does
+    (launcher/openmp_env.cpp): with libgomp's default the OpenMP workers spin on the cores that
+    OpenBLAS's threads need next, and a training step takes 5 to 30 times longer (measured on the
+    tests' tiny job: 0.2-1.4 s against 0.03-0.08 s a step). libgomp reads the variable once, when
+    it is loaded, so this works only if nothing loaded it before mart (torch does). Returns
+    whether OpenMP workers will spin (Session warns then; CPUAdamW does not use OpenMP)."""
+    if "OMP_WAIT_POLICY" in os.environ:
+        return False
+    if _mapped("libgomp"):
+        return True
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    return False
+
+
+OPENMP_WARNING = (
+    "mart: OpenMP was loaded before mart (e.g. by torch) without OMP_WAIT_POLICY, so MART's CPU "
+    "kernels run with spinning OpenMP workers, several times slower. Set OMP_WAIT_POLICY=PASSIVE "
+    "in the environment, or import mart before torch.")
 
 
 def _load():
@@ -259,6 +284,7 @@ def _check_version(lib, path):
                EXPECTED_VERSION_NUMBER))
 
 
+openmp_spins = _openmp_wait_policy()
 lib, path = _load()
 _declare(lib, path)
 _check_version(lib, path)

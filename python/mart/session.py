@@ -3,6 +3,8 @@ import ctypes
 import dataclasses
 import json
 
+import warnings
+
 import numpy as np
 
 from . import _args, _lib
@@ -65,6 +67,9 @@ class Session:
 
     def __init__(self, config=None, yaml=None, overrides=None, init_weights=True):
         self._h = None
+        if _lib.openmp_spins:
+            warnings.warn(_lib.OPENMP_WARNING, RuntimeWarning, stacklevel=2)
+            _lib.openmp_spins = False  # once per process
         params = lib.mart_session_default_params()
         keep = _args.fill_config(params, config, yaml, overrides)
         params.init_weights = 1 if init_weights else 0

@@ -124,6 +124,26 @@ class Loading(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr[-3000:])
         self.assertGreater(float(p.stdout.split()[-1]), 0)
 
+    def test_openmp_wait_policy(self):
+        # Unset: mart sets PASSIVE before libgomp loads (as the launcher does); a user's choice
+        # is kept; OpenMP loaded first (torch) without a policy makes a Session warn.
+        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        show = "import os, mart; print(os.environ['OMP_WAIT_POLICY'])"
+        for extra, want in (({}, "PASSIVE"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE")):
+            p = subprocess.run([sys.executable, "-c", show], env=dict(env, **extra), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            self.assertEqual(p.stdout.strip(), want, p.stderr)
+        with open("/proc/self/maps") as f:
+            gomp = next((line for line in f if "libgomp" in line), None)
+        if gomp is None:
+            return  # nothing here loads OpenMP before mart
+        code = ("import ctypes; ctypes.CDLL(%r); import mart; mart.Session(overrides=%r)"
+                % (gomp.split()[-1], TINY))
+        p = subprocess.run([sys.executable, "-c", code], env=env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("OMP_WAIT_POLICY=PASSIVE", p.stderr)
+
     def test_pinned_arrays(self):
         a = mart.pinned_empty((3, 5), np.float32)
         self.assertEqual(a.ctypes.data % 64, 0)
