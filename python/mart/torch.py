@@ -54,15 +54,25 @@ class CPUAdamW(torch.optim.Optimizer):
         self._ids = {}  # parameter -> its tensor id in the mart_adamw object
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
         super().__init__(params, defaults)
-        for group in self.param_groups:
-            for i, p in enumerate(group["params"]):
-                _check_tensor(p, "parameter %d of a param group" % i)
         ap = lib.mart_adamw_default_params()
         ap.n_threads = int(n_threads)
         ap.numa_node = int(numa_node)
         h = ctypes.c_void_p()
         check(lib.mart_adamw_create(ap, ctypes.byref(h)))
         self._h = h
+
+    def add_param_group(self, param_group):
+        """torch's add_param_group (the constructor uses it too), refusing tensors MART's kernel
+        cannot update in place before any is added."""
+        params = param_group["params"]
+        params = [params] if isinstance(params, torch.Tensor) else list(params)
+        for i, p in enumerate(params):
+            _check_tensor(p, "parameter %d of param group %d" % (i, len(self.param_groups)))
+        super().add_param_group(dict(param_group, params=params))
+
+    def __getstate__(self):
+        raise TypeError("CPUAdamW cannot be pickled or copied: its moments live in MART's memory. "
+                        "Save optimizer.state_dict() and load it into a new CPUAdamW instead.")
 
     def __del__(self):
         if getattr(self, "_h", None) is not None:

@@ -6,6 +6,7 @@ offloaded: the C API runs the same Session code on the same batches, so any diff
 batch, step number, hyperparameter or struct field) shows up as unequal bits. A different seed
 must change the losses (negative control).
 """
+import json
 import os
 import tempfile
 import unittest
@@ -165,6 +166,18 @@ class Planning(unittest.TestCase):
         no = mart.plan(overrides=TINY, hardware="cpu", gpu_mem="64KiB")
         self.assertFalse(no["fits"])
         self.assertTrue(no.get("reason"))
+
+    def test_profile_feeds_plan(self):
+        prof = mart.profile(overrides=TINY, reps=1)
+        self.assertIn("hardware", prof)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "profile.json")
+            with open(path, "w") as f:
+                json.dump(prof, f)
+            r = mart.plan(overrides=TINY, hardware=path, gpu_mem="1GiB")
+        self.assertTrue(r["fits"], r.get("reason"))
+        self.assertIs(r["hardware"]["estimated"], False)  # measured, not a datasheet preset
+        self.assertIs(mart.plan(overrides=TINY, hardware="cpu")["hardware"]["estimated"], True)
 
     def test_version(self):
         with open(os.path.join(os.path.dirname(mart.__file__), "..", "..", "include", "mart",

@@ -185,6 +185,12 @@ class Checks(unittest.TestCase):
             mtorch.CPUAdamW([nc])
         with self.assertRaisesRegex(ValueError, "beta1"):
             mtorch.CPUAdamW([torch.zeros(2, requires_grad=True)], betas=(1.0, 0.9))
+        opt = mtorch.CPUAdamW([torch.zeros(2, requires_grad=True)])
+        with self.assertRaisesRegex(ValueError, "param group 1 .*float16"):
+            opt.add_param_group({"params": torch.zeros(2, dtype=torch.float16)})
+        self.assertEqual(len(opt.param_groups), 1)
+        with self.assertRaisesRegex(TypeError, "state_dict"):
+            copy.deepcopy(opt)  # would share MART's moments between two optimizers
 
     def test_defaults_and_skip(self):
         p = torch.ones(3, requires_grad=True)
