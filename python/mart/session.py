@@ -86,8 +86,10 @@ class Session:
     def close(self):
         """Frees the session (device budget, pinned memory). Idempotent."""
         if self._h is not None:
-            h, self._h = self._h, None
-            check(lib.mart_session_destroy(h))
+            status = lib.mart_session_destroy(self._h)
+            if status == Status.OK:
+                self._h = None
+            check(status)  # MART_ERR_BUSY (in use by another thread): still open, retry later
 
     @property
     def closed(self):
@@ -95,6 +97,10 @@ class Session:
 
     def __enter__(self):
         return self
+
+    def __getstate__(self):
+        raise TypeError("mart.Session cannot be pickled or copied: it owns MART memory. Save "
+                        "its state with save_checkpoint() and load_checkpoint() it elsewhere.")
 
     def __exit__(self, *exc):
         self.close()
