@@ -301,8 +301,10 @@ MART_API mart_status mart_host_free(void* ptr);
  *   bc1 = 1 - b1^t;  bc2 = 1 - b2^t;   p = p - lr*((m/bc1) / (sqrt(v/bc2) + eps) + wd*p)
  * This is decoupled AdamW, the same update as torch.optim.AdamW (amsgrad and maximize off) in
  * exact arithmetic; the fp32 results differ from torch's in the last bits, because torch first
- * scales p by (1 - lr*wd), updates m with lerp, and divides sqrt(v) by sqrt(bc2). Results do not
- * depend on the thread count (bitwise). */
+ * scales p by (1 - lr*wd), updates m with lerp, and divides sqrt(v) by sqrt(bc2), and because
+ * 1-b1 and 1-b2 are computed here in fp32 from the fp32 betas (1 - 0.999f is 0.00099998713, 1.3e-5
+ * below torch's 0.001 from a double beta2; v differs by that ratio). Results do not depend on the
+ * thread count (bitwise). */
 typedef struct mart_adamw mart_adamw;
 
 typedef struct mart_adamw_params {
@@ -341,7 +343,7 @@ MART_API mart_status mart_adamw_step_async(mart_adamw* adamw, int64_t id, float*
 /* Blocks until every queued update is done. */
 MART_API mart_status mart_adamw_wait(mart_adamw* adamw);
 /* Copies a tensor's exp_avg and exp_avg_sq out to / in from caller memory of `numel` floats each
- * (state_dict / load_state_dict). Waits for queued updates first. */
+ * (state_dict / load_state_dict). Waits for every queued update first, as mart_adamw_wait. */
 MART_API mart_status mart_adamw_get_state(mart_adamw* adamw, int64_t id, float* exp_avg,
                                           float* exp_avg_sq, size_t numel);
 MART_API mart_status mart_adamw_set_state(mart_adamw* adamw, int64_t id, const float* exp_avg,

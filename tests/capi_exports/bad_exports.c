@@ -2,5 +2,9 @@
  * other symbol, which the check must name. */
 int mart_version_number(void);
 int leaked_symbol(void);
-int mart_version_number(void) { return 100; }
-int leaked_symbol(void) { return 1; }
+int mart_version_number(void) {
+  return 100;
+}
+int leaked_symbol(void) {
+  return 1;
+}

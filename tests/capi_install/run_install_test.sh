@@ -3,9 +3,12 @@
 # against that prefix only: with find_package(mart) (shared and static) and with pkg-config
 # (shared, and static through Libs.private). Each program must print "consumer ok", and the shared
 # ones must load libmart from the prefix.
-# Usage: run_install_test.sh BUILD_DIR CONSUMER_SOURCE_DIR C_COMPILER CMAKE
+# Usage: run_install_test.sh BUILD_DIR CONSUMER_SOURCE_DIR C_COMPILER CMAKE [SANITIZER_FLAG]
+# (SANITIZER_FLAG, e.g. -fsanitize=address,undefined, when the build tree was built with one.)
 set -euo pipefail
-build=$1 src=$2 cc=$3 cmake=$4
+build=$1 src=$2 cc=$3 cmake=$4 san=${5:-}
+sanflags=()
+[[ -z $san ]] || sanflags=("$san")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix
@@ -31,7 +34,8 @@ done
 
 # find_package(mart)
 "$cmake" -S "$src" -B "$tmp/cm" -DCMAKE_C_COMPILER="$cc" -DCMAKE_PREFIX_PATH="$prefix" \
-  -DCMAKE_BUILD_TYPE=Release > "$tmp/cm.log" 2>&1 || { cat "$tmp/cm.log"; exit 1; }
+  -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS="$san" -DCMAKE_EXE_LINKER_FLAGS="$san" \
+  > "$tmp/cm.log" 2>&1 || { cat "$tmp/cm.log"; exit 1; }
 grep -q "mart_DIR=$prefix/lib/cmake/mart" "$tmp/cm.log" ||
   { echo "FAIL: find_package(mart) did not find the prefix's package"; cat "$tmp/cm.log"; exit 1; }
 "$cmake" --build "$tmp/cm" > "$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; exit 1; }
@@ -43,7 +47,7 @@ run cmake-static "$tmp/cm/consumer_static"
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 read -r -a cflags <<<"$(pkg-config --cflags mart)"
 read -r -a libs <<<"$(pkg-config --libs mart)"
-"$cc" -std=c11 "$src/consumer.c" "${cflags[@]}" "${libs[@]}" -lm -Wl,-rpath,"$prefix/lib" \
+"$cc" -std=c11 "${sanflags[@]}" "$src/consumer.c" "${cflags[@]}" "${libs[@]}" -lm -Wl,-rpath,"$prefix/lib" \
   -o "$tmp/pc_shared"
 loads_from_prefix pkgconfig-shared "$tmp/pc_shared"
 run pkgconfig-shared "$tmp/pc_shared"
@@ -51,7 +55,7 @@ run pkgconfig-shared "$tmp/pc_shared"
 read -r -a slibs <<<"$(pkg-config --static --libs-only-l mart)"
 deps=()
 for l in "${slibs[@]}"; do [[ $l == -lmart ]] || deps+=("$l"); done
-"$cc" -std=c11 "$src/consumer.c" "${cflags[@]}" "$prefix/lib/libmart.a" "${deps[@]}" \
+"$cc" -std=c11 "${sanflags[@]}" "$src/consumer.c" "${cflags[@]}" "$prefix/lib/libmart.a" "${deps[@]}" \
   -o "$tmp/pc_static"
 if ldd "$tmp/pc_static" | grep -q libmart; then echo "FAIL: pc_static loads libmart.so"; exit 1; fi
 run pkgconfig-static "$tmp/pc_static"

@@ -8,13 +8,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CHECK(call)                                                                        \
-  do {                                                                                     \
-    mart_status st_ = (call);                                                              \
-    if (st_ != MART_OK) {                                                                  \
+#define CHECK(call)                                                                              \
+  do {                                                                                           \
+    mart_status st_ = (call);                                                                    \
+    if (st_ != MART_OK) {                                                                        \
       fprintf(stderr, "%s failed: %s: %s\n", #call, mart_status_string(st_), mart_last_error()); \
-      return 1;                                                                            \
-    }                                                                                      \
+      return 1;                                                                                  \
+    }                                                                                            \
   } while (0)
 
 static int plan_default_job(void) {
