@@ -112,6 +112,8 @@ class CPUAdamW(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
+        """One AdamW step of every parameter with a gradient: queued on MART's workers, then
+        waited for once. Returns closure()'s loss when a closure is given."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
