@@ -6,6 +6,19 @@
 #define JEMALLOC_NO_DEMANGLE
 #include <jemalloc/jemalloc.h>
 
+// Weak references: the jemalloc arena is used when jemalloc is loaded in the process, and the
+// first-fit arena otherwise. Why: Debian's jemalloc exports malloc and operator new unprefixed
+// and needs static TLS, so libmart.so must not depend on it: it would become the malloc of only
+// part of a C program that links libmart (memory from one allocator freed by the other: the
+// process aborts), and dlopen of libmart (Python's ctypes) fails ("cannot allocate memory in
+// static TLS block"). So libmart.so does not link jemalloc (MART_NO_JEMALLOC in CMakeLists.txt);
+// `mart`, the tests and libmart.a's consumers do, and there these references resolve.
+extern "C" {
+decltype(je_mallctl) je_mallctl __attribute__((weak));
+decltype(je_mallocx) je_mallocx __attribute__((weak));
+decltype(je_sdallocx) je_sdallocx __attribute__((weak));
+}
+
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -16,7 +29,12 @@
 
 namespace mart {
 
+bool jemalloc_loaded() {
+  return &je_mallctl != nullptr && &je_mallocx != nullptr && &je_sdallocx != nullptr;
+}
+
 std::string jemalloc_version() {
+  if (!jemalloc_loaded()) return "jemalloc (not loaded in this process)";
   const char* v = nullptr;
   size_t sz = sizeof(v);
   if (je_mallctl("version", &v, &sz, nullptr, 0) != 0 || v == nullptr) return "jemalloc (unknown)";
@@ -310,6 +328,12 @@ class FirstFitSlabArena final : public SlabArena {
 
 std::unique_ptr<SlabArena> make_jemalloc_arena(char* first_slab, size_t first_slab_len,
                                                size_t retain_grow_limit, std::string* why) {
+  if (!jemalloc_loaded()) {
+    *why =
+        "jemalloc is not loaded in this process (libmart.so does not link it; link jemalloc "
+        "into the program, or LD_PRELOAD it, to use it)";
+    return nullptr;
+  }
   auto arena = std::make_unique<JemallocSlabArena>();
   arena->add_slab(first_slab, first_slab_len);
   if (!arena->create(retain_grow_limit, why)) return nullptr;

@@ -56,5 +56,8 @@ std::unique_ptr<SlabArena> make_first_fit_arena();
 
 // "jemalloc 5.3.0-0-g54eaed1..." from the library actually linked (mallctl "version").
 std::string jemalloc_version();
+// Whether jemalloc is loaded in this process. libmart.so does not link it (jemalloc_arena.cpp
+// says why); without it, make_jemalloc_arena refuses and the first-fit arena serves.
+bool jemalloc_loaded();
 
 }  // namespace mart

@@ -1,0 +1,61 @@
+# Checks a shared library's dynamic symbol table (nm -D --defined-only): every defined symbol must
+# be a mart_* function, and every function mart.h declares (MART_API ... mart_x(...)) must be
+# there. With -DREADELF=readelf, the library must not depend on jemalloc either. Prints each
+# offender and fails.
+# cmake -DNM=nm [-DREADELF=readelf] -DLIB=libmart.so -DHEADER=include/mart/mart.h -P check_exports.cmake
+cmake_minimum_required(VERSION 3.25)
+execute_process(COMMAND ${NM} -D --defined-only ${LIB} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${NM} -D --defined-only ${LIB} failed (${rc})")
+endif()
+string(REPLACE "\n" ";" lines "${out}")
+set(defined)
+set(bad)
+foreach(line ${lines})
+  # "0000000000012340 T mart_version"; symbols with no address (absolute ones) have two fields.
+  if(line MATCHES "([^ ]+)$")
+    set(sym ${CMAKE_MATCH_1})
+    list(APPEND defined ${sym})
+    if(NOT sym MATCHES "^mart_[a-z0-9_]+$")
+      list(APPEND bad ${sym})
+    endif()
+  endif()
+endforeach()
+
+file(READ ${HEADER} header)
+string(REGEX MATCHALL "MART_API[^;(]*[ *](mart_[a-z0-9_]+)\\(" decls "${header}")
+set(missing)
+set(n_declared 0)
+foreach(d ${decls})
+  string(REGEX REPLACE ".*[ *](mart_[a-z0-9_]+)\\($" "\\1" fn "${d}")
+  math(EXPR n_declared "${n_declared} + 1")
+  if(NOT fn IN_LIST defined)
+    list(APPEND missing ${fn})
+  endif()
+endforeach()
+
+if(n_declared LESS 10)
+  message(FATAL_ERROR "found only ${n_declared} MART_API functions in ${HEADER}: the pattern is wrong")
+endif()
+foreach(s ${bad})
+  message("not a mart_ symbol: ${s}")
+endforeach()
+foreach(s ${missing})
+  message("declared in mart.h but not exported: ${s}")
+endforeach()
+if(bad OR missing)
+  list(LENGTH bad nb)
+  list(LENGTH missing nm)
+  message(FATAL_ERROR "${LIB}: ${nb} symbol(s) beyond the C API, ${nm} C API function(s) missing "
+                      "(capi/exports.map lists what libmart.so exports)")
+endif()
+# libmart.so must not depend on jemalloc (memory/jemalloc_arena.cpp says why).
+if(READELF)
+  execute_process(COMMAND ${READELF} -d ${LIB} OUTPUT_VARIABLE dyn RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0 OR dyn MATCHES "NEEDED[^\n]*libjemalloc")
+    message(FATAL_ERROR "${LIB} depends on jemalloc (or ${READELF} -d failed): a C program "
+                        "linking it would mix two mallocs; see memory/jemalloc_arena.cpp")
+  endif()
+endif()
+list(LENGTH defined nd)
+message("${LIB}: exports exactly the ${n_declared} functions of mart.h (${nd} symbols)")
