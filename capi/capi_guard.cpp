@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <new>
 
+#include "common/capacity_error.h"
 #include "common/error.h"
 
 namespace mart::capi {
@@ -33,6 +34,8 @@ mart_status guarded_impl(const char* where, mart_status on_error, void (*invoke)
     return MART_OK;
   } catch (const StatusError& e) {
     return set_error(e.status, w + e.message);
+  } catch (const mart::CapacityError& e) {  // the job does not fit, whatever the call
+    return set_error(MART_ERR_OUT_OF_MEMORY, w + e.what());
   } catch (const mart::Error& e) {
     return set_error(on_error, w + e.what());
   } catch (const std::bad_alloc&) {

@@ -23,8 +23,8 @@ struct StatusError {
 mart_status set_error(mart_status status, const std::string& message);
 
 // Runs body(); mart::Error becomes `on_error` (the category of the call: MART_ERR_CONFIG for
-// config parsing, MART_ERR_IO for files, ...), StatusError its own status, std::bad_alloc
-// MART_ERR_OUT_OF_MEMORY, std::filesystem_error MART_ERR_IO, anything else MART_ERR_INTERNAL.
+// config parsing, MART_ERR_IO for files, ...), StatusError its own status, mart::CapacityError
+// (the job does not fit the device) and std::bad_alloc MART_ERR_OUT_OF_MEMORY, std::filesystem_error MART_ERR_IO, anything else MART_ERR_INTERNAL.
 // `where` names the C function in the message ("mart_session_create: ...").
 mart_status guarded_impl(const char* where, mart_status on_error, void (*invoke)(void*), void* ctx);
 

@@ -7,9 +7,9 @@
 //
 // Where the loader looks, in order (the first library that loads wins):
 //   1. $MART_CUDA_LIBRARY, a full path, when set (then nothing else is tried);
-//   2. libmart_cuda.so next to the running executable, then in its parent directory (test
-//      binaries live in build/tests/<name>/.., the library in build/);
-//   3. the plain soname through the dynamic linker (LD_LIBRARY_PATH, ld.so.cache).
+//   2. next to the shared object holding the loader (libmart.so in a Python process), unless
+//      that is the executable; 3. next to the running executable, then in its parent directory
+//      (tests: build/tests/<name>/..); 4. the plain soname (LD_LIBRARY_PATH, ld.so.cache).
 // A library that does not load, lacks the entry point or reports another interface version is
 // not used; cuda_backend_error() then names every path tried and why each failed (dlerror()).
 //

@@ -1,5 +1,6 @@
 // Loads libmart_cuda.so once, on demand (device/cuda_backend.h says where it looks and why).
 #include <dlfcn.h>
+#include <link.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -29,10 +30,49 @@ std::string executable_dir() {
   return slash == std::string::npos ? "" : path.substr(0, slash);
 }
 
+// Path of the loaded object whose segments hold `addr` ("" for the executable itself, whose
+// dl_iterate_phdr name is empty, or when none does).
+std::string object_path_of(const void* addr) {
+  struct Find {
+    uintptr_t addr;
+    std::string path;
+  } find{reinterpret_cast<uintptr_t>(addr), ""};
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* data) {
+        auto* f = static_cast<Find*>(data);
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          const uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
+          if (ph.p_type == PT_LOAD && f->addr >= lo && f->addr < lo + ph.p_memsz) {
+            f->path = info->dlpi_name ? info->dlpi_name : "";
+            return 1;
+          }
+        }
+        return 0;
+      },
+      &find);
+  return find.path;
+}
+
+// Directory of the shared object this loader is linked into ("" when it is the executable):
+// libmart.so loaded by a Python process lives far from python's binary.
+std::string loader_object_dir() {
+  const std::string path = object_path_of(reinterpret_cast<const void*>(&executable_dir));
+  if (path.empty()) return "";
+  char* real = realpath(path.c_str(), nullptr);  // the name dlopen was given may be relative
+  if (!real) return "";
+  std::string abs(real);
+  std::free(real);
+  const size_t slash = abs.rfind('/');
+  return slash == std::string::npos ? "" : abs.substr(0, slash);
+}
+
 std::vector<std::string> candidate_paths() {
   if (const char* env = std::getenv("MART_CUDA_LIBRARY"); env && *env) return {env};
   std::vector<std::string> out;
   const std::string dir = executable_dir();
+  if (const std::string lib_dir = loader_object_dir(); !lib_dir.empty() && lib_dir != dir)
+    out.push_back(lib_dir + "/" + kCudaBackendSoname);
   if (!dir.empty()) {
     out.push_back(dir + "/" + kCudaBackendSoname);
     const size_t slash = dir.rfind('/');

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "common/capacity_error.h"
 #include "common/error.h"
 #include "common/units.h"
 #include "device/device.h"
@@ -26,7 +27,7 @@ nlohmann::json auto_plan_for_training(JobConfig& cfg, Device& dev, Ops& ops) {
   if (!r.fits) {
     std::string s = "memory.mode auto: " + r.message;
     for (auto& x : r.suggestions) s += " Would fit with: " + x + ".";
-    MART_FAIL(s);
+    MART_FAIL_CAPACITY(s);
   }
   apply_plan(cfg, jp.profile, r.best);
   const auto& k = r.best.plan;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/capacity_error.h"
 #include "common/error.h"
 #include "common/units.h"
 #include "config/block_modes.h"
@@ -99,12 +100,13 @@ void Session::check_capacity(uint64_t need) {
   uint64_t capacity = cfg_.memory.device_capacity;
   if (capacity == 0) capacity = dev_->backend() == Backend::CPU ? need : dev_->free_memory();
   capacity = capacity / DeviceArena::kAlign * DeviceArena::kAlign;
-  MART_CHECK(need <= capacity, "the model does not fit in device memory: it needs ",
+  if (need > capacity)
+    MART_FAIL_CAPACITY("the model does not fit in device memory: it needs ",
              format_bytes(need), " (", budget_.describe(), ") but the capacity is ",
-             format_bytes(capacity),
-             ". Reduce train.micro_batch or train.seq_len, checkpoint "
-             "activations (activations.n_checkpoint), or offload model states (memory.mode: "
-             "manual or auto)");
+                       format_bytes(capacity),
+                       ". Reduce train.micro_batch or train.seq_len, checkpoint "
+                       "activations (activations.n_checkpoint), or offload model states "
+                       "(memory.mode: manual or auto)");
 }
 
 // Pinned host memory: offloaded chunks and swapped activations. It and the CPU Adam threads go on

@@ -123,7 +123,7 @@ typedef struct mart_session_info {
   int32_t micro_batch;   /* B */
   int32_t seq_len;       /* T */
   int32_t grad_accum;    /* micro-batches per step in the job config (any count is accepted) */
-  int32_t vocab_size;    /* V: tokens must lie in [0, V); targets in [0, V) or -1 (ignored) */
+  int32_t vocab_size;    /* V: tokens must lie in [0, V); targets in [0, V) or < 0 (ignored) */
   int32_t n_layer;
   int64_t steps_done;    /* optimizer steps taken (or restored from a checkpoint) */
   uint64_t device_budget_bytes; /* the arena the plan reserved */
@@ -168,31 +168,33 @@ typedef struct mart_step_result {
 
 /* One optimizer step: forward+backward over every micro-batch (gradients accumulate), then
  * clipping and AdamW. `inputs` and `targets` hold n_tokens int32 each, n_tokens a positive
- * multiple of micro_batch*seq_len (one micro-batch per multiple), row-major [mb][B][T]. Tokens
- * outside [0, vocab) or targets outside [0, vocab) other than -1 give MART_ERR_INVALID_ARGUMENT
- * naming the index, before anything changes. A non-finite loss gives MART_ERR_NUMERIC after
- * the step (the weights are then unspecified: reload them). The arrays are only read, and may be
+ * multiple of micro_batch*seq_len (one micro-batch per multiple), row-major [mb][B][T]. A negative
+ * target is ignored (no loss, no gradient); at least one target of the step must be valid. Tokens
+ * outside [0, vocab) or targets >= vocab give MART_ERR_INVALID_ARGUMENT naming the index, before
+ * anything changes. A non-finite loss gives MART_ERR_NUMERIC after the step, which steps_done
+ * counts (the weights are then unspecified: reload them). The arrays are only read, and may be
  * reused as soon as the call returns. */
 MART_API mart_status mart_session_train_step(mart_session* session, const int32_t* inputs,
                                              const int32_t* targets, size_t n_tokens,
                                              mart_step_params params, mart_step_result* out);
 
 /* Forward only: the mean over micro-batches of each micro-batch's mean loss (as `mart train`'s
- * validation). Same array rules as mart_session_train_step. */
+ * validation). Same array rules as mart_session_train_step; every micro-batch needs a valid
+ * target. */
 MART_API mart_status mart_session_eval_loss(mart_session* session, const int32_t* inputs,
                                             const int32_t* targets, size_t n_tokens,
                                             double* out_loss);
 
-/* Forward only: fp32 logits [B, T, V] of one micro-batch into caller memory. n_tokens must be
- * micro_batch*seq_len and n_logits micro_batch*seq_len*vocab_size. */
+/* Forward only: fp32 logits [B, T, V] of one micro-batch of inputs (no targets) into caller
+ * memory. n_tokens must be micro_batch*seq_len and n_logits micro_batch*seq_len*vocab_size. */
 MART_API mart_status mart_session_logits(mart_session* session, const int32_t* inputs,
                                          size_t n_tokens, float* logits, size_t n_logits);
 
 /* The job config's own data stream (synthetic corpus or token shards), so a caller can feed
  * exactly the batches `mart train` would: split 0 training (continues across calls, saved in
- * checkpoints), 1 validation (restarts from its beginning when `restart` is 1). Fills n_tokens
- * inputs and targets, a multiple of micro_batch*seq_len. MART_ERR_CONFIG when the job has no
- * validation data. */
+ * checkpoints; `restart` must be 0), 1 validation (restarts from its beginning when `restart` is
+ * 1). Fills n_tokens inputs and targets, a multiple of micro_batch*seq_len. MART_ERR_CONFIG when
+ * the job has no validation data; MART_ERR_IO when its token shards cannot be read. */
 MART_API mart_status mart_session_next_batch(mart_session* session, int32_t split,
                                              int32_t restart, int32_t* inputs, int32_t* targets,
                                              size_t n_tokens);
@@ -230,10 +232,12 @@ MART_API mart_status mart_session_init_weights(mart_session* session, uint64_t s
 MART_API mart_status mart_session_save_checkpoint(mart_session* session, const char* run_dir,
                                                   char** out_path);
 /* Loads a checkpoint: a checkpoint directory, or a run directory (its latest). Verifies sizes and
- * checksums and that it matches this session's model before changing anything; restores weights,
- * AdamW moments, steps_done and the training data position. */
+ * checksums, that it matches this session's model and that its data position fits this session's
+ * training stream (same seq_len) before changing anything; restores weights, AdamW moments,
+ * steps_done and the training data position. */
 MART_API mart_status mart_session_load_checkpoint(mart_session* session, const char* path);
-/* Hugging Face weights: model.safetensors (F32/BF16/F16) or a directory holding one. */
+/* Hugging Face weights: model.safetensors (F32/BF16/F16) or a directory holding one. Every
+ * tensor's presence, shape and dtype is checked before the first weight changes. */
 MART_API mart_status mart_session_load_hf(mart_session* session, const char* path);
 /* Writes DIR/model.safetensors (fp32) and DIR/config.json, loadable by transformers. */
 MART_API mart_status mart_session_save_hf(mart_session* session, const char* dir);

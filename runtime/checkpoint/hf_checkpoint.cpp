@@ -159,6 +159,9 @@ void save_hf_weights(const ModelSpec& spec, ModelStates& states, const std::stri
 void load_hf_weights(const ModelSpec& spec, ModelStates& states, const std::string& path) {
   SafetensorsFile f(path);
   const std::string prefix = family_traits(spec.cfg.family).hf_optional_prefix;
+  // Every tensor is found and checked before the first is written, so a file that does not fit
+  // the model leaves the weights as they were.
+  std::vector<const TensorView*> found(spec.params.size());
   for (size_t i = 0; i < spec.params.size(); ++i) {
     const ParamInfo& p = spec.params[i];
     std::string name = p.name;
@@ -172,8 +175,15 @@ void load_hf_weights(const ModelSpec& spec, ModelStates& states, const std::stri
     MART_CHECK(t.shape == want, path, ": tensor '", name, "' has shape ",
                nlohmann::json(t.shape).dump(), " but the configured model needs ",
                nlohmann::json(want).dump());
-    std::vector<float> v = to_f32(t);
-    if (p.transpose_io) v = transpose(v, want[0], want[1]);
+    MART_CHECK(t.dtype == DType::F32 || t.dtype == DType::BF16 || t.dtype == DType::F16, path,
+               ": tensor '", name, "' has dtype ", dtype_name(t.dtype),
+               "; model weights must be F32, BF16 or F16");
+    found[i] = &t;
+  }
+  for (size_t i = 0; i < spec.params.size(); ++i) {
+    const ParamInfo& p = spec.params[i];
+    std::vector<float> v = to_f32(*found[i]);
+    if (p.transpose_io) v = transpose(v, p.shape[1], p.shape[0]);
     states.write_param(static_cast<int>(i), v.data());
   }
 }
