@@ -99,7 +99,9 @@ def main():
         print(f"torch env [{res['env_label']}]: {res['alloc_env'] or 'no allocator variables'}")
     print(f"torch {torch_res[0]['torch']}; fused=True: {torch_res[0]['fused']}")
     print("bytes counted per param: 28 for torch and MART same work (read p, g, m, v; write "
-          "p, m, v), 30 for MART's bf16 copy; medians; faults = minor page faults per step")
+          "p, m, v), 30 for MART's bf16 copy; medians;")
+    print("faults = minor page faults per timed step (median over the steps; ~0 when the "
+          "allocator environment took effect)")
     print(f"{'size':>6} {'thr':>3}  {'implementation':52s} {'ms/step':>9} {'Mparam/s':>9} "
           f"{'GB/s':>7} {'faults':>9}")
     summary = []
@@ -111,7 +113,8 @@ def main():
           f"{'as-installed ref':>16}  torch best variant")
     for s in summary:
         ref = f"{s['ratio_reference']:.2f}x" if "ratio_reference" in s else "-"
-        print(f"{s['n'] >> 20:5d}M {s['threads']:3d}  {s['mart_ms']:8.2f} {s['torch_best_ms']:13.2f}"
+        print(f"{s['n'] >> 20:5d}M {s['threads']:3d}  {s['mart_ms']:8.2f} "
+              f"{s['torch_best_ms']:13.2f}"
               f"  {s['ratio']:9.2f}x  {ref:>16}  {s['torch_best']}")
     if summary:
         worst = min(s["ratio"] for s in summary)

@@ -97,7 +97,9 @@ def table(paths):
         for t in sorted({r["threads"] for r in rows if r["n"] == n}):
             cell = [r for r in rows if r["n"] == n and r["threads"] == t]
             for r in cell:
-                name = f"{'mart.torch.CPUAdamW' if r['impl'] == 'mart' else 'torch AdamW ' + r['variant']} [{r['env']}]"
+                impl = ("mart.torch.CPUAdamW" if r["impl"] == "mart"
+                        else "torch AdamW " + r["variant"])
+                name = f"{impl} [{r['env']}]"
                 print(f"{n >> 20:5d}M {t:3d}  {name:40s} {r['median_s'] * 1e3:9.2f} "
                       f"{r['gbps']:7.2f} {r['faults_per_step']:8.0f}")
             m = [r for r in cell if r["impl"] == "mart"]
@@ -116,7 +118,9 @@ def table(paths):
     print(f"{'size':>6} {'tensors':>7} {'thr':>3}  {'CPUAdamW ms':>11} {'GB/s':>6}  "
           f"{'torch best ms':>13} {'GB/s':>6}  {'ratio':>6}  torch best")
     for c in cells:
-        gb = lambda ms: c["n"] * tb.BYTES_PER_PARAM / (ms * 1e-3) * 1e-9  # noqa: E731
+        def gb(ms):
+            return c["n"] * tb.BYTES_PER_PARAM / (ms * 1e-3) * 1e-9
+
         print(f"{c['n'] >> 20:5d}M {c['n_tensors']:7d} {c['threads']:3d}  {c['mart_ms']:11.2f} "
               f"{gb(c['mart_ms']):6.2f}  {c['torch_best_ms']:13.2f} {gb(c['torch_best_ms']):6.2f}"
               f"  {c['ratio']:5.2f}x  {c['torch_best']}")

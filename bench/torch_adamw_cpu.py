@@ -13,7 +13,7 @@ with mmap and gives them back with munmap, so every step page-faults its tempora
 the environment itself (glibc reads it at process start); the shell scripts run it once as
 installed and once with MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ raised (see
 cpu_adam_vs_torch.sh). Each row records the minor page faults per timed step, so a run whose
-environment did not take effect shows it.
+environment did not take effect shows it (the median over the timed steps, as for the time).
 
 Bytes are counted as the minimum AdamW moves, 28 B/param (read p, g, m, v; write p, m, v); the
 temporaries torch's multi-pass implementation also streams are not counted.
@@ -61,16 +61,18 @@ def make_params(numels, seed=0):
 
 
 def time_steps(step, reps, warmup):
-    """Median seconds of step() and the page faults per timed step."""
+    """Median seconds of step() and the median page faults of a timed step: a one-off (the heap
+    growing by one temporary in a late step) does not move either median."""
     for _ in range(warmup):
         step()
-    times = []
-    f0 = faults()
+    times, nfaults = [], []
     for _ in range(reps):
+        f0 = faults()
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times), (faults() - f0) / reps
+        nfaults.append(faults() - f0)
+    return statistics.median(times), statistics.median(nfaults)
 
 
 def time_torch_adamw(params, threads, reps, warmup, **kw):
