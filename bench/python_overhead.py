@@ -109,8 +109,15 @@ def pct(py, la):
 
 def summarise(rounds, pythons):
     """rounds: [{runner: result}], "launcher" and each name in `pythons` in every round."""
+    # "outside the steps" (loop wall - sum of step_s: batches, step params, ctypes, the
+    # launcher's metrics lines) is what the driver itself costs; it hardly depends on the load,
+    # unlike the step times, so on a busy machine it is the figure to trust.
     keys = [("loop wall", lambda r: r["loop_s"]), ("sum of step_s", lambda r: sum(r["step_s"])),
             ("median step_s", lambda r: statistics.median(r["step_s"]))]
+
+    def outside_per_step(r):
+        return (r["loop_s"] - sum(r["step_s"])) / len(r["step_s"])
+
     print()
     print(f"{'round':>5}  {'runner':16s} {'loop wall s':>11} {'sum step_s':>10} "
           f"{'median step_s':>13} {'faults/step':>11} {'iter - step_s (median)':>23}")
@@ -139,7 +146,15 @@ def summarise(rounds, pythons):
                   f"{paired:+.2f}%)")
         same = all(rd["launcher"]["losses"] == rd[py_name]["losses"] for rd in rounds)
         print(f"loss curves identical to the launcher's in every round: {'yes' if same else 'NO'}")
-        worst = max(v["overhead_pct"] for v in res.values())
+        out_la = statistics.median(outside_per_step(rd["launcher"]) for rd in rounds)
+        out_py = statistics.median(outside_per_step(rd[py_name]) for rd in rounds)
+        per_step = res["loop wall"]["launcher"] / len(rounds[0]["launcher"]["step_s"])
+        res["outside_steps_ms"] = {"launcher": out_la * 1e3, "python": out_py * 1e3,
+                                   "diff_pct_of_step": 100 * (out_py - out_la) / per_step}
+        print(f"time outside the steps, per step: {out_py * 1e3:.3f} ms ({py_name}), "
+              f"{out_la * 1e3:.3f} ms (launcher): the driver's own cost, "
+              f"{res['outside_steps_ms']['diff_pct_of_step']:+.3f}% of a launcher step")
+        worst = max(res[name]["overhead_pct"] for name, _ in keys)
         print(f"{py_name}: largest overhead {worst:+.2f}% (target < 2%: "
               f"{'met' if worst < 2 else 'MISSED'})")
         result[py_name] = {"identical_losses": same, "measures": res}
