@@ -20,7 +20,11 @@
 # transparent huge pages, which the MART benchmark's buffers get with madvise, so both sides have
 # the same TLB reach when THP is "madvise"). torch's best over those two environments and over
 # its variants (foreach=False, foreach=True, fused=True where its CPU build accepts it) is the
-# bar. The as-installed run is printed for reference only (REF_REPS, default 5 reps).
+# bar. A third fair environment also sets OMP_WAIT_POLICY=PASSIVE: libgomp's default lets idle
+# workers spin between parallel regions, and torch's step is a string of them (on a busy 2-core
+# machine, 16M at 2 threads: 61-72 ms default, 34-42 ms PASSIVE; MART's launcher sets PASSIVE
+# for itself too). The other runs unset OMP_WAIT_POLICY, so they get libgomp's default. The
+# as-installed run is printed for reference only (REF_REPS, default 5 reps).
 #
 # MART's step allocates nothing (its buffers are made once), so it runs in the plain
 # environment. The numbers are only meaningful on an otherwise idle machine: the load average is
@@ -35,7 +39,8 @@ REF_REPS=${REF_REPS:-5}
 THREADS=${THREADS:-$( (echo 1; nproc) | sort -un | paste -sd,)}
 FAIR_MALLOC=(MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=68719476736)
 THP=(GLIBC_TUNABLES=glibc.malloc.hugetlb=1)
-CLEAN=(-u MALLOC_MMAP_THRESHOLD_ -u MALLOC_TRIM_THRESHOLD_ -u GLIBC_TUNABLES -u LD_PRELOAD)
+CLEAN=(-u MALLOC_MMAP_THRESHOLD_ -u MALLOC_TRIM_THRESHOLD_ -u GLIBC_TUNABLES -u LD_PRELOAD
+  -u OMP_WAIT_POLICY)
 
 if [[ ! -f "$BUILD_DIR/CMakeCache.txt" ]]; then
   if [[ "$BUILD_DIR" == build-cpu ]]; then
@@ -63,7 +68,9 @@ torch_run() {  # label reps warmup env-assignments...
 }
 torch_run malloc-tuned "$REPS" "$WARMUP" "${FAIR_MALLOC[@]}"
 torch_run malloc-tuned+thp "$REPS" "$WARMUP" "${FAIR_MALLOC[@]}" "${THP[@]}"
+torch_run malloc-tuned+thp+passive "$REPS" "$WARMUP" "${FAIR_MALLOC[@]}" "${THP[@]}" \
+  OMP_WAIT_POLICY=PASSIVE
 torch_run as-installed "$REF_REPS" 1
-/usr/bin/python3 bench/adamw_table.py "$out/mart.json" "$out/torch_malloc-tuned.json" \
-  "$out/torch_malloc-tuned+thp.json" "$out/torch_as-installed.json" --reference-env as-installed
+/usr/bin/python3 bench/adamw_table.py "$out/mart.json" "$out"/torch_malloc-tuned*.json \
+  "$out/torch_as-installed.json" --reference-env as-installed
 echo "load after: $(uptime)"

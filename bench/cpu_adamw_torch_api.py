@@ -105,7 +105,7 @@ def table(paths):
             m = [r for r in cell if r["impl"] == "mart"]
             tr = [r for r in cell if r["impl"] == "torch"]
             # CPUAdamW's step does not touch glibc malloc: its runs in the different environments
-            # measure the same thing, so the table takes their median, the slower of two.
+            # measure the same thing, so the table takes their median (of two, the slower).
             ms = statistics.median_high(r["median_s"] for r in m)
             best = min(tr, key=lambda r: r["median_s"])
             ratio = best["median_s"] / ms

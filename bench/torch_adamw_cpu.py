@@ -30,7 +30,10 @@ import torch
 
 BYTES_PER_PARAM = 28
 HYPER = {"lr": 1e-3, "betas": (0.9, 0.95), "eps": 1e-8, "weight_decay": 0.1}
-ALLOC_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES", "LD_PRELOAD")
+# The process environment that decides torch's step time besides the variant: the allocator's
+# and libgomp's wait policy (whether idle OpenMP workers spin or sleep between parallel regions).
+ALLOC_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES", "LD_PRELOAD",
+             "OMP_WAIT_POLICY")
 
 
 def parse_size(s):
@@ -40,7 +43,7 @@ def parse_size(s):
 
 
 def alloc_env():
-    """The allocator variables this process started with (what decides torch's page faults)."""
+    """The variables of ALLOC_ENV this process started with."""
     return {k: os.environ[k] for k in ALLOC_ENV if k in os.environ}
 
 
