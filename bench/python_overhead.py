@@ -176,8 +176,8 @@ def main():
     # No periodic validation: the Python loop does not evaluate (the launcher would, at steps
     # 40, 80 and 120 of the default job, inside its loop).
     overrides = [f"train.steps={a.steps}", "train.eval_every=0"] + a.set
-    if a.python_loop:
-        return python_loop(overrides, a.steps)
+    if a.python_loop:  # the harness passes every override, these two included, as --set
+        return python_loop(a.set, a.steps)
     if not a.mart:
         ap.error("--mart is required")
     env = dict(os.environ)
