@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # MART's CPU AdamW vs PyTorch's CPU AdamW on equal terms, and vs the memory bandwidth a triad
 # measures. Builds bench_cpu_adam, runs it, runs bench/torch_adamw_cpu.py with the same sizes,
-# thread counts and repetitions in three allocator environments, and prints a side-by-side table
-# (bench/adamw_table.py) with the ratio MART / torch's best.
+# thread counts and repetitions in three fair environments and as installed, and prints a table
+# side by side (bench/adamw_table.py) with the ratio MART / torch's best.
 #
 #   bench/cpu_adam_vs_torch.sh                 # build-cpu (the cpu preset), 16M,64M, 1 and nproc
 #   BUILD_DIR=build SIZES=64M REPS=15 THREADS=1,2 bench/cpu_adam_vs_torch.sh
@@ -10,7 +10,8 @@
 # Why the allocator environment: torch's AdamW step allocates temporaries the size of the
 # parameter (64 MiB for 16M params). glibc malloc serves blocks above its mmap threshold (at most
 # 32 MiB by default) with mmap and unmaps them on free, so every step page-faults 16K+ fresh pages
-# per temporary: measured here, a 16M step took 933 ms as installed and 52 ms without the faults.
+# per temporary: measured here (busy machine), a 16M step took 590-1,070 ms as installed and
+# 36-90 ms without the faults.
 # That is the allocator, not AdamW, so torch runs (see the faults column, ~0 when it worked) with
 #   MALLOC_MMAP_THRESHOLD_=4294967296   4 GiB: above any temporary up to 1G params, so glibc
 #                                       serves them from its heap instead of mmap
