@@ -1,25 +1,39 @@
 #!/usr/bin/python3
-"""PyTorch's CPU AdamW, the peer bar for MART's CPU Adam (bench/cpu_adam_vs_torch.sh runs both).
+"""PyTorch's CPU AdamW, the peer of MART's CPU AdamW (bench/cpu_adam_vs_torch.sh and
+bench/cpu_adamw_torch_api.sh run it).
 
-Times torch.optim.AdamW.step() on one flat fp32 parameter of each size, with foreach=True,
-foreach=False and, where the installed torch accepts it on CPU, fused=True; same hyperparameters
-as bench_cpu_adam (lr 1e-3, betas 0.9/0.95, eps 1e-8, weight_decay 0.1); median after warmup.
-Bytes are counted as the minimum AdamW needs, 28 B/param (read p, g, m, v; write p, m, v): the
-temporaries torch's multi-pass implementation allocates and streams are not counted.
+Times torch.optim.AdamW.step() with foreach=False, foreach=True and, where the installed torch
+accepts it on CPU, fused=True; the same hyperparameters as bench_cpu_adam (lr 1e-3, betas
+0.9/0.95, eps 1e-8, weight_decay 0.1); the median of --reps steps after --warmup steps.
 
-With --mart-json (the file bench_cpu_adam --json wrote) it prints the side-by-side table and the
-ratios MART/torch-best (params/s) and MART/triad (GB/s).
+The process's allocator environment matters more than the variant: torch's step allocates
+temporaries the size of each parameter, and glibc malloc, as installed, serves blocks over 32 MiB
+with mmap and gives them back with munmap, so every step page-faults its temporaries in afresh
+(a 16M-parameter step: ~930 ms as installed, ~50 ms without the faults). This script cannot set
+the environment itself (glibc reads it at process start); the shell scripts run it once as
+installed and once with MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ raised (see
+cpu_adam_vs_torch.sh). Each row records the minor page faults per timed step, so a run whose
+environment did not take effect shows it (the median over the timed steps, as for the time).
+
+Bytes are counted as the minimum AdamW moves, 28 B/param (read p, g, m, v; write p, m, v); the
+temporaries torch's multi-pass implementation also streams are not counted.
 """
 import argparse
 import json
+import os
+import resource
 import statistics
 import sys
 import time
 
 import torch
 
-TORCH_BYTES_PER_PARAM = 28
-HEADLINE = "f32g_bf16out"  # MART config compared against torch: fp32 grads, bf16 param copy out
+BYTES_PER_PARAM = 28
+HYPER = {"lr": 1e-3, "betas": (0.9, 0.95), "eps": 1e-8, "weight_decay": 0.1}
+# The process environment that decides torch's step time besides the variant: the allocator's
+# and libgomp's wait policy (whether idle OpenMP workers spin or sleep between parallel regions).
+ALLOC_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES", "LD_PRELOAD",
+             "OMP_WAIT_POLICY")
 
 
 def parse_size(s):
@@ -28,111 +42,104 @@ def parse_size(s):
     return int(s[:-1]) * units[s[-1].upper()] if s[-1].upper() in units else int(s)
 
 
-def time_step(n, threads, reps, warmup, **kw):
-    torch.set_num_threads(threads)
-    g = torch.Generator().manual_seed(0)
-    p = torch.nn.Parameter(torch.randn(n, generator=g) * 0.02)
-    p.grad = torch.randn(n, generator=g) * 1e-2
-    opt = torch.optim.AdamW([p], lr=1e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1, **kw)
+def alloc_env():
+    """The variables of ALLOC_ENV this process started with."""
+    return {k: os.environ[k] for k in ALLOC_ENV if k in os.environ}
+
+
+def faults():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_minflt + r.ru_majflt
+
+
+def make_params(numels, seed=0):
+    """fp32 parameters [numel] each with fp32 grads; values in a realistic range."""
+    g = torch.Generator().manual_seed(seed)
+    ps = []
+    for n in numels:
+        p = torch.nn.Parameter(torch.randn(n, generator=g) * 0.02)
+        p.grad = torch.randn(n, generator=g) * 1e-2
+        ps.append(p)
+    return ps
+
+
+def time_steps(step, reps, warmup):
+    """Median seconds of step() and the median page faults of a timed step: a one-off (the heap
+    growing by one temporary in a late step) does not move either median."""
     for _ in range(warmup):
-        opt.step()
-    times = []
+        step()
+    times, nfaults = [], []
     for _ in range(reps):
+        f0 = faults()
         t0 = time.perf_counter()
-        opt.step()
+        step()
         times.append(time.perf_counter() - t0)
-    del opt, p
-    return statistics.median(times)
+        nfaults.append(faults() - f0)
+    return statistics.median(times), statistics.median(nfaults)
+
+
+def time_torch_adamw(params, threads, reps, warmup, **kw):
+    torch.set_num_threads(threads)
+    opt = torch.optim.AdamW(params, **HYPER, **kw)
+    s, f = time_steps(opt.step, reps, warmup)
+    opt.state.clear()  # give the moments back before the next variant allocates its own
+    return s, f
 
 
 def variants():
-    v = [("foreach", {"foreach": True}), ("for-loop", {"foreach": False})]
-    try:  # torch 1.13's AdamW has no `fused` argument; 2.x accepts it (CPU since 2.4)
+    """[(name, kwargs)] torch accepts on CPU, and a note on fused=True."""
+    v = [("foreach=False", {"foreach": False}), ("foreach=True", {"foreach": True})]
+    try:  # torch 1.13's AdamW has no `fused` argument; 2.x accepts it (on CPU since 2.4)
         p = torch.nn.Parameter(torch.zeros(16))
         p.grad = torch.zeros(16)
         torch.optim.AdamW([p], fused=True).step()
-        v.append(("fused", {"fused": True}))
-        fused_note = "accepted"
+        v.append(("fused=True", {"fused": True}))
+        note = "accepted"
     except (TypeError, RuntimeError, ValueError) as e:
-        fused_note = f"not available on CPU in torch {torch.__version__} ({type(e).__name__}: {e})"
-    return v, fused_note
+        note = f"not available on CPU in torch {torch.__version__} ({type(e).__name__}: {e})"
+    return v, note
+
+
+def row(variant, env_label, n, threads, seconds, faults_per_step):
+    return {"impl": "torch", "variant": variant, "env": env_label, "n": n, "threads": threads,
+            "median_s": seconds, "elems_per_s": n / seconds,
+            "gbps": n * BYTES_PER_PARAM / seconds * 1e-9, "bytes_per_elem": BYTES_PER_PARAM,
+            "faults_per_step": faults_per_step}
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="16M,64M")
-    ap.add_argument("--threads", default="")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="16M,64M", help="one flat fp32 parameter of each size")
+    ap.add_argument("--threads", default="", help="comma list; default torch's own count")
     ap.add_argument("--reps", type=int, default=9)
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--mart-json", default="")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--env-label", required=True, help="names the allocator environment")
     ap.add_argument("--json-out", default="")
     a = ap.parse_args()
     sizes = [parse_size(s) for s in a.sizes.split(",")]
     threads = [int(t) for t in a.threads.split(",")] if a.threads else [torch.get_num_threads()]
     vs, fused_note = variants()
-    print(f"torch {torch.__version__}; fused=True: {fused_note}", flush=True)
+    print(f"torch {torch.__version__} [{a.env_label}] allocator env {alloc_env() or 'none'}; "
+          f"fused=True: {fused_note}", flush=True)
     rows = []
     for n in sizes:
+        params = make_params([n])
         for t in threads:
             for name, kw in vs:
-                s = time_step(n, t, a.reps, a.warmup, **kw)
-                r = {"variant": name, "n": n, "threads": t, "median_s": s, "elems_per_s": n / s,
-                     "gbps": n * TORCH_BYTES_PER_PARAM / s * 1e-9}
+                s, f = time_torch_adamw(params, t, a.reps, a.warmup, **kw)
+                r = row(name, a.env_label, n, t, s, f)
                 rows.append(r)
-                print(f"torch  {name:9s} {n >> 20:5d}M {t:2d} thr  {s * 1e3:9.2f} ms  "
-                      f"{n / s * 1e-6:8.1f} Mparam/s  {r['gbps']:6.2f} GB/s", flush=True)
+                print(f"torch {name:13s} {n >> 20:5d}M {t:2d} thr  {s * 1e3:9.2f} ms  "
+                      f"{n / s * 1e-6:8.1f} Mparam/s  {r['gbps']:6.2f} GB/s  "
+                      f"{f:8.0f} faults/step", flush=True)
+        del params
     result = {"bench": "torch_adamw_cpu", "torch": torch.__version__, "fused": fused_note,
-              "reps": a.reps, "warmup": a.warmup, "rows": rows}
+              "env_label": a.env_label, "alloc_env": alloc_env(), "reps": a.reps,
+              "warmup": a.warmup, "rows": rows}
     print("JSON " + json.dumps(result))
     if a.json_out:
         with open(a.json_out, "w") as f:
             json.dump(result, f)
-    if a.mart_json:
-        with open(a.mart_json) as f:
-            table(json.load(f), result)
-
-
-def table(mart, torch_res):
-    """Side-by-side table per (size, threads) and the two bars."""
-    mrows = mart["rows"]
-    triad = {}
-    for r in mrows:
-        if r["kind"] == "triad":
-            triad[r["threads"]] = max(triad.get(r["threads"], 0.0), r["gbps"])
-    print()
-    print(f"{'size':>6} {'thr':>3}  {'implementation':34s} {'ms/step':>9} {'Mparam/s':>9} "
-          f"{'GB/s':>7}")
-    worst_torch, worst_triad = None, None
-    for n in sorted({r["n"] for r in torch_res["rows"]}):
-        for t in sorted({r["threads"] for r in torch_res["rows"] if r["n"] == n}):
-            lines = []
-            for r in mrows:
-                if r["kind"] == "adamw" and r["n"] == n and r["mode"] == "pool" and r["threads"] == t:
-                    lines.append((f"MART {r['config']} ({r['isa']})", r))
-            tr = [r for r in torch_res["rows"] if r["n"] == n and r["threads"] == t]
-            for r in tr:
-                lines.append((f"torch AdamW {r['variant']}", r))
-            for name, r in lines:
-                print(f"{n >> 20:5d}M {t:3d}  {name:34s} {r['median_s'] * 1e3:9.2f} "
-                      f"{r['elems_per_s'] * 1e-6:9.1f} {r['gbps']:7.2f}")
-            head = [r for name, r in lines if name.startswith(f"MART {HEADLINE}")]
-            if not head or not tr:
-                continue
-            best = max(tr, key=lambda r: r["elems_per_s"])
-            vs_torch = head[0]["elems_per_s"] / best["elems_per_s"]
-            vs_triad = head[0]["gbps"] / triad[t] if t in triad else float("nan")
-            print(f"{'':11s} MART {HEADLINE} / torch best ({best['variant']}): {vs_torch:.2f}x "
-                  f"params/s   (bar >= 2x: {'met' if vs_torch >= 2 else 'MISSED'})")
-            print(f"{'':11s} MART {HEADLINE} / triad ({triad.get(t, float('nan')):.2f} GB/s at "
-                  f"{t} thr): {vs_triad:.2f}   (bar >= 0.70: "
-                  f"{'met' if vs_triad >= 0.7 else 'MISSED'})")
-            worst_torch = vs_torch if worst_torch is None else min(worst_torch, vs_torch)
-            worst_triad = vs_triad if worst_triad is None else min(worst_triad, vs_triad)
-    print()
-    print(f"best triad {mart['best_triad_gbps']:.2f} GB/s, best MART AdamW "
-          f"{mart['best_adamw_gbps']:.2f} GB/s: ratio {mart['ratio_adamw_triad']:.2f}")
-    if worst_torch is not None:
-        print(f"worst cell: MART/torch-best {worst_torch:.2f}x, MART/triad {worst_triad:.2f}")
 
 
 if __name__ == "__main__":
