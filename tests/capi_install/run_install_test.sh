@@ -22,8 +22,11 @@ run() {  # run NAME EXE: runs it, shows its output, requires "consumer ok"
   grep -qx "consumer ok" <<<"$out" || { echo "FAIL: $1 did not print 'consumer ok'"; exit 1; }
 }
 loads_from_prefix() {  # the dynamic linker resolves libmart.so.0 inside the prefix
-  ldd "$2" | grep -q "libmart.so.0 => $prefix/lib/libmart.so.0" ||
-    { echo "FAIL: $1 does not load libmart from $prefix/lib:"; ldd "$2"; exit 1; }
+  # ldd's whole output first: `ldd | grep -q` under pipefail fails when grep exits early (SIGPIPE).
+  local deps
+  deps=$(ldd "$2")
+  grep -q "libmart.so.0 => $prefix/lib/libmart.so.0" <<<"$deps" ||
+    { echo "FAIL: $1 does not load libmart from $prefix/lib:"; echo "$deps"; exit 1; }
 }
 
 "$cmake" --install "$build" --prefix "$prefix" >/dev/null
@@ -57,6 +60,6 @@ deps=()
 for l in "${slibs[@]}"; do [[ $l == -lmart ]] || deps+=("$l"); done
 "$cc" -std=c11 "${sanflags[@]}" "$src/consumer.c" "${cflags[@]}" "$prefix/lib/libmart.a" "${deps[@]}" \
   -o "$tmp/pc_static"
-if ldd "$tmp/pc_static" | grep -q libmart; then echo "FAIL: pc_static loads libmart.so"; exit 1; fi
+if grep -q libmart <<<"$(ldd "$tmp/pc_static")"; then echo "FAIL: pc_static loads libmart.so"; exit 1; fi
 run pkgconfig-static "$tmp/pc_static"
 echo "install test: 4 consumers ok"
