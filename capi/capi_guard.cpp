@@ -14,9 +14,13 @@ namespace {
 thread_local std::string t_last_error;
 }  // namespace
 
-const char* last_error_text() { return t_last_error.c_str(); }
+const char* last_error_text() {
+  return t_last_error.c_str();
+}
 
-void fail(mart_status status, const std::string& message) { throw StatusError{status, message}; }
+void fail(mart_status status, const std::string& message) {
+  throw StatusError{status, message};
+}
 
 mart_status set_error(mart_status status, const std::string& message) {
   try {

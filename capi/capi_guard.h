@@ -31,7 +31,8 @@ mart_status guarded_impl(const char* where, mart_status on_error, void (*invoke)
 
 template <class F>
 mart_status guarded(const char* where, mart_status on_error, F&& body) {
-  return guarded_impl(where, on_error, [](void* c) { (*static_cast<F*>(c))(); }, &body);
+  return guarded_impl(
+      where, on_error, [](void* c) { (*static_cast<F*>(c))(); }, &body);
 }
 
 // Live handles of one kind (sessions, adamw objects). Thread-safe.

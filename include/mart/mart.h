@@ -41,7 +41,8 @@
 #define MART_VERSION_MAJOR 0
 #define MART_VERSION_MINOR 1
 #define MART_VERSION_PATCH 0
-#define MART_VERSION_NUMBER (MART_VERSION_MAJOR * 10000 + MART_VERSION_MINOR * 100 + MART_VERSION_PATCH)
+#define MART_VERSION_NUMBER \
+  (MART_VERSION_MAJOR * 10000 + MART_VERSION_MINOR * 100 + MART_VERSION_PATCH)
 
 #if defined(_WIN32)
 #define MART_API
@@ -119,13 +120,13 @@ MART_API mart_status mart_session_destroy(mart_session* session);
 /* The shapes a session trains with: token arrays are n_micro_batches x micro_batch x seq_len. */
 typedef struct mart_session_info {
   int64_t n_params;
-  int32_t n_tensors;     /* parameter tensors (see mart_session_param_info) */
-  int32_t micro_batch;   /* B */
-  int32_t seq_len;       /* T */
-  int32_t grad_accum;    /* micro-batches per step in the job config (any count is accepted) */
-  int32_t vocab_size;    /* V: tokens must lie in [0, V); targets in [0, V) or < 0 (ignored) */
+  int32_t n_tensors;   /* parameter tensors (see mart_session_param_info) */
+  int32_t micro_batch; /* B */
+  int32_t seq_len;     /* T */
+  int32_t grad_accum;  /* micro-batches per step in the job config (any count is accepted) */
+  int32_t vocab_size;  /* V: tokens must lie in [0, V); targets in [0, V) or < 0 (ignored) */
   int32_t n_layer;
-  int64_t steps_done;    /* optimizer steps taken (or restored from a checkpoint) */
+  int64_t steps_done;           /* optimizer steps taken (or restored from a checkpoint) */
   uint64_t device_budget_bytes; /* the arena the plan reserved */
   uint64_t peak_device_bytes;   /* the arena's high-water mark so far (measured) */
   uint64_t pinned_host_bytes;   /* offloaded chunks plus swapped activations */
@@ -159,11 +160,11 @@ MART_API mart_status mart_session_step_params(mart_session* session, int64_t ste
                                               mart_step_params* out);
 
 typedef struct mart_step_result {
-  double loss;      /* mean cross-entropy over the valid targets of the whole step */
-  float grad_norm;  /* global gradient norm before clipping */
-  uint64_t tokens;  /* valid targets */
-  double seconds;   /* wall time of the step, device synchronised */
-  int64_t step;     /* steps_done after this step */
+  double loss;     /* mean cross-entropy over the valid targets of the whole step */
+  float grad_norm; /* global gradient norm before clipping */
+  uint64_t tokens; /* valid targets */
+  double seconds;  /* wall time of the step, device synchronised */
+  int64_t step;    /* steps_done after this step */
 } mart_step_result;
 
 /* One optimizer step: forward+backward over every micro-batch (gradients accumulate), then
@@ -172,8 +173,8 @@ typedef struct mart_step_result {
  * target is ignored (no loss, no gradient); at least one target of the step must be valid. Tokens
  * outside [0, vocab) or targets >= vocab give MART_ERR_INVALID_ARGUMENT naming the index, before
  * anything changes. A non-finite loss or gradient norm gives MART_ERR_NUMERIC (the weights and
- * steps_done are then unspecified: reload them, e.g. with mart_session_load_checkpoint). The arrays are only read, and may be
- * reused as soon as the call returns. */
+ * steps_done are then unspecified: reload them, e.g. with mart_session_load_checkpoint). The arrays
+ * are only read, and may be reused as soon as the call returns. */
 MART_API mart_status mart_session_train_step(mart_session* session, const int32_t* inputs,
                                              const int32_t* targets, size_t n_tokens,
                                              mart_step_params params, mart_step_result* out);
@@ -195,16 +196,15 @@ MART_API mart_status mart_session_logits(mart_session* session, const int32_t* i
  * checkpoints; `restart` must be 0), 1 validation (restarts from its beginning when `restart` is
  * 1). Fills n_tokens inputs and targets, a multiple of micro_batch*seq_len. MART_ERR_CONFIG when
  * the job has no validation data; MART_ERR_IO when its token shards cannot be read. */
-MART_API mart_status mart_session_next_batch(mart_session* session, int32_t split,
-                                             int32_t restart, int32_t* inputs, int32_t* targets,
-                                             size_t n_tokens);
+MART_API mart_status mart_session_next_batch(mart_session* session, int32_t split, int32_t restart,
+                                             int32_t* inputs, int32_t* targets, size_t n_tokens);
 
 /* ---- parameters by Hugging Face name ------------------------------------------------------ */
 
 typedef struct mart_param_info {
-  const char* name;   /* Hugging Face name; owned by the session, valid while it lives */
+  const char* name; /* Hugging Face name; owned by the session, valid while it lives */
   int32_t ndim;
-  int64_t shape[4];   /* Hugging Face layout (GPT-2 Conv1D weights are [in, out]) */
+  int64_t shape[4]; /* Hugging Face layout (GPT-2 Conv1D weights are [in, out]) */
   int64_t numel;
 } mart_param_info;
 
@@ -242,7 +242,8 @@ MART_API mart_status mart_session_load_hf(mart_session* session, const char* pat
 /* Writes DIR/model.safetensors (fp32) and DIR/config.json, loadable by transformers. */
 MART_API mart_status mart_session_save_hf(mart_session* session, const char* dir);
 
-/* ---- planning (no device needed) -------------------------------------------------------------- */
+/* ---- planning (no device needed) --------------------------------------------------------------
+ */
 
 typedef struct mart_plan_params {
   const char* config_path; /* as mart_session_params */
@@ -278,7 +279,8 @@ MART_API mart_profile_params mart_profile_default_params(void);
  * profile JSON that `mart profile` writes; pass it to mart_plan as a file. Caller frees. */
 MART_API mart_status mart_profile(mart_profile_params params, char** out_json);
 
-/* ---- components: pinned host memory ----------------------------------------------------------- */
+/* ---- components: pinned host memory -----------------------------------------------------------
+ */
 
 /* `bytes` of NUMA-local host memory, 64-byte aligned, on NUMA node `numa_node` (OS index; -1:
  * the node nearest CUDA device 0, or the first node without one). Pinned (page-locked and
