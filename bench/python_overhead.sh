@@ -31,7 +31,7 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; $(date -u '+%F %H:%M UTC')"
 echo "launcher: $BUILD_DIR/mart; libmart: $MART_LIBRARY; LD_PRELOAD=${LD_PRELOAD:-unset}"
 echo "load before: $(uptime)"
-JEMALLOC=${JEMALLOC-$(/sbin/ldconfig -p | awk '/libjemalloc.so.2 /{print $NF; exit}')}
+JEMALLOC=${JEMALLOC-$(/sbin/ldconfig -p | awk '/libjemalloc.so.2 / && !found {print $NF; found = 1}')}
 /usr/bin/python3 bench/python_overhead.py --mart "$BUILD_DIR/mart" --rounds "$ROUNDS" \
   ${JEMALLOC:+--jemalloc "$JEMALLOC"} \
   --steps "$STEPS" "$@"
