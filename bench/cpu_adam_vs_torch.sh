@@ -10,8 +10,8 @@
 # Why the allocator environment: torch's AdamW step allocates temporaries the size of the
 # parameter (64 MiB for 16M params). glibc malloc serves blocks above its mmap threshold (at most
 # 32 MiB by default) with mmap and unmaps them on free, so every step page-faults 16K+ fresh pages
-# per temporary: measured here (busy machine), a 16M step took 590-1,070 ms as installed and
-# 36-90 ms without the faults.
+# per temporary: measured here (idle, 1 thread, 2026-12-06), a 16M step took 409-412 ms as
+# installed and 32-40 ms without the faults (docs/PERFORMANCE.md, issue-12 section).
 # That is the allocator, not AdamW, so torch runs (see the faults column, ~0 when it worked) with
 #   MALLOC_MMAP_THRESHOLD_=4294967296   4 GiB: above any temporary up to 1G params, so glibc
 #                                       serves them from its heap instead of mmap
