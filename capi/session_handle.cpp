@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "config/job_config.h"
+#include "runtime/data/job_data.h"
 
 namespace mart::capi {
 namespace {
@@ -60,28 +61,10 @@ void unregister_session(mart_session* h) {
 namespace {
 
 void build_data(mart_session& h) {
-  const JobConfig& cfg = h.session->config();
-  LoaderOptions lo;
-  lo.batch_size = cfg.train.micro_batch;
-  lo.seq_len = cfg.train.seq_len;
-  lo.vocab_size = static_cast<uint32_t>(cfg.model.vocab_size);
-  if (cfg.data.source == "synthetic") {
-    MarkovSpec ms;
-    ms.vocab = cfg.data.synthetic_vocab;
-    ms.order = cfg.data.synthetic_order;
-    ms.branching = cfg.data.synthetic_branching;
-    ms.seed = cfg.data.synthetic_seed;
-    h.markov = std::make_shared<MarkovSource>(ms);
-    h.train_data =
-        std::make_unique<DataLoader>(DataLoader::from_markov(h.markov, cfg.train.seed, lo));
-    h.val_data = std::make_unique<DataLoader>(
-        DataLoader::from_markov(h.markov, cfg.train.seed ^ 0x76616c6964ull, lo));
-  } else {
-    h.train_data =
-        std::make_unique<DataLoader>(DataLoader::from_shards(cfg.data.train_pattern, lo));
-    if (!cfg.data.val_pattern.empty())
-      h.val_data = std::make_unique<DataLoader>(DataLoader::from_shards(cfg.data.val_pattern, lo));
-  }
+  JobData d = make_job_data(h.session->config());
+  h.markov = std::move(d.markov);
+  h.train_data = std::move(d.train);
+  h.val_data = std::move(d.val);
   h.data_built = true;
 }
 

@@ -20,6 +20,7 @@
 #include "runtime/checkpoint/hf_checkpoint.h"
 #include "runtime/checkpoint/train_checkpoint.h"
 #include "runtime/data/data_loader.h"
+#include "runtime/data/job_data.h"
 #include "runtime/data/markov_corpus.h"
 #include "runtime/lr_schedule.h"
 #include "runtime/session.h"
@@ -81,27 +82,10 @@ struct Trainer::Impl {
     session = std::make_unique<Session>(cfg, std::move(so));
     cfg = session->config();  // memory.mode auto: the plan
 
-    LoaderOptions lo;
-    lo.batch_size = cfg.train.micro_batch;
-    lo.seq_len = cfg.train.seq_len;
-    lo.vocab_size = static_cast<uint32_t>(cfg.model.vocab_size);
-    if (cfg.data.source == "synthetic") {
-      MarkovSpec ms;
-      ms.vocab = cfg.data.synthetic_vocab;
-      ms.order = cfg.data.synthetic_order;
-      ms.branching = cfg.data.synthetic_branching;
-      ms.seed = cfg.data.synthetic_seed;
-      markov = std::make_shared<MarkovSource>(ms);
-      train_data =
-          std::make_unique<DataLoader>(DataLoader::from_markov(markov, cfg.train.seed, lo));
-      val_data = std::make_unique<DataLoader>(
-          DataLoader::from_markov(markov, cfg.train.seed ^ 0x76616c6964ull, lo));
-    } else {
-      train_data =
-          std::make_unique<DataLoader>(DataLoader::from_shards(cfg.data.train_pattern, lo));
-      if (!cfg.data.val_pattern.empty())
-        val_data = std::make_unique<DataLoader>(DataLoader::from_shards(cfg.data.val_pattern, lo));
-    }
+    JobData data = make_job_data(cfg);
+    markov = std::move(data.markov);
+    train_data = std::move(data.train);
+    val_data = std::move(data.val);
 
     if (opt.resume) {
       st = load_checkpoint(latest_checkpoint(opt.run_dir), session->spec(), session->states());

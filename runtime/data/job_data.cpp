@@ -1,0 +1,30 @@
+#include "runtime/data/job_data.h"
+
+namespace mart {
+
+JobData make_job_data(const JobConfig& cfg) {
+  LoaderOptions lo;
+  lo.batch_size = cfg.train.micro_batch;
+  lo.seq_len = cfg.train.seq_len;
+  lo.vocab_size = static_cast<uint32_t>(cfg.model.vocab_size);
+  JobData d;
+  if (cfg.data.source == "synthetic") {
+    MarkovSpec ms;
+    ms.vocab = cfg.data.synthetic_vocab;
+    ms.order = cfg.data.synthetic_order;
+    ms.branching = cfg.data.synthetic_branching;
+    ms.seed = cfg.data.synthetic_seed;
+    auto markov = std::make_shared<const MarkovSource>(ms);
+    d.train = std::make_unique<DataLoader>(DataLoader::from_markov(markov, cfg.train.seed, lo));
+    d.val = std::make_unique<DataLoader>(
+        DataLoader::from_markov(markov, cfg.train.seed ^ kValidationSeedXor, lo));
+    d.markov = std::move(markov);
+  } else {
+    d.train = std::make_unique<DataLoader>(DataLoader::from_shards(cfg.data.train_pattern, lo));
+    if (!cfg.data.val_pattern.empty())
+      d.val = std::make_unique<DataLoader>(DataLoader::from_shards(cfg.data.val_pattern, lo));
+  }
+  return d;
+}
+
+}  // namespace mart
