@@ -172,8 +172,8 @@ typedef struct mart_step_result {
  * target is ignored (no loss, no gradient); at least one target of the step must be valid. Tokens
  * outside [0, vocab) or targets >= vocab give MART_ERR_INVALID_ARGUMENT naming the index, before
  * anything changes. A non-finite loss or gradient norm gives MART_ERR_NUMERIC (the weights and
- * steps_done are then unspecified: reload them, e.g. with mart_session_load_checkpoint). The arrays are only read, and may be
- * reused as soon as the call returns. */
+ * steps_done are then unspecified: reload them, e.g. with mart_session_load_checkpoint). The
+ * arrays are only read, and may be reused as soon as the call returns. */
 MART_API mart_status mart_session_train_step(mart_session* session, const int32_t* inputs,
                                              const int32_t* targets, size_t n_tokens,
                                              mart_step_params params, mart_step_result* out);
