@@ -21,7 +21,8 @@
  *
  * Threads
  * - mart_version*, mart_status_string, mart_last_error, mart_string_free, mart_host_alloc,
- *   mart_host_free, mart_plan and the *_default_params functions are thread-safe.
+ *   mart_host_free, mart_plan, mart_profile, mart_session_create, mart_adamw_create and the
+ *   *_default_params functions are thread-safe (the create calls each make a new handle).
  * - A mart_session or mart_adamw is used by one thread at a time. A call that finds its handle
  *   busy in another thread returns MART_ERR_BUSY at once and changes nothing (it is not queued).
  *   Different handles may be used from different threads at the same time. On the CPU backend,
@@ -276,7 +277,8 @@ typedef struct mart_profile_params {
 MART_API mart_profile_params mart_profile_default_params(void);
 
 /* Measures the job's model and this machine on the configured backend (seconds) and returns the
- * profile JSON that `mart profile` writes; pass it to mart_plan as a file. Caller frees. */
+ * profile JSON that `mart profile` writes; pass it to mart_plan as a file. Caller frees.
+ * Thread-safe, but it times this machine: other work running meanwhile skews the figures. */
 MART_API mart_status mart_profile(mart_profile_params params, char** out_json);
 
 /* ---- components: pinned host memory -----------------------------------------------------------
