@@ -117,6 +117,10 @@ class Loading(unittest.TestCase):
                 "p = mart.pinned_zeros(1000); s = mart.Session(overrides=%r)\n"
                 "print(s.train_step(*s.next_batch(n_micro_batches=2)).loss)" % (TINY,))
         env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "GLIBC_TUNABLES")}
+        # Sanitizer builds (tests/CMakeLists.txt) preload the sanitizer runtimes: keep those.
+        keep = [p for p in os.environ.get("LD_PRELOAD", "").split(":") if "san" in p]
+        if keep:
+            env["LD_PRELOAD"] = ":".join(keep)
         if subprocess.run([sys.executable, "-c", "import torch"], env=env).returncode != 0:
             code = code.replace("import torch, ", "import ")
         p = subprocess.run([sys.executable, "-c", code], env=env, text=True,
