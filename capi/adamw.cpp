@@ -40,7 +40,8 @@ struct AdamwTensor {
 };
 
 mart::capi::HandleRegistry& registry() {
-  static mart::capi::HandleRegistry r;
+  static mart::capi::HandleRegistry r(
+      {"adamw", "mart_adamw", "mart_adamw_create", "mart_adamw_destroy"});
   return r;
 }
 
@@ -56,12 +57,8 @@ struct mart_adamw {
 
 namespace {
 
-void require_live(const mart_adamw* a) {
-  if (!a || !registry().contains(a))
-    fail(MART_ERR_INVALID_HANDLE,
-         a ? "the mart_adamw handle was destroyed (or never created by mart_adamw_create)"
-           : "the mart_adamw handle is NULL (create one with mart_adamw_create)");
-}
+// Holds a live mart_adamw busy for the duration of a call (capi_guard.h).
+using AdamwLease = mart::capi::HandleLease<mart_adamw>;
 
 AdamwTensor& tensor_of(mart_adamw* a, int64_t id) {
   if (id < 0 || static_cast<uint64_t>(id) >= a->tensors.size())
@@ -164,19 +161,14 @@ mart_status mart_adamw_create(mart_adamw_params params, mart_adamw** out) {
 mart_status mart_adamw_destroy(mart_adamw* adamw) {
   return guarded("mart_adamw_destroy", MART_ERR_INTERNAL, [&] {
     if (!adamw) return;
-    require_live(adamw);
-    {
-      mart::capi::BusyScope busy(adamw->busy, "mart_adamw");
-      registry().remove(adamw);  // later calls get MART_ERR_INVALID_HANDLE
-    }
-    delete adamw;  // the pool drains its queue first (member order)
+    registry().acquire_and_remove(adamw);  // later calls get MART_ERR_INVALID_HANDLE
+    delete adamw;                          // the pool drains its queue first (member order)
   });
 }
 
 mart_status mart_adamw_add_tensor(mart_adamw* adamw, size_t numel, int64_t* out_id) {
   return guarded("mart_adamw_add_tensor", MART_ERR_INVALID_ARGUMENT, [&] {
-    require_live(adamw);
-    mart::capi::BusyScope busy(adamw->busy, "mart_adamw");
+    AdamwLease lease(registry(), adamw);
     require_arg(out_id, "out_id");
     if (numel > kMaxNumel)
       fail(MART_ERR_OUT_OF_MEMORY, str("a tensor of ", numel, " elements is beyond any machine ",
@@ -196,8 +188,7 @@ mart_status mart_adamw_add_tensor(mart_adamw* adamw, size_t numel, int64_t* out_
 mart_status mart_adamw_step_async(mart_adamw* adamw, int64_t id, float* param, const float* grad,
                                   size_t numel, mart_adamw_step_params params) {
   return guarded("mart_adamw_step_async", MART_ERR_INVALID_ARGUMENT, [&] {
-    require_live(adamw);
-    mart::capi::BusyScope busy(adamw->busy, "mart_adamw");
+    AdamwLease lease(registry(), adamw);
     AdamwTensor& t = tensor_of(adamw, id);
     require_numel(t, id, numel);
     if (t.queued)
@@ -225,8 +216,7 @@ mart_status mart_adamw_step_async(mart_adamw* adamw, int64_t id, float* param, c
 
 mart_status mart_adamw_wait(mart_adamw* adamw) {
   return guarded("mart_adamw_wait", MART_ERR_INTERNAL, [&] {
-    require_live(adamw);
-    mart::capi::BusyScope busy(adamw->busy, "mart_adamw");
+    AdamwLease lease(registry(), adamw);
     wait_all(adamw);
   });
 }
@@ -234,8 +224,7 @@ mart_status mart_adamw_wait(mart_adamw* adamw) {
 mart_status mart_adamw_get_state(mart_adamw* adamw, int64_t id, float* exp_avg, float* exp_avg_sq,
                                  size_t numel) {
   return guarded("mart_adamw_get_state", MART_ERR_INVALID_ARGUMENT, [&] {
-    require_live(adamw);
-    mart::capi::BusyScope busy(adamw->busy, "mart_adamw");
+    AdamwLease lease(registry(), adamw);
     AdamwTensor& t = tensor_of(adamw, id);
     require_numel(t, id, numel);
     if (numel == 0) return;
@@ -250,8 +239,7 @@ mart_status mart_adamw_get_state(mart_adamw* adamw, int64_t id, float* exp_avg, 
 mart_status mart_adamw_set_state(mart_adamw* adamw, int64_t id, const float* exp_avg,
                                  const float* exp_avg_sq, size_t numel) {
   return guarded("mart_adamw_set_state", MART_ERR_INVALID_ARGUMENT, [&] {
-    require_live(adamw);
-    mart::capi::BusyScope busy(adamw->busy, "mart_adamw");
+    AdamwLease lease(registry(), adamw);
     AdamwTensor& t = tensor_of(adamw, id);
     require_numel(t, id, numel);
     if (numel == 0) return;

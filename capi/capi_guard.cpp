@@ -64,21 +64,24 @@ void HandleRegistry::add(const void* h) {
   std::lock_guard<std::mutex> lk(mu_);
   live_.insert(h);
 }
-void HandleRegistry::remove(const void* h) {
-  std::lock_guard<std::mutex> lk(mu_);
-  live_.erase(h);
-}
-bool HandleRegistry::contains(const void* h) const {
-  std::lock_guard<std::mutex> lk(mu_);
-  return live_.count(h) != 0;
+
+void HandleRegistry::require_live(const void* h) const {
+  const HandleKind& k = kind_;
+  if (h == nullptr)
+    fail(MART_ERR_INVALID_HANDLE,
+         str("`", k.arg, "` is NULL (make a ", k.type, " with ", k.create, ")"));
+  if (live_.count(h) == 0)
+    fail(MART_ERR_INVALID_HANDLE,
+         str("`", k.arg, "` is not a live ", k.arg, " (already destroyed with ", k.destroy,
+             ", or not made by ", k.create, ")"));
 }
 
-BusyScope::BusyScope(std::atomic<bool>& busy, const char* kind) : busy_(busy) {
+void HandleRegistry::set_busy(std::atomic<bool>& busy) const {
   bool expected = false;
-  if (!busy_.compare_exchange_strong(expected, true, std::memory_order_acquire))
-    fail(MART_ERR_BUSY, std::string("the ") + kind +
+  if (!busy.compare_exchange_strong(expected, true, std::memory_order_acquire))
+    fail(MART_ERR_BUSY, str("the ", kind_.type,
                             " is in use by another thread (a handle is used by one thread at a "
-                            "time: serialise the calls, or use one handle per thread)");
+                            "time: serialise the calls, or use one handle per thread)"));
 }
 
 void require_arg(const void* p, const char* name) {

@@ -35,29 +35,60 @@ mart_status guarded(const char* where, mart_status on_error, F&& body) {
       where, on_error, [](void* c) { (*static_cast<F*>(c))(); }, &body);
 }
 
-// Live handles of one kind (sessions, adamw objects). Thread-safe.
+// What error messages call a kind of handle: the argument name, the C type, and the functions
+// that make and free it.
+struct HandleKind {
+  const char* arg;      // "session"
+  const char* type;     // "mart_session"
+  const char* create;   // "mart_session_create"
+  const char* destroy;  // "mart_session_destroy"
+};
+
+// Live handles of one kind (sessions, adamw objects), each with a `std::atomic<bool> busy`.
+// "Is it live" and "mark it busy" happen under one lock, so a destroy on one thread cannot free a
+// handle between another thread's check and its use. Thread-safe.
 class HandleRegistry {
  public:
+  explicit HandleRegistry(HandleKind kind) : kind_(kind) {}
   void add(const void* h);
-  void remove(const void* h);
-  bool contains(const void* h) const;
+  // Marks h busy: MART_ERR_INVALID_HANDLE for NULL or a handle not live, MART_ERR_BUSY when
+  // another thread is inside a call on it. h->busy is touched only once h is known live.
+  template <class Handle>
+  void acquire(Handle* h) {
+    std::lock_guard<std::mutex> lk(mu_);
+    require_live(h);
+    set_busy(h->busy);
+  }
+  // acquire(), then h is no longer live (it stays busy: the caller frees it next).
+  template <class Handle>
+  void acquire_and_remove(Handle* h) {
+    std::lock_guard<std::mutex> lk(mu_);
+    require_live(h);
+    set_busy(h->busy);
+    live_.erase(h);
+  }
+  const HandleKind& kind() const { return kind_; }
 
  private:
-  mutable std::mutex mu_;
+  void require_live(const void* h) const;  // under mu_
+  void set_busy(std::atomic<bool>& busy) const;
+
+  const HandleKind kind_;
+  std::mutex mu_;
   std::unordered_set<const void*> live_;
 };
 
-// Marks a handle busy for the duration of a call; a second thread finds it busy and gets
-// MART_ERR_BUSY. Construct only after the handle was found live.
-class BusyScope {
+// A call's hold on a live handle (HandleRegistry::acquire), released when the call ends.
+template <class Handle>
+class HandleLease {
  public:
-  BusyScope(std::atomic<bool>& busy, const char* kind);
-  ~BusyScope() { busy_.store(false, std::memory_order_release); }
-  BusyScope(const BusyScope&) = delete;
-  BusyScope& operator=(const BusyScope&) = delete;
+  HandleLease(HandleRegistry& registry, Handle* h) : h_(h) { registry.acquire(h); }
+  ~HandleLease() { h_->busy.store(false, std::memory_order_release); }
+  HandleLease(const HandleLease&) = delete;
+  HandleLease& operator=(const HandleLease&) = delete;
 
  private:
-  std::atomic<bool>& busy_;
+  Handle* h_;
 };
 
 // Throws MART_ERR_INVALID_ARGUMENT "`name` is NULL" when p is null.

@@ -19,18 +19,8 @@ namespace {
 // What `mart train` writes as summary.json's "plan", plus the measured peak and, for memory.mode
 // auto, the planner's object.
 nlohmann::json plan_object(mart::Session& s) {
-  nlohmann::json modes = nlohmann::json::array();
-  for (mart::ActMode m : s.block_modes()) modes.push_back(mart::act_mode_name(m));
-  const mart::JobConfig& cfg = s.config();
-  nlohmann::json j = {{"memory_mode", cfg.memory.mode},
-                      {"model_states", s.states().describe()},
-                      {"block_modes", modes},
-                      {"micro_batch", cfg.train.micro_batch},
-                      {"grad_accum", cfg.train.grad_accum},
-                      {"device_budget_bytes", s.device_budget_bytes()},
-                      {"pinned_host_bytes", s.pinned_host_bytes()},
-                      {"device_budget", s.device_budget_describe()},
-                      {"peak_device_bytes", s.arena().stats().peak_in_use}};
+  nlohmann::json j = s.plan_json();
+  j["peak_device_bytes"] = s.arena().stats().peak_in_use;
   if (!s.planner().is_null()) j["planner"] = s.planner();
   return j;
 }
@@ -64,7 +54,7 @@ mart_status mart_session_create(mart_session_params params, mart_session** out) 
     for (size_t i = 0; i < spec.params.size(); ++i)
       h->index_of.emplace(spec.params[i].name, static_cast<int>(i));
     if (params.init_weights) h->session->init_weights(h->session->config().train.seed);
-    mart::capi::register_session(h.get());
+    mart::capi::session_registry().add(h.get());
     *out = h.release();
   });
 }
@@ -72,7 +62,8 @@ mart_status mart_session_create(mart_session_params params, mart_session** out) 
 mart_status mart_session_destroy(mart_session* session) {
   if (session == nullptr) return MART_OK;
   return guarded("mart_session_destroy", MART_ERR_INTERNAL, [&] {
-    mart::capi::unregister_session(session);  // throws (and frees nothing) when live and busy
+    // Throws (and frees nothing) unless live and idle; afterwards no call can start on it.
+    mart::capi::session_registry().acquire_and_remove(session);
     delete session;
   });
 }

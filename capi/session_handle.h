@@ -1,7 +1,6 @@
 // The session handle behind mart_session: the Session (runtime/session.h), the training state
 // `mart train` keeps beside it (steps done, tokens seen, the data streams), and the access rule
-// every mart_session_* call follows (live handle, then busy flag, under one lock so that a
-// destroy cannot slip between the two).
+// every mart_session_* call follows (capi_guard.h: HandleRegistry, HandleLease).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -29,35 +28,19 @@ struct mart_session {
 
 namespace mart::capi {
 
-// Live sessions, and the lock that makes "is live" + "mark busy" (and "remove") one step.
+// Live sessions (HandleRegistry: "is live" + "mark busy" in one step).
 HandleRegistry& session_registry();
 
-// Holds a live session busy for the duration of a call. Throws MART_ERR_INVALID_HANDLE for a
-// NULL or destroyed handle and MART_ERR_BUSY when another thread is inside a call on it.
-class SessionLease {
- public:
-  explicit SessionLease(mart_session* h);
-  ~SessionLease();
-  SessionLease(const SessionLease&) = delete;
-  SessionLease& operator=(const SessionLease&) = delete;
-
- private:
-  mart_session* h_;
-};
-
-// guarded() with the session leased: body(mart_session&).
+// guarded() with the session leased (live, and busy for the call): body(mart_session&).
+// MART_ERR_INVALID_HANDLE for a NULL or destroyed handle, MART_ERR_BUSY when another thread is
+// inside a call on it.
 template <class F>
 mart_status with_session(const char* where, mart_status on_error, mart_session* h, F&& body) {
   return guarded(where, on_error, [&] {
-    SessionLease lease(h);
+    HandleLease<mart_session> lease(session_registry(), h);
     body(*h);
   });
 }
-
-// Registers a fully built session (mart_session_create) / unregisters it if it is idle
-// (mart_session_destroy; MART_ERR_BUSY otherwise). Throw StatusError.
-void register_session(mart_session* h);
-void unregister_session(mart_session* h);
 
 // The job's training and validation streams (the Trainer's: from_markov with train.seed and
 // train.seed ^ "valid", or from_shards), built on first use. val_loader: nullptr when the job has

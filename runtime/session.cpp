@@ -172,4 +172,17 @@ void Session::init_weights(uint64_t seed) {
   }
 }
 
+nlohmann::json Session::plan_json() {
+  nlohmann::json modes = nlohmann::json::array();
+  for (ActMode m : modes_) modes.push_back(act_mode_name(m));
+  return {{"memory_mode", cfg_.memory.mode},
+          {"model_states", states_->describe()},
+          {"block_modes", modes},
+          {"micro_batch", cfg_.train.micro_batch},
+          {"grad_accum", cfg_.train.grad_accum},
+          {"device_budget_bytes", device_budget_bytes()},
+          {"pinned_host_bytes", pinned_host_bytes()},
+          {"device_budget", device_budget_describe()}};
+}
+
 }  // namespace mart

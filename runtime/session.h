@@ -124,6 +124,10 @@ class Session {
   std::string device_budget_describe() const { return budget_.describe(); }
   // Pinned host bytes: offloaded chunks plus swapped activations.
   uint64_t pinned_host_bytes() const { return host_bytes_; }
+  // The plan the stack runs under (summary.json's "plan", mart_session_plan_json): memory_mode,
+  // model_states, block_modes, micro_batch, grad_accum, device_budget_bytes, pinned_host_bytes,
+  // device_budget (text).
+  nlohmann::json plan_json();
 
  private:
   void plan_auto_memory();

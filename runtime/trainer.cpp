@@ -159,19 +159,6 @@ struct Trainer::Impl {
     write_text(path, kept);
   }
 
-  nlohmann::json plan_json() const {
-    nlohmann::json modes_j = nlohmann::json::array();
-    for (ActMode m : session->block_modes()) modes_j.push_back(act_mode_name(m));
-    return {{"memory_mode", cfg.memory.mode},
-            {"model_states", session->states().describe()},
-            {"block_modes", modes_j},
-            {"micro_batch", cfg.train.micro_batch},
-            {"grad_accum", cfg.train.grad_accum},
-            {"device_budget_bytes", session->device_budget_bytes()},
-            {"pinned_host_bytes", session->pinned_host_bytes()},
-            {"device_budget", session->device_budget_describe()}};
-  }
-
   // What the activation manager did over this run (this process): bytes copied by swap and by
   // compress_swap, and per compressed block its last encoding, bound and fallbacks.
   nlohmann::json activations_json() const {
@@ -306,7 +293,7 @@ struct Trainer::Impl {
                         {"median_step_s", s.median_step_s},
                         {"mfu_flops_per_token", flops_per_token(session->spec(), t.seq_len)},
                         {"peak_device_bytes", s.peak_device_bytes},
-                        {"plan", plan_json()}};
+                        {"plan", session->plan_json()}};
     if (markov) j["entropy_rate_nats"] = markov->entropy_rate_nats();
     j["activations"] = activations_json();
     // The threading environment the run had (mart sets OMP_WAIT_POLICY=PASSIVE when it is unset:
