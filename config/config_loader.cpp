@@ -1,11 +1,11 @@
 #include "config/config_loader.h"
 
-#include <fstream>
-#include <sstream>
+#include <unistd.h>
 
 #include <yaml-cpp/yaml.h>
 
 #include "common/error.h"
+#include "common/regular_file.h"
 #include "config/yaml_reader.h"
 
 namespace mart {
@@ -13,6 +13,9 @@ namespace mart {
 using config_detail::Source;
 
 namespace {
+
+// A job config is a page of YAML; 16 MiB is a wrong path (a dataset), not a config.
+constexpr size_t kMaxConfigBytes = size_t{16} << 20;
 
 YAML::Node parse_yaml(const std::string& text, const std::string& origin) {
   try {
@@ -85,13 +88,12 @@ JobConfig load_job_config(const std::string& yaml_path, const std::vector<std::s
     validate(c, overrides.empty() ? "built-in defaults" : "built-in defaults with --set overrides");
     return c;
   }
-  std::ifstream in(yaml_path);
-  if (!in)
+  if (::access(yaml_path.c_str(), F_OK) != 0)
     throw Error(str("cannot read job config '", yaml_path,
-                    "': no such file or not readable (configs/jobs/ holds the shipped ones)"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return job_config_from_yaml_string(ss.str(), yaml_path, overrides);
+                    "': no such file (configs/jobs/ holds the shipped ones)"));
+  // A FIFO, device or directory is refused before it is read (it could block forever).
+  const std::string text = read_regular_file(yaml_path, "job config", kMaxConfigBytes);
+  return job_config_from_yaml_string(text, yaml_path, overrides);
 }
 
 }  // namespace mart

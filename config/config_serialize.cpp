@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/error.h"
+#include "config/config_limits.h"
 #include "config/config_fields.h"
 #include "config/yaml_reader.h"
 
@@ -131,12 +132,13 @@ nlohmann::json to_json(const JobConfig& c) {
   return j;
 }
 
-JobConfig job_config_from_json(const nlohmann::json& j) {
+JobConfig job_config_from_json(const nlohmann::json& j, const std::string& origin) {
   if (!j.is_object())
-    throw Error(str("job config JSON: expected an object of sections, got ", j.type_name()));
+    throw Error(str(origin, ": expected a job config (an object of sections), got ", j.type_name()));
   JobConfig c;
   config_detail::apply_yaml(c, to_yaml_node(j),
-                            config_detail::Source{config_detail::Source::Json, "job config JSON"});
+                            config_detail::Source{config_detail::Source::Json, origin});
+  check_limits(c, origin);
   return c;
 }
 

@@ -17,8 +17,12 @@ namespace mart {
 nlohmann::json to_json(const JobConfig& c);
 
 // Reads what to_json writes. Keys missing from `j` keep their defaults (older checkpoints lack
-// newer fields); unknown keys and wrong types are errors, as in YAML. Does not validate().
-JobConfig job_config_from_json(const nlohmann::json& j);
+// newer fields); unknown keys and wrong types are errors, as in YAML, naming `origin` (e.g. the
+// checkpoint's file) and the key. Every value is range-checked against the limit table
+// (config_limits.h) and the name's rules, so an edited checkpoint cannot ask for n_layer 1e9;
+// the semantic rules of validate() are not applied (the caller validates the final config).
+JobConfig job_config_from_json(const nlohmann::json& j,
+                               const std::string& origin = "job config JSON");
 
 std::string to_yaml(const JobConfig& c);
 

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "config/config_limits.h"
+#include "config/job_name.h"
 
 namespace mart {
 namespace {
@@ -217,11 +219,23 @@ void check_activations(const JobConfig& c, Problems& p) {
          ": modes wins when given, so set the counts to 0 (or make them match)");
 }
 
+// The limit table's findings (config_limits.h), except for a key a rule above already reported
+// (n_layer = 0 says "must be at least 1" once, not twice).
+void add_limit_problems(const JobConfig& c, Problems& p) {
+  for (const std::string& lim : limit_problems(c)) {
+    const std::string key = lim.substr(0, lim.find(" = "));
+    bool reported = false;
+    for (const std::string& s : p.out) reported = reported || s.rfind(key + " ", 0) == 0;
+    if (!reported) p.out.push_back(lim);
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> config_problems(const JobConfig& c) {
   Problems p;
-  p.need(!c.name.empty(), "name is empty: it names the run's outputs; give any short name");
+  const std::string name_why = job_name_problem(c.name);
+  p.need(name_why.empty(), name_why);
   p.need(one_of(c.backend, kBackends), "backend = '", c.backend, "': unknown; use one of ",
          list(kBackends));
   check_model(c.model, p);
@@ -229,6 +243,7 @@ std::vector<std::string> config_problems(const JobConfig& c) {
   check_train(c, p);
   check_memory(c.memory, p);
   check_activations(c, p);
+  add_limit_problems(c, p);
   return p.out;
 }
 

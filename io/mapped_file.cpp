@@ -10,23 +10,18 @@
 #include <utility>
 
 #include "common/error.h"
+#include "common/regular_file.h"
 
 namespace mart {
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  MART_CHECK(fd >= 0, "cannot open '", path, "': ", std::strerror(errno),
-             " (check the path and that the file exists and is readable)");
+  // Refuses FIFOs, devices and directories before reading anything: open() on a FIFO would block.
+  const int fd = open_regular_file(path, "file");
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     const int err = errno;
     ::close(fd);
     MART_FAIL("cannot stat '", path, "': ", std::strerror(err));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    MART_FAIL("'", path,
-              "' is not a regular file (expected a data file, got a directory or device)");
   }
   size_ = static_cast<uint64_t>(st.st_size);
   if (size_ > 0) {

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "common/error.h"
+#include "common/regular_file.h"
 #include "common/units.h"
 #include "planner/hardware_presets.h"
 #include "planner/hardware_schema.h"
@@ -112,11 +113,9 @@ HardwareProfile hardware_from_yaml(const std::string& text, const std::string& o
 }
 
 HardwareProfile load_hardware_yaml(const std::string& path) {
-  std::ifstream f(path);
-  MART_CHECK(f.good(), "cannot open hardware description ", path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return hardware_from_yaml(ss.str(), path);
+  // A FIFO, device or directory is refused before it is read (it could block forever).
+  return hardware_from_yaml(read_regular_file(path, "hardware description", size_t{16} << 20),
+                            path);
 }
 
 std::string hardware_to_yaml(const HardwareProfile& h) {
