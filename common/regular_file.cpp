@@ -55,8 +55,7 @@ int open_regular_file(const std::string& path, const std::string& what) {
   return fd;
 }
 
-std::string read_regular_file(const std::string& path, const std::string& what,
-                              size_t max_bytes) {
+std::string read_regular_file(const std::string& path, const std::string& what, size_t max_bytes) {
   const int fd = open_regular_file(path, what);
   struct stat st {};
   if (::fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > max_bytes) {

@@ -50,8 +50,7 @@ double model_params(const JobConfig& c) {
   const uint64_t embed = sat_mul(u(m.vocab_size), d);
   total = sat_add(total, embed);
   if (!(fam.always_tied || m.tied_embeddings)) total = sat_add(total, embed);
-  if (fam.positions == PositionKind::Learned)
-    total = sat_add(total, sat_mul(u(m.max_seq_len), d));
+  if (fam.positions == PositionKind::Learned) total = sat_add(total, sat_mul(u(m.max_seq_len), d));
   return static_cast<double>(total);
 }
 
@@ -60,13 +59,13 @@ double tokens_per_micro_batch(const JobConfig& c) {
 }
 
 double logits_per_micro_batch(const JobConfig& c) {
-  return static_cast<double>(sat_mul(sat_mul(u(c.train.micro_batch), u(c.train.seq_len)),
-                                     u(c.model.vocab_size)));
+  return static_cast<double>(
+      sat_mul(sat_mul(u(c.train.micro_batch), u(c.train.seq_len)), u(c.model.vocab_size)));
 }
 
 double tokens_per_step(const JobConfig& c) {
-  return static_cast<double>(sat_mul(sat_mul(u(c.train.micro_batch), u(c.train.seq_len)),
-                                     u(c.train.grad_accum)));
+  return static_cast<double>(
+      sat_mul(sat_mul(u(c.train.micro_batch), u(c.train.seq_len)), u(c.train.grad_accum)));
 }
 
 double decay_per_step(const JobConfig& c) {
@@ -77,7 +76,8 @@ constexpr ConfigLimit kLimits[] = {
     {"model.n_layer", 1, 1024, false, false,
      "the deepest published LLMs have under 200 blocks; per-block tables are sized by it"},
     {"model.d_model", 1, 65536, false, false, "the widest published LLMs use d_model <= 25600"},
-    {"model.n_head", 1, 4096, false, false, "attention heads; each needs d_model / n_head channels"},
+    {"model.n_head", 1, 4096, false, false,
+     "attention heads; each needs d_model / n_head channels"},
     {"model.n_kv_head", 1, 4096, false, false, "key/value heads (<= n_head)"},
     {"model.d_ff", 1, 1048576, false, false, "MLP width; published models use <= 4 x 25600"},
     {"model.vocab_size", 1, kPow2_24, false, false,
@@ -119,18 +119,21 @@ constexpr ConfigLimit kLimits[] = {
     {"memory.n_persist", -1, kPow2_20, false, false, "chunks kept on the device; -1 = all"},
     {"memory.n_buffer", 0, 1024, false, false, "device buffers for offloaded chunks; 2 is usual"},
     {"memory.chunk_size", 0, kPow2_40, false, false, "bytes per state chunk; 0 = auto"},
+    {"activations.n_swap", 0, 1024, false, false, "blocks swapped (<= model.n_layer)"},
+    {"activations.n_checkpoint", 0, 1024, false, false, "blocks recomputed (<= model.n_layer)"},
+    {"activations.n_compress", 0, 1024, false, false, "blocks compressed (<= model.n_layer)"},
+    {"activations.n_compress_swap", 0, 1024, false, false,
+     "blocks compressed and swapped (<= model.n_layer)"},
     {"activations.eb", 1e-12, 1, true, false,
      "absolute error bound of activation compression; 1e-3 is usual"},
-    {"activations.payload_fraction", 0, 2, true, false,
-     "compressed bytes per raw activation byte"},
+    {"activations.payload_fraction", 0, 2, true, false, "compressed bytes per raw activation byte"},
     // Products: checked once every factor is within its own limit.
     {"model parameters", 1, kPow2_40, false, false,
      "weights, gradients and both AdamW moments take 16 bytes per parameter: 2^40 parameters "
      "is 16 TiB of model states; lower n_layer, d_model, d_ff or vocab_size",
      model_params},
     {"train.micro_batch x train.seq_len", 1, kPow2_24, false, false,
-     "tokens per micro-batch; every activation buffer is sized by it",
-     tokens_per_micro_batch},
+     "tokens per micro-batch; every activation buffer is sized by it", tokens_per_micro_batch},
     {"train.micro_batch x train.seq_len x model.vocab_size", 1, kPow2_35, false, false,
      "logits per micro-batch (2^35 fp32 logits are 128 GiB); lower micro_batch or seq_len",
      logits_per_micro_batch},
@@ -175,9 +178,13 @@ std::string range_text(const ConfigLimit& l) {
              l.max_open ? ")" : "]");
 }
 
-bool within(const ConfigLimit& l, double v) {
-  const bool lo = l.min_open ? v > l.min : v >= l.min;
-  const bool hi = l.max_open ? v < l.max : v <= l.max;
+// A float field is compared in float: 0.1f is slightly above the double 0.1, and `norm_eps: 0.1`
+// must sit exactly at its limit.
+bool within(const ConfigLimit& l, double v, bool is_float = false) {
+  const double lo_b = is_float ? static_cast<float>(l.min) : l.min;
+  const double hi_b = is_float ? static_cast<float>(l.max) : l.max;
+  const bool lo = l.min_open ? v > lo_b : v >= lo_b;
+  const bool hi = l.max_open ? v < hi_b : v <= hi_b;
   return lo && hi;
 }
 
@@ -200,7 +207,7 @@ std::vector<std::string> limit_problems(const JobConfig& c) {
     bool is_float = false;
     const double v = field_value(c, l.key, &is_float);
     MART_CHECK(!std::isnan(v), "config limit table: '", l.key, "' is not a number field");
-    if (!within(l, v))
+    if (!within(l, v, is_float))
       out.push_back(problem_text(
           l, v, is_float ? config_detail::float_text(static_cast<float>(v)) : number_text(v)));
   }

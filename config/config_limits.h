@@ -32,9 +32,8 @@ std::span<const ConfigLimit> config_limits();
 // (allowed [1, 1024]): <why>". Empty when every value is in range.
 std::vector<std::string> limit_problems(const JobConfig& c);
 
-// Throws mart::Error listing limit_problems and a bad job name (one per line) naming `origin` (a file, a checkpoint's
-// config.json). For configs read without validate() (job_config_from_json).
+// Throws mart::Error listing limit_problems and a bad job name (one per line) naming `origin` (a
+// file, a checkpoint's config.json). For configs read without validate() (job_config_from_json).
 void check_limits(const JobConfig& c, const std::string& origin);
-
 
 }  // namespace mart

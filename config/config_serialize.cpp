@@ -6,8 +6,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/error.h"
-#include "config/config_limits.h"
 #include "config/config_fields.h"
+#include "config/config_limits.h"
 #include "config/yaml_reader.h"
 
 namespace mart {
@@ -134,7 +134,8 @@ nlohmann::json to_json(const JobConfig& c) {
 
 JobConfig job_config_from_json(const nlohmann::json& j, const std::string& origin) {
   if (!j.is_object())
-    throw Error(str(origin, ": expected a job config (an object of sections), got ", j.type_name()));
+    throw Error(
+        str(origin, ": expected a job config (an object of sections), got ", j.type_name()));
   JobConfig c;
   config_detail::apply_yaml(c, to_yaml_node(j),
                             config_detail::Source{config_detail::Source::Json, origin});

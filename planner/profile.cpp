@@ -18,8 +18,8 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr int kMaxProfileLayers = 1024;           // config_limits.h: model.n_layer
-constexpr int kMaxProfileMicroBatch = 65536;      // config_limits.h: train.micro_batch
+constexpr int kMaxProfileLayers = 1024;       // config_limits.h: model.n_layer
+constexpr int kMaxProfileMicroBatch = 65536;  // config_limits.h: train.micro_batch
 constexpr size_t kMaxProfileBytes = size_t{1} << 30;
 
 // What a JSON value is, for "got ..." phrases: its kind and (short) text.

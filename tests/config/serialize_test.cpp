@@ -9,7 +9,9 @@ namespace {
 // Every field away from its default, so a field the writers or readers drop shows up.
 JobConfig everything_changed() {
   JobConfig c;
-  c.name = "quote\" back\\slash: colon # hash";
+  // Quotes, colons and non-ASCII UTF-8 in the name; a backslash (not allowed in a name) in a
+  // pattern, so the writers' escaping of both is still covered.
+  c.name = "quote\" colon: # hash \u00e9t\u00e9";
   c.backend = "cuda";
   c.model.family = ModelFamily::GPT2;
   c.model.n_layer = 4;
@@ -24,7 +26,7 @@ JobConfig everything_changed() {
   c.model.tied_embeddings = true;
   c.model.init_std = 0.0123f;
   c.data.source = "shards";
-  c.data.train_pattern = "data/t*.bin";
+  c.data.train_pattern = "data/back\\slash/t*.bin";
   c.data.val_pattern = "true";  // a string that YAML would read as a bool unquoted
   c.data.synthetic_vocab = 17;
   c.data.synthetic_order = 3;
@@ -77,7 +79,8 @@ TEST(ConfigSerialize, JsonRoundTrip) {
 
 TEST(ConfigSerialize, JsonShape) {
   nlohmann::json j = to_json(everything_changed());
-  EXPECT_EQ(j["name"], "quote\" back\\slash: colon # hash");
+  EXPECT_EQ(j["name"], "quote\" colon: # hash \u00e9t\u00e9");
+  EXPECT_EQ(j["data"]["train_pattern"], "data/back\\slash/t*.bin");
   EXPECT_EQ(j["model"]["family"], "gpt2");
   EXPECT_EQ(j["memory"]["chunk_size"], 64ull << 20);
   EXPECT_EQ(j["data"]["synthetic_seed"], 18446744073709551615ull);
