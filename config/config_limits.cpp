@@ -166,7 +166,7 @@ double field_value(const JobConfig& c, std::string_view key, bool* is_float) {
 }
 
 std::string number_text(double v) {
-  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15)
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9e15)
     return std::to_string(static_cast<long long>(v));
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
@@ -217,6 +217,13 @@ std::vector<std::string> limit_problems(const JobConfig& c) {
     const double v = l.derived(c);
     if (!std::isnan(v) && !within(l, v)) out.push_back(problem_text(l, v, number_text(v)));
   }
+  return out;
+}
+
+std::string config_limits_markdown() {
+  std::string out = "| key | allowed | why |\n|---|---|---|\n";
+  for (const ConfigLimit& l : kLimits)
+    out += str("| `", l.key, "` | ", range_text(l), " | ", l.why, " |\n");
   return out;
 }
 

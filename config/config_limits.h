@@ -28,6 +28,10 @@ struct ConfigLimit {
 // The table, in schema order, products last.
 std::span<const ConfigLimit> config_limits();
 
+// The table as Markdown (key | allowed | why), as docs/LIMITS.md shows it verbatim (a test
+// compares).
+std::string config_limits_markdown();
+
 // One message per value outside its limit: "model.n_layer = 2147483647 is above the limit 1024
 // (allowed [1, 1024]): <why>". Empty when every value is in range.
 std::vector<std::string> limit_problems(const JobConfig& c);

@@ -29,12 +29,23 @@ struct PlanCliArgs {
 // `mart plan`'s exit status when the job does not fit (documented in --help and the README).
 constexpr int kExitDoesNotFit = 3;
 
+// A --gpu-mem/--host-mem value in bytes; 0 when not given. An explicit 0 would silently mean
+// "the default", so it is refused, as are sizes above the limit table's memory.device_capacity.
+uint64_t memory_option(const char* option, const std::string& text) {
+  if (text.empty()) return 0;
+  const uint64_t bytes = parse_size(text);
+  constexpr uint64_t kMaxBytes = uint64_t{1} << 50;
+  MART_CHECK(bytes > 0 && bytes <= kMaxBytes, "mart plan ", option, " ", text,
+             ": must be between 1 byte and 1PiB (e.g. 24GiB); omit it for the hardware's");
+  return bytes;
+}
+
 void run_plan(const PlanCliArgs& a) {
   const JobConfig cfg = load_job_config(a.config, a.sets);
   PlanArgs pa;
   pa.hardware = a.hardware;
-  pa.gpu_mem = a.gpu_mem.empty() ? 0 : parse_size(a.gpu_mem);
-  pa.host_mem = a.host_mem.empty() ? 0 : parse_size(a.host_mem);
+  pa.gpu_mem = memory_option("--gpu-mem", a.gpu_mem);
+  pa.host_mem = memory_option("--host-mem", a.host_mem);
   pa.allow_compress = a.allow_compress;
   const JobPlan jp = plan_job(cfg, pa);
   if (!a.trace.empty()) {

@@ -2,10 +2,12 @@
 // Measures the job's model and the machine on the configured backend (a few seconds) and writes
 // the planner's profile; `mart plan --hardware PROFILE.json` then plans with measured figures.
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
+#include "common/regular_file.h"
 #include "config/config_loader.h"
 #include "launcher/commands.h"
 #include "profiler/measured_profile.h"
@@ -20,7 +22,17 @@ struct ProfileArgs {
   int reps = 3;
 };
 
+// Timed repetitions per measurement: at least one, and few enough that `mart profile` stays a
+// matter of seconds to minutes.
+constexpr int kMaxReps = 1000;
+
 void run_profile(const ProfileArgs& a) {
+  MART_CHECK(a.reps >= 1 && a.reps <= kMaxReps, "mart profile --reps ", a.reps,
+             ": must be between 1 and ", kMaxReps,
+             " (timed repetitions per measurement, median taken; 3 is the default)");
+  MART_CHECK(!std::filesystem::exists(a.out) || is_regular_file(a.out), "mart profile -o '", a.out,
+             "': exists and is not a regular file (a directory, FIFO or device); give a .json "
+             "file path");
   const JobConfig cfg = load_job_config(a.config, a.sets);
   auto dev = make_device(cfg.backend);
   auto ops = make_ops(*dev);

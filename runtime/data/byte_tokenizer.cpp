@@ -1,7 +1,12 @@
 #include "runtime/data/byte_tokenizer.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 
 #include "common/error.h"
 #include "io/mapped_file.h"
@@ -24,12 +29,54 @@ std::string ByteTokenizer::decode(std::span<const uint32_t> tokens) const {
   return out;
 }
 
+namespace {
+
+// Refuses an output path that names a directory (`-o adir`, `-o adir/`): the shards are files,
+// and writing adir.bin next to it would surprise.
+void check_output_name(const std::string& out_path) {
+  MART_CHECK(!out_path.empty(), "prepare_data: empty output path");
+  std::error_code ec;
+  const bool is_dir = std::filesystem::is_directory(out_path, ec);
+  MART_CHECK(!is_dir && out_path.back() != '/', "prepare_data: output '", out_path,
+             "' names a directory; give a shard file path inside it, e.g. '", out_path,
+             out_path.back() == '/' ? "" : "/", "train.bin'");
+}
+
+// Refuses to replace the input text (the same file by any name: same device and inode), or a
+// directory, with a shard.
+void check_output_file(const std::string& path, const std::string& text_path,
+                       const struct stat& text_st) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return;  // does not exist yet: fine
+  MART_CHECK(!(st.st_dev == text_st.st_dev && st.st_ino == text_st.st_ino),
+             "prepare_data: output '", path, "' is the input text '", text_path,
+             "' itself; writing it would destroy the input; choose another -o");
+  MART_CHECK(S_ISREG(st.st_mode), "prepare_data: output '", path,
+             "' exists and is not a regular file (a directory?); choose another -o");
+}
+
+// Creates the output's folder (data/ in data/tiny.bin) when it does not exist yet.
+void make_parent_dir(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  MART_CHECK(!ec, "prepare_data: cannot create the output folder '", parent.string(),
+             "': ", ec.message());
+}
+
+}  // namespace
+
 PreparedData prepare_data(const std::string& text_path, const std::string& out_path,
                           double val_fraction) {
   MART_CHECK(val_fraction >= 0.0 && val_fraction < 1.0, "prepare_data: val_fraction ", val_fraction,
              " must be in [0, 1) (e.g. 0.1 holds out the last 10% for validation)");
-  MART_CHECK(!out_path.empty(), "prepare_data: empty output path");
-  MappedFile text(text_path);  // throws naming the path if it is missing
+  check_output_name(out_path);
+  // MappedFile refuses a missing file, a FIFO, a device or a directory, naming the path.
+  MappedFile text(text_path);
+  struct stat text_st {};
+  MART_CHECK(::stat(text_path.c_str(), &text_st) == 0, "prepare_data: cannot stat '", text_path,
+             "': ", std::strerror(errno));
   MART_CHECK(text.size() > 0, "prepare_data: input text '", text_path,
              "' is empty; nothing to tokenize");
   const std::string_view all(reinterpret_cast<const char*>(text.data()), text.size());
@@ -48,6 +95,9 @@ PreparedData prepare_data(const std::string& text_path, const std::string& out_p
   if (prefix.size() > 4 && prefix.ends_with(".bin")) prefix.resize(prefix.size() - 4);
   PreparedData out;
   const ByteTokenizer tok;
+  check_output_file(prefix + ".bin", text_path, text_st);
+  if (n_val > 0) check_output_file(prefix + "_val.bin", text_path, text_st);
+  make_parent_dir(prefix + ".bin");
   out.train_path = prefix + ".bin";
   out.train_tokens = n_train;
   write_token_shard(out.train_path, tok.encode(all.substr(0, n_train)), TokenFormat::U16);

@@ -33,9 +33,11 @@ struct PreparedData {
 //   val:   PREFIX_val.bin   -- the last val_fraction of the text (only when val_fraction > 0)
 // where PREFIX is `out_path` with a trailing ".bin" removed (so "data/tiny" and "data/tiny.bin"
 // both give data/tiny.bin + data/tiny_val.bin; point data.train_pattern/val_pattern at those).
-// val_fraction must be in [0, 1); when > 0 both parts get at least one token. The output
-// directory must exist. Files are written atomically. Throws mart::Error for a missing or empty
-// input, a bad fraction, or text too short to split.
+// val_fraction must be in [0, 1); when > 0 both parts get at least one token. The output's
+// folder is created when missing. Files are written atomically. Throws mart::Error for a missing,
+// empty or non-regular input (a FIFO, device or directory), a bad fraction, text too short to
+// split, an `out_path` that is an existing directory or ends in '/', and an output that would
+// replace the input itself (same file by any name).
 PreparedData prepare_data(const std::string& text_path, const std::string& out_path,
                           double val_fraction);
 

@@ -68,8 +68,11 @@ class ShardSource final : public DataLoader::Source {
     MART_CHECK(!paths_.empty(), "data loader: empty shard list");
     const uint64_t T = static_cast<uint64_t>(o.seq_len), W = static_cast<uint64_t>(o.world_size);
     uint64_t total = 0, largest = 0;
+    // Every shard is validated in full now -- header, size and every token < vocab_size -- so a
+    // bad shard fails the run before step 1, not hours in when the walk reaches it. One
+    // sequential pass over the data; each shard is unmapped before the next is read.
     for (const std::string& p : paths_) {
-      const uint64_t n = read_shard_info(p).num_tokens;
+      const uint64_t n = TokenShard(p, o.vocab_size).size();
       const uint64_t windows = n > 0 ? (n - 1) / T : 0;
       groups_.push_back(windows / W);
       total += groups_.back();

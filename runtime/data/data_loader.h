@@ -60,7 +60,8 @@ struct Batch {
 class DataLoader {
  public:
   // Shards matching `pattern` (expand_glob: sorted; error naming the pattern if none). Every
-  // shard's header is validated now; tokens are checked against vocab_size when a shard is opened.
+  // shard is validated now, header and tokens (each < vocab_size; the error names the shard, the
+  // token's index and its value), and again whenever the walk opens it (the file may have changed).
   // Throws when no shard holds world_size windows of seq_len + 1 tokens.
   static DataLoader from_shards(const std::string& pattern, const LoaderOptions& options);
   static DataLoader from_shard_paths(std::vector<std::string> paths, const LoaderOptions& options);

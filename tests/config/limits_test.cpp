@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "config/config_fields.h"
 #include "config/config_limits.h"
@@ -150,6 +152,19 @@ TEST(ConfigLimits, TableCoversEveryNumberField) {
       if (f.kind == FieldKind::Int || f.kind == FieldKind::Float || f.kind == FieldKind::Size)
         fields.insert(std::string(s.name) + "." + std::string(f.name));
   EXPECT_EQ(rows, fields);
+}
+
+// docs/LIMITS.md shows the table exactly as config_limits_markdown() renders it.
+TEST(ConfigLimits, DocsShowTheTable) {
+  const std::string md = config_limits_markdown();
+  for (const ConfigLimit& l : config_limits())
+    EXPECT_TRUE(has(md, "| `" + std::string(l.key) + "` | ")) << l.key;
+  std::ifstream in(std::string(MART_SOURCE_DIR) + "/docs/LIMITS.md");
+  std::stringstream doc;
+  doc << in.rdbuf();
+  EXPECT_TRUE(has(doc.str(), md)) << "docs/LIMITS.md must contain the limit table exactly as "
+                                     "config_limits_markdown() renders it:\n"
+                                  << md;
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "runtime/data/byte_tokenizer.h"
+#include "tests/io/fifo_guard.h"
 #include "tests/io/io_test_util.h"
 
 namespace mart {
@@ -68,6 +69,52 @@ TEST(PrepareData, MissingEmptyAndBadFraction) {
       has(error_of([&] { prepare_data(dir.file("one.txt"), dir.file("o"), 0.5); }), "too short"));
   EXPECT_TRUE(
       has(error_of([&] { prepare_data(dir.file("one.txt"), dir.file("o"), 1.0); }), "[0, 1)"));
+}
+
+// Before: -o naming the input overwrote it, a missing output folder was an error, `-o adir`
+// (an existing directory) wrote adir.bin beside it, and a FIFO input blocked forever.
+TEST(PrepareData, RefusesToOverwriteItsInput) {
+  TempDir dir;
+  test::write_all(dir.file("in.bin"), "some text to keep");
+  EXPECT_TRUE(has(error_of([&] { prepare_data(dir.file("in.bin"), dir.file("in.bin"), 0.0); }),
+                  "is the input text"));
+  // By another name: a hard link, and the input as the validation shard.
+  ASSERT_EQ(::link(dir.file("in.bin").c_str(), dir.file("alias.bin").c_str()), 0);
+  EXPECT_TRUE(has(error_of([&] { prepare_data(dir.file("in.bin"), dir.file("alias"), 0.0); }),
+                  "is the input text"));
+  test::write_all(dir.file("t_val.bin"), "validation text");
+  EXPECT_TRUE(has(error_of([&] { prepare_data(dir.file("t_val.bin"), dir.file("t.bin"), 0.5); }),
+                  dir.file("t_val.bin") + "' is the input text"));
+  EXPECT_EQ(test::read_all(dir.file("in.bin")), "some text to keep");
+  EXPECT_EQ(test::read_all(dir.file("t_val.bin")), "validation text");
+  EXPECT_FALSE(std::filesystem::exists(dir.file("t.bin")));  // nothing written on refusal
+}
+
+TEST(PrepareData, CreatesOutputFolderAndRefusesADirectory) {
+  TempDir dir;
+  test::write_all(dir.file("in.txt"), "hello world");
+  const PreparedData out = prepare_data(dir.file("in.txt"), dir.file("new/sub/tiny.bin"), 0.0);
+  EXPECT_EQ(TokenShard(out.train_path, 256).size(), 11u);
+  std::filesystem::create_directories(dir.file("adir"));
+  EXPECT_TRUE(has(error_of([&] { prepare_data(dir.file("in.txt"), dir.file("adir"), 0.0); }),
+                  "names a directory"));
+  EXPECT_TRUE(has(error_of([&] { prepare_data(dir.file("in.txt"), dir.file("bdir/"), 0.0); }),
+                  "names a directory"));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("adir.bin")));
+  // A directory where the shard would go is refused too.
+  std::filesystem::create_directories(dir.file("c.bin"));
+  EXPECT_TRUE(has(error_of([&] { prepare_data(dir.file("in.txt"), dir.file("c"), 0.0); }),
+                  "is not a regular file"));
+  // A new name without .bin still gets .bin appended (documented): c2 -> c2.bin.
+  EXPECT_EQ(prepare_data(dir.file("in.txt"), dir.file("c2"), 0.0).train_path, dir.file("c2.bin"));
+}
+
+TEST(PrepareData, FifoInputIsRefused) {
+  TempDir dir;
+  test::make_fifo(dir.file("in.txt"));
+  const std::string e = test::error_without_hang(
+      dir.file("in.txt"), [&] { prepare_data(dir.file("in.txt"), dir.file("out.bin"), 0.1); });
+  EXPECT_TRUE(has(e, "is not a regular file but a FIFO")) << e;
 }
 
 TEST(PrepareData, TinyShakespeare) {

@@ -2,6 +2,7 @@
 
 #include "runtime/data/data_loader.h"
 #include "runtime/data/token_shard.h"
+#include "tests/io/fifo_guard.h"
 #include "tests/io/io_test_util.h"
 
 namespace mart {
@@ -154,9 +155,39 @@ TEST(DataLoader, ErrorsNameTheProblem) {
   small.vocab_size = 10;  // shard tokens go up to 5 -> fine; Markov with 32 symbols is not
   auto src = std::make_shared<MarkovSource>(MarkovSpec{32, 1, 2, 1});
   EXPECT_TRUE(has(error_of([&] { DataLoader::from_markov(src, 1, small); }), "vocab_size is 10"));
-  small.vocab_size = 3;
-  auto bad_vocab = DataLoader::from_shards(dir.file("shard_*.bin"), small);
-  EXPECT_TRUE(has(error_of([&] { bad_vocab.next_batch(); }), "token 3 at index 3"));
+  small.vocab_size = 3;  // token 3 is out of range: refused when the loader is built
+  EXPECT_TRUE(has(error_of([&] { DataLoader::from_shards(dir.file("shard_*.bin"), small); }),
+                  "token 3 at index 3"));
+}
+
+// A bad token in the second shard fails the loader's construction -- before step 1 -- naming the
+// shard, the token's index and its value. Before, only the header was checked up front and the
+// run died when the walk reached the shard.
+TEST(DataLoader, EveryShardsTokensAreCheckedUpFront) {
+  TempDir dir;
+  write_token_shard(dir.file("shard_0.bin"), std::vector<uint32_t>(40, 7), TokenFormat::U16);
+  std::vector<uint32_t> bad(40, 7);
+  bad[17] = 999;
+  write_token_shard(dir.file("shard_1.bin"), bad, TokenFormat::U16);
+  LoaderOptions o = opts(1, 4);
+  o.vocab_size = 100;
+  const std::string e = error_of([&] { DataLoader::from_shards(dir.file("shard_*.bin"), o); });
+  EXPECT_TRUE(has(e, dir.file("shard_1.bin"))) << e;
+  EXPECT_TRUE(has(e, "token 999 at index 17 is >= the vocab size 100")) << e;
+  // Negative control: with a vocabulary that holds token 999 the same shards load.
+  o.vocab_size = 1000;
+  EXPECT_NO_THROW(DataLoader::from_shards(dir.file("shard_*.bin"), o));
+}
+
+// A FIFO matching the pattern is refused, not read (it would block forever).
+TEST(DataLoader, FifoShardIsRefused) {
+  TempDir dir;
+  write_token_shard(dir.file("shard_0.bin"), std::vector<uint32_t>(40, 7), TokenFormat::U16);
+  test::make_fifo(dir.file("shard_1.bin"));
+  const std::string e = test::error_without_hang(dir.file("shard_1.bin"), [&] {
+    DataLoader::from_shards(dir.file("shard_*.bin"), opts(1, 4));
+  });
+  EXPECT_TRUE(has(e, dir.file("shard_1.bin") + "' is not a regular file but a FIFO")) << e;
 }
 
 }  // namespace
