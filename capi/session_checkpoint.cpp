@@ -1,6 +1,7 @@
 // mart_session_save_checkpoint / load_checkpoint / load_hf / save_hf: `mart train`'s checkpoint
 // format (runtime/checkpoint/train_checkpoint.h) with the session's step count and training data
 // position, so `mart train --resume` continues a run the C API wrote, and the other way round.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -76,7 +77,11 @@ mart_status mart_session_save_checkpoint(mart_session* session, const char* run_
     st.tokens_seen = h.tokens_seen;
     st.best_val_loss = h.best_val_loss;
     mart::Session& s = *h.session;
-    const std::string dir = mart::save_checkpoint(run_dir, s.config(), s.spec(), s.states(), st);
+    // A session may step past its config's train.steps; the checkpoint then records the steps
+    // taken as the run's length, since a checkpoint's step may not exceed train.steps.
+    mart::JobConfig cfg = s.config();
+    cfg.train.steps = std::max(cfg.train.steps, st.step);
+    const std::string dir = mart::save_checkpoint(run_dir, cfg, s.spec(), s.states(), st);
     if (out_path) *out_path = mart::capi::dup_string(dir);
   });
 }

@@ -72,10 +72,19 @@ struct Trainer::Impl {
 
   Impl(JobConfig c, TrainOptions o) : cfg(std::move(c)), opt(std::move(o)) {
     MART_CHECK(!opt.run_dir.empty(), "trainer: a run directory is required");
+    for (const std::string& n : remove_stale_checkpoint_temporaries(opt.run_dir))
+      std::fprintf(stderr, "mart: removed %s/checkpoints/%s, left by a killed save\n",
+                   opt.run_dir.c_str(), n.c_str());
+    std::string resume_dir;
     if (opt.resume) {
       // The checkpoint's config is the run's config; explicit settings were applied by the caller
-      // only to fields that may change on resume (e.g. train.steps).
-      latest_checkpoint(opt.run_dir);  // fail early and clearly when there is nothing to resume
+      // only to fields that may change on resume (e.g. train.steps). Fails early and clearly
+      // when there is nothing intact to resume.
+      const CheckpointChoice c = newest_intact_checkpoint(opt.run_dir);
+      for (const std::string& s : c.skipped)
+        std::fprintf(stderr, "mart: skipping damaged checkpoint %s\n", s.c_str());
+      std::fprintf(stderr, "mart: resuming from %s\n", c.dir.c_str());
+      resume_dir = c.dir;
     }
     SessionOptions so;
     so.auto_planner = opt.auto_planner;
@@ -88,7 +97,7 @@ struct Trainer::Impl {
     val_data = std::move(data.val);
 
     if (opt.resume) {
-      st = load_checkpoint(latest_checkpoint(opt.run_dir), session->spec(), session->states());
+      st = load_checkpoint(resume_dir, session->spec(), session->states());
       train_data->restore(st.loader);
     } else if (!opt.init_from.empty()) {
       std::string path = opt.init_from;

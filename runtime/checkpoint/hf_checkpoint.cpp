@@ -1,6 +1,8 @@
 #include "runtime/checkpoint/hf_checkpoint.h"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -9,6 +11,8 @@
 #include "common/error.h"
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
+#include "runtime/checkpoint/checkpoint_fs.h"
+#include "runtime/checkpoint/weight_checks.h"
 
 namespace mart {
 namespace {
@@ -22,44 +26,28 @@ std::vector<float> transpose(const std::vector<float>& x, int64_t rows, int64_t 
 
 std::vector<float> to_f32(const TensorView& t) {
   std::vector<float> out(static_cast<size_t>(t.numel()));
-  const std::byte* d = t.data;
-  for (size_t i = 0; i < out.size(); ++i) {
-    switch (t.dtype) {
-      case DType::F32:
-        std::memcpy(&out[i], d + 4 * i, 4);
-        break;
-      case DType::BF16: {
-        uint16_t h;
-        std::memcpy(&h, d + 2 * i, 2);
-        out[i] = bf16_to_f32(h);
-        break;
-      }
-      case DType::F16: {
-        uint16_t h;
-        std::memcpy(&h, d + 2 * i, 2);
-        // IEEE half -> float
-        uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
-        if (exp == 0) {
-          if (man == 0)
-            u = sign;
-          else {
-            exp = 127 - 15 + 1;
-            while (!(man & 0x400)) man <<= 1, --exp;
-            u = sign | (exp << 23) | ((man & 0x3ff) << 13);
-          }
-        } else if (exp == 31)
-          u = sign | 0x7f800000u | (man << 13);
-        else
-          u = sign | ((exp + 127 - 15) << 23) | (man << 13);
-        std::memcpy(&out[i], &u, 4);
-        break;
-      }
-      default:
-        MART_FAIL("tensor '", t.name, "' has dtype ", dtype_name(t.dtype),
-                  "; model weights must be F32, BF16 or F16");
-    }
-  }
+  for (size_t i = 0; i < out.size(); ++i) out[i] = element_as_f32(t, i);
   return out;
+}
+
+// Typed reads of config.json values: a wrong type or an out-of-range number names the file and
+// the key instead of surfacing nlohmann's "[json.exception.type_error.302]".
+int get_int(const nlohmann::json& v, const char* key, const std::string& origin) {
+  MART_CHECK(v.is_number_integer() && v.get<int64_t>() >= 1 && v.get<int64_t>() <= INT32_MAX,
+             origin, ": key '", key, "' must be a positive integer below 2^31, got ", v.dump());
+  return v.get<int>();
+}
+
+float get_float(const nlohmann::json& v, const char* key, const std::string& origin) {
+  MART_CHECK(v.is_number() && std::isfinite(v.get<double>()) &&
+                 std::fabs(v.get<double>()) <= std::numeric_limits<float>::max(),
+             origin, ": key '", key, "' must be a finite number, got ", v.dump());
+  return v.get<float>();
+}
+
+bool get_bool(const nlohmann::json& v, const char* key, const std::string& origin) {
+  MART_CHECK(v.is_boolean(), origin, ": key '", key, "' must be true or false, got ", v.dump());
+  return v.get<bool>();
 }
 
 }  // namespace
@@ -96,12 +84,20 @@ nlohmann::json hf_config_json(const ModelConfig& c) {
 }
 
 ModelConfig model_config_from_hf(const nlohmann::json& j, const std::string& origin) {
+  MART_CHECK(j.is_object(), origin, ": must be a JSON object (a Hugging Face config.json)");
   auto has = [&](const char* key) { return key && j.contains(key) && !j[key].is_null(); };
   auto get = [&](const char* key) -> const nlohmann::json& {
     MART_CHECK(has(key), origin, ": missing key '", key, "'");
     return j[key];
   };
-  MART_CHECK(j.contains("model_type"), origin, ": missing key 'model_type'");
+  auto int_or = [&](const char* key, int dflt) {
+    return has(key) ? get_int(j[key], key, origin) : dflt;
+  };
+  auto float_or = [&](const char* key, float dflt) {
+    return has(key) ? get_float(j[key], key, origin) : dflt;
+  };
+  MART_CHECK(has("model_type") && j["model_type"].is_string(), origin,
+             ": missing key 'model_type' (a string such as \"llama\")");
   const std::string type = j["model_type"].get<std::string>();
   std::string supported;
   for (const ModelFamilyTraits& f : kModelFamilyTraits)
@@ -111,31 +107,33 @@ ModelConfig model_config_from_hf(const nlohmann::json& j, const std::string& ori
   const HfConfigKeys& k = fam->hf;
   ModelConfig c;
   c.family = fam->family;
-  c.n_layer = get(k.n_layer).get<int>();
-  c.n_head = get(k.n_head).get<int>();
-  c.n_kv_head = has(k.n_kv_head) ? j[k.n_kv_head].get<int>() : c.n_head;
-  c.d_model = get(k.d_model).get<int>();
-  c.vocab_size = get("vocab_size").get<int>();
-  if (k.rope_theta) c.rope_theta = j.value(k.rope_theta, 10000.0f);
-  c.tied_embeddings = fam->always_tied || j.value("tie_word_embeddings", false);
+  c.n_layer = get_int(get(k.n_layer), k.n_layer, origin);
+  c.n_head = get_int(get(k.n_head), k.n_head, origin);
+  c.n_kv_head = int_or(k.n_kv_head, c.n_head);
+  c.d_model = get_int(get(k.d_model), k.d_model, origin);
+  c.vocab_size = get_int(get("vocab_size"), "vocab_size", origin);
+  if (k.rope_theta) c.rope_theta = float_or(k.rope_theta, 10000.0f);
+  c.tied_embeddings = fam->always_tied || (has("tie_word_embeddings") &&
+                                           get_bool(j["tie_word_embeddings"],
+                                                    "tie_word_embeddings", origin));
   switch (c.family) {  // what each family's files may omit, and its defaults
     case ModelFamily::GPT2:
-      c.d_ff = has(k.d_ff) ? j[k.d_ff].get<int>() : 4 * c.d_model;
-      c.max_seq_len = get(k.max_seq_len).get<int>();
-      c.norm_eps = j.value(k.norm_eps, 1e-5f);
+      c.d_ff = int_or(k.d_ff, 4 * c.d_model);
+      c.max_seq_len = get_int(get(k.max_seq_len), k.max_seq_len, origin);
+      c.norm_eps = float_or(k.norm_eps, 1e-5f);
       break;
     case ModelFamily::Llama:
-      c.d_ff = get(k.d_ff).get<int>();
-      c.max_seq_len = j.value(k.max_seq_len, 2048);
-      c.norm_eps = j.value(k.norm_eps, 1e-6f);
+      c.d_ff = get_int(get(k.d_ff), k.d_ff, origin);
+      c.max_seq_len = int_or(k.max_seq_len, 2048);
+      c.norm_eps = float_or(k.norm_eps, 1e-6f);
       break;
   }
-  if (j.contains("initializer_range")) c.init_std = j["initializer_range"].get<float>();
+  c.init_std = float_or("initializer_range", c.init_std);
   return c;
 }
 
 void save_hf_weights(const ModelSpec& spec, ModelStates& states, const std::string& dir) {
-  std::filesystem::create_directories(dir);
+  ckpt_fs::create_directories(dir);
   std::vector<std::vector<float>> data(spec.params.size());
   SafetensorsWriter w;
   for (size_t i = 0; i < spec.params.size(); ++i) {
@@ -157,6 +155,7 @@ void save_hf_weights(const ModelSpec& spec, ModelStates& states, const std::stri
 }
 
 void load_hf_weights(const ModelSpec& spec, ModelStates& states, const std::string& path) {
+  ckpt_fs::require_regular_file(path, "weights file");
   SafetensorsFile f(path);
   const std::string prefix = family_traits(spec.cfg.family).hf_optional_prefix;
   // Every tensor is found and checked before the first is written, so a file that does not fit
@@ -180,6 +179,7 @@ void load_hf_weights(const ModelSpec& spec, ModelStates& states, const std::stri
                "; model weights must be F32, BF16 or F16");
     found[i] = &t;
   }
+  for (const TensorView* t : found) check_weight_values(*t, path);
   for (size_t i = 0; i < spec.params.size(); ++i) {
     const ParamInfo& p = spec.params[i];
     std::vector<float> v = to_f32(*found[i]);

@@ -104,6 +104,29 @@ TEST_P(BadInputTest, ResumeWithADifferentHeadCountFails) {
   expect_resume_fails(r, cfg, {"n_head"});
 }
 
+// A damaged newest checkpoint no longer fails the resume: the run walks back to the newest intact
+// one, says which it skipped and why, and finishes. Before, the resume failed on the CRC error
+// although step 2's checkpoint was intact.
+TEST_P(BadInputTest, DamagedNewestCheckpointResumesFromTheNewestIntactOne) {
+  TempDir tmp;
+  JobConfig cfg = tiny_job(GetParam(), 6);
+  cfg.train.checkpoint_every = 1;
+  const std::string run = tmp.file("run");
+  train(cfg, run, 3);
+  const std::string ckpt = run + "/checkpoints/step_00000003";
+  flip_byte(ckpt + "/optimizer.safetensors", 5);
+  write_all(run + "/checkpoints/latest", "step_00000042\n");  // a pointer to nowhere, too
+  CmdResult c = run_cmd(mart_bin() + " train --no-progress --resume " + sh_quote(run));
+  EXPECT_EQ(c.exit_code, 0) << c.output;
+  EXPECT_TRUE(has(c.output, "mart: skipping damaged checkpoint step_00000003: corrupt checkpoint: " +
+                                ckpt + "/optimizer.safetensors fails its CRC32C check"));
+  EXPECT_TRUE(has(c.output, "mart: resuming from " + run + "/checkpoints/step_00000002"));
+  const auto m = read_metrics(run);
+  ASSERT_FALSE(m.empty());
+  EXPECT_EQ(m.back()["step"], 6);
+  EXPECT_EQ(m.size(), 6u) << "steps 3..6 are retrained after step 2's checkpoint";
+}
+
 TEST_P(BadInputTest, ResumeWithoutCheckpointFails) {
   TempDir tmp;
   std::string e = error_of([&] { train(tiny_job(GetParam()), tmp.file("nothing"), -1, true); });

@@ -1,0 +1,103 @@
+#include "runtime/checkpoint/checkpoint_manifest.h"
+
+#include <array>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "io/atomic_file.h"
+#include "io/checksum.h"
+#include "runtime/checkpoint/checkpoint_fs.h"
+
+namespace mart {
+namespace {
+
+constexpr std::array<const char*, 4> kFiles = {"config.json", "model.safetensors",
+                                               "optimizer.safetensors", "trainer_state.json"};
+
+// The CRC the manifest carries: of its content without the CRC field, in nlohmann's compact dump
+// (object keys sorted), so writer and reader agree byte for byte.
+uint32_t table_crc(const nlohmann::json& format_version, const nlohmann::json& files) {
+  const std::string canon =
+      nlohmann::json{{"format_version", format_version}, {"files", files}}.dump();
+  return crc32c(canon.data(), canon.size());
+}
+
+// A missing manifest: a format 1 checkpoint, or not a checkpoint at all.
+[[noreturn]] void fail_no_manifest(const std::string& dir) {
+  const std::string state = dir + "/trainer_state.json";
+  bool v1 = false;
+  try {
+    v1 = nlohmann::json::parse(ckpt_fs::read_small_file(state, "checkpoint file"))
+             .value("format_version", 0) == 1;
+  } catch (const std::exception&) {
+  }
+  MART_CHECK(!v1, "checkpoint ", dir,
+             " has format_version 1, written by an older MART whose trainer_state.json and "
+             "config.json carry no checksum; this MART reads format_version ",
+             kCheckpointFormatVersion,
+             " only. To continue from its weights, start a new run with --init-from ", dir,
+             " (the optimizer state and data position are not carried over)");
+  MART_FAIL("corrupt checkpoint: ", dir, "/", kManifestName,
+            " is missing (an incomplete or damaged checkpoint, or not a MART checkpoint)");
+}
+
+}  // namespace
+
+void write_checkpoint_manifest(const std::string& dir) {
+  nlohmann::json files = nlohmann::json::object();
+  for (const char* f : kFiles) {
+    const std::string p = dir + "/" + f;
+    files[f] = {{"bytes", ckpt_fs::regular_file_size(p, "checkpoint file")},
+                {"crc32c", crc32c_file(p)}};
+  }
+  nlohmann::json m = {{"format_version", kCheckpointFormatVersion}, {"files", files}};
+  m["manifest_crc32c"] = table_crc(m["format_version"], files);
+  const std::string text = m.dump(2) + "\n";
+  write_file_atomic(dir + "/" + kManifestName, text.data(), text.size());
+}
+
+void verify_checkpoint_manifest(const std::string& dir, bool json_only) {
+  const std::string path = dir + "/" + kManifestName;
+  if (!ckpt_fs::exists(path)) fail_no_manifest(dir);
+  nlohmann::json m;
+  try {
+    m = nlohmann::json::parse(ckpt_fs::read_small_file(path, "checkpoint manifest"));
+  } catch (const nlohmann::json::exception&) {
+    MART_FAIL("corrupt checkpoint: ", path, " is not valid JSON");
+  }
+  const bool shape_ok = m.is_object() && m.size() == 3 && m.contains("format_version") &&
+                        m.contains("files") && m["files"].is_object() &&
+                        m.contains("manifest_crc32c") && m["manifest_crc32c"].is_number_unsigned();
+  MART_CHECK(shape_ok, "corrupt checkpoint: ", path,
+             " must hold exactly format_version, files and manifest_crc32c");
+  MART_CHECK(m["manifest_crc32c"].get<uint64_t>() == table_crc(m["format_version"], m["files"]),
+             "corrupt checkpoint: ", path, " fails its own CRC32C check (the manifest was edited)");
+  MART_CHECK(m["format_version"] == kCheckpointFormatVersion, "checkpoint ", dir,
+             " has format_version ", m["format_version"].dump(), "; this MART reads ",
+             kCheckpointFormatVersion);
+  const nlohmann::json& files = m["files"];
+  MART_CHECK(files.size() == kFiles.size(), "corrupt checkpoint: ", path, " lists ", files.size(),
+             " files; a checkpoint has exactly ", kFiles.size(),
+             " (config.json, model.safetensors, optimizer.safetensors, trainer_state.json)");
+  for (const char* f : kFiles) {
+    const std::string p = dir + "/" + f;
+    MART_CHECK(files.contains(f), "corrupt checkpoint: ", path, " does not list ", f);
+    const nlohmann::json& e = files[f];
+    MART_CHECK(e.is_object() && e.contains("bytes") && e["bytes"].is_number_unsigned() &&
+                   e.contains("crc32c") && e["crc32c"].is_number_unsigned(),
+               "corrupt checkpoint: ", path, ": the entry of ", f,
+               " must hold unsigned integers bytes and crc32c");
+    MART_CHECK(ckpt_fs::exists(p) || ckpt_fs::is_directory(p), "corrupt checkpoint: ", p,
+               " is missing");
+    const uint64_t bytes = ckpt_fs::regular_file_size(p, "checkpoint file");
+    const uint64_t want = e["bytes"].get<uint64_t>();
+    MART_CHECK(bytes == want, "corrupt checkpoint: ", p, " has ", bytes, " bytes, expected ", want,
+               " (truncated?)");
+    const bool weights = std::string(f).find(".safetensors") != std::string::npos;
+    if (json_only && weights) continue;
+    MART_CHECK(crc32c_file(p) == e["crc32c"].get<uint64_t>(), "corrupt checkpoint: ", p,
+               " fails its CRC32C check");
+  }
+}
+
+}  // namespace mart
