@@ -235,8 +235,9 @@ struct Trainer::Impl {
   // step (a torn last line is dropped), warning when lines are missing before it.
   std::unique_ptr<AppendFile> open_metrics(const std::string& path) {
     if (opt.resume) {
+      const bool had = fs::exists(path);  // a run saved by the C API has none
       const int last = trim_metrics(path, st.step);
-      if (last < st.step)
+      if (had && last < st.step)
         std::fprintf(stderr,
                      "mart: warning: %s ends at step %d but the checkpoint is at step %d: steps "
                      "%d..%d have no metrics line (a write failed or the file was damaged)\n",
