@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "common/error.h"
 #include "config/config_limits.h"
@@ -13,6 +14,8 @@ namespace {
 const std::vector<std::string> kBackends = {"cpu", "cuda", "auto"};
 const std::vector<std::string> kSources = {"synthetic", "shards"};
 const std::vector<std::string> kMemoryModes = {"resident", "manual", "auto"};
+// train.stop_signals: the names runtime/preemption.cpp maps to signal numbers.
+const std::vector<std::string> kStopSignals = {"TERM", "INT", "USR1", "USR2", "HUP", "QUIT", "XCPU"};
 
 // The Markov corpus (runtime/data/markov_corpus.h) refuses more contexts or table entries than
 // these; checking here reports it with the other config problems, before any work starts.
@@ -142,6 +145,15 @@ void check_train(const JobConfig& c, Problems& p) {
   if (t.eval_every > 0) p.positive(t.eval_batches, "train.eval_batches");
   p.non_negative(t.checkpoint_every, "train.checkpoint_every", "saves only at the end");
   p.positive(t.log_every, "train.log_every");
+  try {
+    max_time_seconds(t.max_time);
+  } catch (const Error& e) {
+    p.out.push_back(e.what());
+  }
+  for (size_t i = 0; i < t.stop_signals.size(); ++i)
+    p.need(one_of(t.stop_signals[i], kStopSignals), "train.stop_signals[", i, "] = '",
+           t.stop_signals[i], "': unknown; use names from ", list(kStopSignals),
+           " (without SIG), or [] to leave signals alone");
 }
 
 void check_memory(const MemoryConfig& m, Problems& p) {
@@ -230,7 +242,48 @@ void add_limit_problems(const JobConfig& c, Problems& p) {
   }
 }
 
+// A non-negative decimal number (the whole text), or -1.
+double plain_number(const std::string& s) {
+  if (s.empty() || s.find_first_not_of("0123456789.") != std::string::npos) return -1;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  return end == s.c_str() + s.size() && std::isfinite(v) ? v : -1;
+}
+
 }  // namespace
+
+double max_time_seconds(const std::string& text) {
+  const auto bad = [&](const char* why) {
+    return Error(str("train.max_time = '", text, "': ", why, "; write seconds (e.g. 3600), ",
+                     "H:MM:SS or D-H:MM:SS (e.g. 1-12:00:00), or 0 for no limit"));
+  };
+  std::string s = text;
+  double days = 0;
+  if (size_t dash = s.find('-'); dash != std::string::npos && s.find(':') != std::string::npos) {
+    days = plain_number(s.substr(0, dash));
+    if (days < 0 || days != std::floor(days)) throw bad("the day count is not a whole number");
+    s = s.substr(dash + 1);
+  }
+  double total = 0;
+  if (s.find(':') == std::string::npos) {
+    total = plain_number(s);
+    if (total < 0) throw bad("not a non-negative number of seconds");
+  } else {
+    size_t c1 = s.find(':'), c2 = s.find(':', c1 + 1);
+    if (c2 == std::string::npos || s.find(':', c2 + 1) != std::string::npos)
+      throw bad("expected hours, minutes and seconds");
+    double h = plain_number(s.substr(0, c1)), m = plain_number(s.substr(c1 + 1, c2 - c1 - 1));
+    double sec = plain_number(s.substr(c2 + 1));
+    if (h < 0 || m < 0 || sec < 0 || m >= 60 || sec >= 60 || h != std::floor(h) ||
+        m != std::floor(m) || c2 - c1 != 3)
+      throw bad("expected H:MM:SS with minutes and seconds below 60");
+    total = h * 3600 + m * 60 + sec;
+  }
+  total += days * 86400;
+  // A year: beyond it the limit is a typo, and the value must stay exact as a double.
+  if (total > 366.0 * 86400) throw bad("more than a year");
+  return total;
+}
 
 std::vector<std::string> config_problems(const JobConfig& c) {
   Problems p;

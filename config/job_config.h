@@ -59,7 +59,16 @@ struct TrainConfig {
   int eval_batches = 4;
   int checkpoint_every = 0;  // 0: only at the end
   int log_every = 1;
+  // Wall-clock limit of one `mart train` invocation: seconds ("3600") or "[D-]H:MM:SS"; "0" = none.
+  // The run stops with a checkpoint before it (runtime/preemption.h) and exits 75, resumable.
+  std::string max_time = "0";
+  // Signals that stop the run after the step in flight, with a checkpoint (a second one aborts):
+  // names without "SIG" (TERM, INT, USR1, USR2, HUP, QUIT, XCPU); empty = default dispositions.
+  std::vector<std::string> stop_signals = {"TERM", "INT", "USR1"};
 };
+
+// train.max_time in seconds (0 = none); throws mart::Error naming the key and the accepted forms.
+double max_time_seconds(const std::string& text);
 
 struct MemoryConfig {
   uint64_t device_capacity = 0;  // bytes; 0 = the device's free memory (unlimited on CPU)

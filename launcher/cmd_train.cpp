@@ -1,13 +1,21 @@
-// mart train [CONFIG.yaml] [--set key=value ...] [--run-dir DIR | --resume DIR]
+// mart train [CONFIG.yaml] [--set key=value ...] [--run-dir DIR [--overwrite] | --resume DIR
+// [--extend]]. Installs the stop-signal handlers (train.stop_signals) for the run only, and exits
+// kExitResumable (75) when a signal or time limit stopped it early with a checkpoint.
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
 #include "config/config_loader.h"
+#include "config/config_validate.h"
 #include "launcher/commands.h"
 #include "profiler/auto_plan.h"
 #include "runtime/checkpoint/train_checkpoint.h"
+#include "runtime/preemption.h"
 #include "runtime/trainer.h"
 
 namespace mart::cli {
@@ -18,10 +26,33 @@ struct TrainArgs {
   std::vector<std::string> sets;
   std::string run_dir, resume, init_from;
   int stop_after = -1;
+  bool stop_after_given = false;
   bool no_progress = false;
+  bool overwrite = false, extend = false;
 };
 
+// What is left of the Slurm job, when inside one (SLURM_JOB_END_TIME); 0: no limit.
+double slurm_time_limit() {
+  const char* env = std::getenv("SLURM_JOB_END_TIME");
+  if (!env || !*env) return 0;
+  const double left = slurm_seconds_left(env, static_cast<double>(std::time(nullptr)));
+  if (left == DeadlineGuard::kNone) {
+    std::fprintf(stderr, "mart: warning: SLURM_JOB_END_TIME='%s' is not epoch seconds; ignored\n",
+                 env);
+    return 0;
+  }
+  // Already past: the smallest positive limit, so the run stops before its first step.
+  return left > 0 ? left : 1e-9;
+}
+
 void run_train(const TrainArgs& a) {
+  MART_CHECK(!a.stop_after_given || a.stop_after >= 0, "--stop-after ", a.stop_after,
+             ": must be >= 0 (the number of steps this invocation trains before saving a "
+             "checkpoint); omit it to train to train.steps");
+  MART_CHECK(!a.overwrite || a.resume.empty(),
+             "--overwrite starts a new run and --resume continues one; pass one of them");
+  MART_CHECK(!a.extend || !a.resume.empty(),
+             "--extend continues a finished run: use it with --resume DIR --set train.steps=N");
   JobConfig cfg;
   TrainOptions opt;
   if (!a.resume.empty()) {
@@ -31,18 +62,38 @@ void run_train(const TrainArgs& a) {
     MART_CHECK(a.run_dir.empty(), "--resume DIR writes into DIR; do not also pass --run-dir");
     cfg = checkpoint_config(latest_checkpoint(a.resume));
     apply_overrides(cfg, a.sets);
+    if (!a.sets.empty()) validate(cfg, "the checkpoint's config with --set overrides");
     opt.run_dir = a.resume;
     opt.resume = true;
+    opt.extend = a.extend;
   } else {
     cfg = load_job_config(a.config, a.sets);
     opt.run_dir = a.run_dir.empty() ? default_run_dir("runs", cfg.name) : a.run_dir;
   }
+  opt.overwrite = a.overwrite;
   opt.init_from = a.init_from;
-  opt.stop_after = a.stop_after;
+  opt.stop_after = a.stop_after_given ? a.stop_after : -1;
   opt.progress = !a.no_progress;
   opt.auto_planner = &auto_plan_for_training;  // memory.mode: auto
-  Trainer(cfg, opt).run();
+  opt.time_limit_s = slurm_time_limit();
+  // Handlers for this run only: installed after the config is known, restored when it ends.
+  std::optional<ScopedStopSignals> signals;
+  if (!cfg.train.stop_signals.empty()) {
+    signals.emplace(cfg.train.stop_signals);
+    opt.stop_flag = signals->flag();
+  }
+  const TrainSummary s = Trainer(cfg, opt).run();
+  if (s.resumable_stop()) throw CLI::RuntimeError(kExitResumable);  // exits 75, prints nothing
 }
+
+constexpr const char* kTrainFooter =
+    "Stopping early: the signals in train.stop_signals (default TERM, INT, USR1) and the time\n"
+    "limits (train.max_time per invocation; in a Slurm job, SLURM_JOB_END_TIME) end the run\n"
+    "after the step in flight, with its metrics line and a checkpoint. A second signal aborts at\n"
+    "once. Resume with --resume DIR; the run continues bitwise-identically.\n"
+    "Exit status: 0 trained to train.steps (or --stop-after); 75 (EX_TEMPFAIL) stopped early by a\n"
+    "signal or time limit, resumable with --resume DIR; 1 an error (message on stderr); 2 bad\n"
+    "command line. Killed by a second signal: the signal's status (e.g. 143 for SIGTERM).";
 
 }  // namespace
 
@@ -75,8 +126,18 @@ void add_train(CLI::App& app) {
                 "Stop after this many steps of this invocation, saving a checkpoint (to resume "
                 "later)")
       ->type_name("N");
+  c->add_flag("--overwrite", a->overwrite,
+              "Start a new run in a --run-dir that holds a previous run, deleting that run's "
+              "files (config.yaml, metrics.jsonl, summary.json, checkpoints/) first");
+  c->add_flag("--extend", a->extend,
+              "With --resume and --set train.steps=N: train a run further than its train.steps, "
+              "on a cosine schedule stretched to N (also resumes a finished run)");
   c->add_flag("--no-progress", a->no_progress, "No live progress line");
-  c->callback([a] { run_train(*a); });
+  c->footer(kTrainFooter);
+  c->callback([a, c] {
+    a->stop_after_given = c->count("--stop-after") > 0;
+    run_train(*a);
+  });
 }
 
 }  // namespace mart::cli

@@ -16,6 +16,11 @@ int main(int argc, char** argv) {
       "It measures the model and the machine, plans what stays on the device and what is\n"
       "offloaded, recomputed or swapped, and trains within the memory you have."};
   app.set_version_flag("--version", "mart 0.1.0");
+  app.footer(
+      "Exit status: 0 success; 1 an error (one line on stderr naming the problem); 2 a bad "
+      "command\n"
+      "line; 75 (EX_TEMPFAIL) `mart train` stopped early by a signal or time limit and saved a\n"
+      "checkpoint: resume it with `mart train --resume DIR` (see mart train --help).");
   app.require_subcommand(1);
   mart::cli::add_train(app);
   mart::cli::add_prepare_data(app);

@@ -23,19 +23,15 @@
 #include "runtime/data/job_data.h"
 #include "runtime/data/markov_corpus.h"
 #include "runtime/lr_schedule.h"
+#include "runtime/preemption.h"
+#include "runtime/run_dir.h"
+#include "runtime/run_metrics.h"
 #include "runtime/session.h"
 
 namespace fs = std::filesystem;
 
 namespace mart {
 namespace {
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 std::string hms(double s) {
   long t = static_cast<long>(s + 0.5);
@@ -51,40 +47,72 @@ void write_text(const std::string& path, const std::string& s) {
   write_file_atomic(path, s.data(), s.size());
 }
 
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
 
 std::string default_run_dir(const std::string& parent, const std::string& job) {
+  // The job name is validated with the config; this guards the path itself, whoever calls it.
+  MART_CHECK(!job.empty() && job != "." && job != ".." && job.find('/') == std::string::npos &&
+                 job.find('\0') == std::string::npos,
+             "job name '", job, "' cannot name a run directory under '", parent,
+             "': it must be a plain name without '/' (and not '.' or '..'); set `name:` in the ",
+             "config or pass --run-dir");
   std::time_t now = std::time(nullptr);
   char buf[64];
   std::strftime(buf, sizeof buf, "%Y-%m-%d_%H-%M-%S", std::localtime(&now));
   std::string base = parent + "/" + buf + "_" + job, dir = base;
   for (int i = 1; fs::exists(dir); ++i) dir = base + "-" + std::to_string(i);
+  MART_CHECK(fs::path(dir).lexically_normal().parent_path() ==
+                 fs::path(parent + "/").lexically_normal().parent_path(),
+             "run directory '", dir, "' would not be directly under '", parent,
+             "'; pass --run-dir");
   return dir;
 }
 
 struct Trainer::Impl {
   JobConfig cfg;
   TrainOptions opt;
+  std::unique_ptr<RunDirLock> lock;  // first member: released last
   std::unique_ptr<Session> session;  // device, ops, arena, model states, executor
   std::shared_ptr<const MarkovSource> markov;
   std::unique_ptr<DataLoader> train_data, val_data;
   TrainState st;
+  DeadlineGuard deadline;
+
+  double now() const { return opt.clock ? opt.clock() : steady_seconds(); }
 
   Impl(JobConfig c, TrainOptions o) : cfg(std::move(c)), opt(std::move(o)) {
     MART_CHECK(!opt.run_dir.empty(), "trainer: a run directory is required");
+    MART_CHECK(opt.stop_after >= -1, "--stop-after ", opt.stop_after,
+               ": must be >= 0 (the steps this invocation trains before saving a checkpoint)");
+    MART_CHECK(!(opt.resume && opt.overwrite),
+               "--resume continues the run in its directory and --overwrite deletes it; pass one");
+    MART_CHECK(opt.resume || !opt.extend,
+               "--extend continues a finished run: pass it with --resume RUN");
+    const double t0 = now();
+    if (opt.resume)
+      MART_CHECK(fs::is_directory(opt.run_dir), "--resume ", opt.run_dir,
+                 ": no such run directory (nothing to resume)");
+    lock = std::make_unique<RunDirLock>(opt.run_dir);
+    // Under the lock, every .tmp-* left in checkpoints/ is a killed save's.
     for (const std::string& n : remove_stale_checkpoint_temporaries(opt.run_dir))
       std::fprintf(stderr, "mart: removed %s/checkpoints/%s, left by a killed save\n",
                    opt.run_dir.c_str(), n.c_str());
-    std::string resume_dir;
+    std::string ckpt;
     if (opt.resume) {
-      // The checkpoint's config is the run's config; explicit settings were applied by the caller
-      // only to fields that may change on resume (e.g. train.steps). Fails early and clearly
-      // when there is nothing intact to resume.
-      const CheckpointChoice c = newest_intact_checkpoint(opt.run_dir);
-      for (const std::string& s : c.skipped)
+      // The checkpoint's config is the run's config; explicit settings were applied by the caller.
+      // Fails early and clearly when there is nothing intact to resume.
+      const CheckpointChoice choice = newest_intact_checkpoint(opt.run_dir);
+      for (const std::string& s : choice.skipped)
         std::fprintf(stderr, "mart: skipping damaged checkpoint %s\n", s.c_str());
-      std::fprintf(stderr, "mart: resuming from %s\n", c.dir.c_str());
-      resume_dir = c.dir;
+      std::fprintf(stderr, "mart: resuming from %s\n", choice.dir.c_str());
+      ckpt = choice.dir;
+      check_schedule_unchanged(checkpoint_config(ckpt));
+    } else {
+      prepare_fresh_run_dir(opt.run_dir, opt.overwrite);
     }
     SessionOptions so;
     so.auto_planner = opt.auto_planner;
@@ -96,9 +124,13 @@ struct Trainer::Impl {
     train_data = std::move(data.train);
     val_data = std::move(data.val);
 
+    double load_s = 0;
     if (opt.resume) {
-      st = load_checkpoint(resume_dir, session->spec(), session->states());
+      const double t = now();
+      st = load_checkpoint(ckpt, session->spec(), session->states());
+      load_s = now() - t;
       train_data->restore(st.loader);
+      check_not_finished();
     } else if (!opt.init_from.empty()) {
       std::string path = opt.init_from;
       if (fs::is_directory(path)) path += "/model.safetensors";
@@ -106,6 +138,39 @@ struct Trainer::Impl {
     } else {
       session->init_weights(cfg.train.seed);
     }
+    double limit = max_time_seconds(cfg.train.max_time);
+    if (opt.time_limit_s > 0)
+      limit = limit > 0 ? std::min(limit, opt.time_limit_s) : opt.time_limit_s;
+    if (limit > 0) deadline = DeadlineGuard(t0 + limit);
+    deadline.checkpoint_took(load_s);  // reading a checkpoint: the first estimate of writing one
+  }
+
+  // A changed train.steps changes the cosine schedule of every remaining step, so the resumed run
+  // would silently differ from the run it continues; only --extend says that is wanted.
+  void check_schedule_unchanged(const JobConfig& saved) {
+    const int was = saved.train.steps, now_steps = cfg.train.steps;
+    MART_CHECK(was == now_steps || opt.extend, "--resume ", opt.run_dir,
+               ": train.steps = ", now_steps, " differs from the run's train.steps = ", was,
+               ", which changes its cosine learning-rate schedule (the resumed run would no longer "
+               "match the run it continues). To train to ",
+               now_steps,
+               " steps on a schedule stretched to them, add --extend; to continue the same run, "
+               "drop --set train.steps");
+  }
+
+  void check_not_finished() {
+    const int steps = cfg.train.steps;
+    if (opt.extend) {
+      MART_CHECK(steps > st.step, "--extend: train.steps = ", steps,
+                 " does not go beyond the checkpoint's step ", st.step,
+                 "; pass --set train.steps=N", " with N > ", st.step);
+      return;
+    }
+    MART_CHECK(
+        st.step < steps, "--resume ", opt.run_dir, ": the run is finished (its checkpoint is",
+        " at step ", st.step, " of train.steps = ", steps, "). To train further, pass --extend ",
+        "--set train.steps=N with N > ", st.step, " (the cosine schedule is stretched to N); ",
+        "to start again, run its config with --overwrite");
   }
 
   // memory.mode auto: the planner's prediction next to what this run measured (summary.json
@@ -152,22 +217,6 @@ struct Trainer::Impl {
     return sum / cfg.train.eval_batches;
   }
 
-  // Keeps the lines of metrics.jsonl up to `step` (a resumed run rewrites what came after).
-  void trim_metrics(const std::string& path, int step) {
-    if (!fs::exists(path)) return;
-    std::ifstream in(path);
-    std::string line, kept;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      try {
-        if (nlohmann::json::parse(line).value("step", 0) <= step) kept += line + "\n";
-      } catch (const nlohmann::json::exception&) {
-        break;  // a torn last line from a crash
-      }
-    }
-    write_text(path, kept);
-  }
-
   // What the activation manager did over this run (this process): bytes copied by swap and by
   // compress_swap, and per compressed block its last encoding, bound and fallbacks.
   nlohmann::json activations_json() const {
@@ -191,20 +240,24 @@ struct Trainer::Impl {
             {"compressed_blocks", blocks}};
   }
 
-  TrainSummary run() {
-    fs::create_directories(opt.run_dir);
-    write_text(opt.run_dir + "/config.yaml", to_yaml(cfg));
-    const std::string metrics_path = opt.run_dir + "/metrics.jsonl";
-    if (opt.resume)
-      trim_metrics(metrics_path, st.step);
-    else
-      write_text(metrics_path, "");
-    std::ofstream metrics(metrics_path, std::ios::app);
-    MART_CHECK(metrics.good(), "cannot open ", metrics_path, " for writing");
+  // metrics.jsonl for appending: emptied for a fresh run; on resume, cut back to the checkpoint's
+  // step (a torn last line is dropped), warning when lines are missing before it.
+  std::unique_ptr<AppendFile> open_metrics(const std::string& path) {
+    if (opt.resume) {
+      const bool had = fs::exists(path);  // a run saved by the C API has none
+      const int last = trim_metrics(path, st.step);
+      if (had && last < st.step)
+        std::fprintf(stderr,
+                     "mart: warning: %s ends at step %d but the checkpoint is at step %d: steps "
+                     "%d..%d have no metrics line (a write failed or the file was damaged)\n",
+                     path.c_str(), last, st.step, last + 1, st.step);
+    } else {
+      write_text(path, "");
+    }
+    return std::make_unique<AppendFile>(path, opt.metrics_write);
+  }
 
-    const auto& t = cfg.train;
-    const bool tty = opt.progress && isatty(fileno(stderr));
-    const double tokens_per_step = static_cast<double>(t.micro_batch) * t.seq_len * t.grad_accum;
+  void print_header() {
     std::fprintf(stderr,
                  "mart: %s | %s backend | %s model, %.2fM params | device budget %s | run %s\n",
                  cfg.name.c_str(), backend_name(session->device().backend()),
@@ -215,13 +268,67 @@ struct Trainer::Impl {
                    "mart: synthetic Markov corpus, entropy rate %.4f nats/token (the "
                    "best achievable loss)\n",
                    markov->entropy_rate_nats());
+    if (deadline.active())
+      std::fprintf(stderr, "mart: time limit: stops with a checkpoint before %s from now\n",
+                   hms(deadline.deadline() - now()).c_str());
+  }
 
+  // Writes a checkpoint of the current step, metrics first made durable up to it; timed for the
+  // deadline's margin.
+  std::string checkpoint(AppendFile& metrics) {
+    metrics.sync();
+    const double t = now();
+    std::string dir = save_checkpoint(opt.run_dir, cfg, session->spec(), session->states(), st);
+    deadline.checkpoint_took(now() - t);
+    return dir;
+  }
+
+  // A metrics write failed (disk full): save what was trained, then stop with both outcomes.
+  [[noreturn]] void fail_after_write_error(const Error& e) {
+    std::string outcome;
+    try {
+      const std::string dir =
+          save_checkpoint(opt.run_dir, cfg, session->spec(), session->states(), st);
+      outcome = str("a checkpoint of step ", st.step, " was saved (", dir, "). Free space, then ",
+                    "resume with `mart train --resume ", opt.run_dir, "`");
+    } catch (const std::exception& c) {
+      outcome =
+          str("the checkpoint attempt failed too (", c.what(), "). Free space, then resume ",
+              "from the newest intact checkpoint with `mart train --resume ", opt.run_dir, "`");
+    }
+    MART_FAIL(e.what(), "; training stopped at step ", st.step, ": ", outcome);
+  }
+
+  struct LoopResult {
+    StopReason stop = StopReason::Finished;
+    int signal = 0;
+    int steps = 0;
+    int last_ckpt = 0;
+  };
+
+  LoopResult train_loop(AppendFile& metrics) {
+    const auto& t = cfg.train;
+    const bool tty = opt.progress && isatty(fileno(stderr));
+    const double tokens_per_step = static_cast<double>(t.micro_batch) * t.seq_len * t.grad_accum;
     std::vector<double> step_times;
-    double last_loss = 0, best_loss = 1e300, last_val = 0;
-    int last_ckpt = st.step;
+    double last_val = 0;
+    LoopResult res;
+    res.last_ckpt = st.step;
     const int end = opt.stop_after >= 0 ? std::min(t.steps, st.step + opt.stop_after) : t.steps;
+    if (end < t.steps) res.stop = StopReason::StopAfter;
     auto t_start = std::chrono::steady_clock::now();
     while (st.step < end) {
+      // Checked between steps: the step in flight always completes with its metrics line.
+      if (opt.stop_flag && opt.stop_flag->load() != 0) {
+        res.stop = StopReason::Signal;
+        res.signal = opt.stop_flag->load();
+        break;
+      }
+      if (deadline.must_stop(now())) {
+        res.stop = StopReason::TimeLimit;
+        break;
+      }
+      const double t_iter = now();
       StepHyper h;
       h.lr = lr_at(t, st.step);
       h.beta1 = t.beta1;
@@ -232,11 +339,10 @@ struct Trainer::Impl {
       h.step = st.step + 1;
       StepResult r = session->train_step(next_step_batches(), h);
       ++st.step;
+      ++res.steps;
       st.tokens_seen += r.tokens;
       st.loader = train_data->state();
       step_times.push_back(r.seconds);
-      last_loss = r.loss;
-      best_loss = std::min(best_loss, r.loss);
       nlohmann::json m = {{"step", st.step},
                           {"loss", r.loss},
                           {"lr", h.lr},
@@ -250,8 +356,13 @@ struct Trainer::Impl {
         m["val_loss"] = last_val;
         if (st.best_val_loss == 0 || last_val < st.best_val_loss) st.best_val_loss = last_val;
       }
-      metrics << m.dump() << "\n";
-      metrics.flush();
+      try {
+        metrics.append(m.dump() + "\n");
+      } catch (const Error& e) {
+        fail_after_write_error(e);
+      }
+      if (opt.on_step) opt.on_step(st.step);
+      deadline.step_took(now() - t_iter);
       if (opt.progress && (st.step % std::max(1, t.log_every) == 0 || st.step == end)) {
         double elapsed =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
@@ -270,24 +381,93 @@ struct Trainer::Impl {
           std::fprintf(stderr, "%s\n", line);
       }
       if (t.checkpoint_every > 0 && st.step % t.checkpoint_every == 0 && st.step < end) {
-        save_checkpoint(opt.run_dir, cfg, session->spec(), session->states(), st);
-        last_ckpt = st.step;
+        try {
+          checkpoint(metrics);
+        } catch (const Error& e) {
+          // A periodic checkpoint that cannot be written (disk full) stops the run; the
+          // previous checkpoint is intact.
+          MART_FAIL(e.what(), "; training stopped at step ", st.step, " (the newest intact ",
+                    "checkpoint is at step ", res.last_ckpt, "): free space, then `mart train ",
+                    "--resume ", opt.run_dir, "`");
+        }
+        res.last_ckpt = st.step;
       }
     }
     if (tty) std::fprintf(stderr, "\n");
-    if (st.step != last_ckpt || !fs::exists(opt.run_dir + "/checkpoints/latest"))
-      save_checkpoint(opt.run_dir, cfg, session->spec(), session->states(), st);
+    return res;
+  }
 
+  // What happened and, for an early stop, how to continue.
+  void report_stop(const LoopResult& res, const std::string& ckpt) {
+    const std::string resume = str("resume with: mart train --resume ", opt.run_dir);
+    const std::string where = ckpt.empty() ? "" : " (checkpoint " + ckpt + ")";
+    switch (res.stop) {
+      case StopReason::Finished:
+        break;
+      case StopReason::StopAfter:
+        std::fprintf(stderr,
+                     "mart: stopped after %d steps of this invocation at step %d of %d%s; %s\n",
+                     res.steps, st.step, cfg.train.steps, where.c_str(), resume.c_str());
+        break;
+      case StopReason::Signal:
+        std::fprintf(stderr, "mart: stopped by %s at step %d of %d%s; %s\n",
+                     stop_signal_name(res.signal).c_str(), st.step, cfg.train.steps, where.c_str(),
+                     resume.c_str());
+        break;
+      case StopReason::TimeLimit:
+        std::fprintf(stderr,
+                     "mart: stopped at step %d of %d to finish before the time limit (%s left, "
+                     "margin %.1f s for a step and a checkpoint)%s; %s\n",
+                     st.step, cfg.train.steps,
+                     hms(std::max(0.0, deadline.deadline() - now())).c_str(), deadline.margin(),
+                     where.c_str(), resume.c_str());
+        break;
+    }
+  }
+
+  TrainSummary run() {
+    write_text(opt.run_dir + "/config.yaml", to_yaml(cfg));
+    const std::string metrics_path = opt.run_dir + "/metrics.jsonl";
+    std::unique_ptr<AppendFile> metrics = open_metrics(metrics_path);
+    print_header();
+    LoopResult res = train_loop(*metrics);
+    std::string ckpt;
+    if (st.step != res.last_ckpt || !fs::exists(opt.run_dir + "/checkpoints/latest")) {
+      try {
+        ckpt = checkpoint(*metrics);
+      } catch (const Error& e) {
+        MART_FAIL(e.what(), "; the final checkpoint of step ", st.step, " was not saved: free ",
+                  "space, then resume from the newest intact one with `mart train --resume ",
+                  opt.run_dir, "`");
+      }
+    }
+    TrainSummary s = summarize(res, metrics_path);
+    report_stop(res, ckpt);
+    return s;
+  }
+
+  // summary.json from every line of metrics.jsonl; an invocation that trained no step leaves an
+  // existing summary as it was.
+  TrainSummary summarize(const LoopResult& res, const std::string& metrics_path) {
+    const auto& t = cfg.train;
+    const double tokens_per_step = static_cast<double>(t.micro_batch) * t.seq_len * t.grad_accum;
+    const MetricsTotals tot = metrics_totals(metrics_path);
     TrainSummary s;
     s.steps_done = st.step;
-    s.final_loss = last_loss;
-    s.best_loss = step_times.empty() ? 0 : best_loss;
-    s.final_val_loss = last_val;
-    std::vector<double> timed(step_times.size() > 1 ? step_times.begin() + 1 : step_times.begin(),
-                              step_times.end());
-    s.median_step_s = median(timed);
+    s.steps_this_run = res.steps;
+    s.stop = res.stop;
+    s.stop_signal = res.signal;
+    s.final_loss = tot.final_loss;
+    s.best_loss = tot.best_loss;
+    s.final_val_loss = tot.final_val_loss;
+    s.median_step_s = tot.median_step_s;
     s.tokens_per_s = s.median_step_s > 0 ? tokens_per_step / s.median_step_s : 0;
-    s.peak_device_bytes = session->arena().stats().peak_in_use;
+    s.peak_device_bytes = std::max(tot.peak_device_bytes, session->arena().stats().peak_in_use);
+    s.summary_path = opt.run_dir + "/summary.json";
+    if (res.steps == 0 && fs::exists(s.summary_path)) {
+      std::fprintf(stderr, "mart: no step trained; %s left as it was\n", s.summary_path.c_str());
+      return s;
+    }
     nlohmann::json j = {{"job", cfg.name},
                         {"backend", backend_name(session->device().backend())},
                         {"device", session->device().name()},
@@ -314,11 +494,17 @@ struct Trainer::Impl {
     }
     j["environment"] = env_j;
     if (!session->planner().is_null()) j["planner"] = planner_report(s);
-    s.summary_path = opt.run_dir + "/summary.json";
-    write_text(s.summary_path, j.dump(2) + "\n");
-    std::fprintf(
-        stderr, "mart: done: %d steps, final loss %.4f, %.0f tokens/s, peak device memory %s\n",
-        s.steps_done, s.final_loss, s.tokens_per_s, format_bytes(s.peak_device_bytes).c_str());
+    try {
+      write_text(s.summary_path, j.dump(2) + "\n");
+    } catch (const Error& e) {
+      MART_FAIL(
+          e.what(), "; the checkpoint of step ", st.step, " and metrics.jsonl are saved, ",
+          "only the summary is stale: free space; the next invocation that trains rewrites it");
+    }
+    if (res.stop == StopReason::Finished)
+      std::fprintf(
+          stderr, "mart: done: %d steps, final loss %.4f, %.0f tokens/s, peak device memory %s\n",
+          s.steps_done, s.final_loss, s.tokens_per_s, format_bytes(s.peak_device_bytes).c_str());
     return s;
   }
 };
