@@ -25,7 +25,6 @@ disk (the page cache survives it), and per-step checkpoints do not wait on a sha
 
 import argparse
 import collections
-import json
 import os
 import random
 import shutil
@@ -38,11 +37,6 @@ import rel_util as ru
 
 GRACEFUL_STATUS = 75  # EX_TEMPFAIL: stopped on request, resumable
 KEEP_FAILED = 5  # failed trials whose directories are kept for inspection
-
-
-def default_workdir():
-    shm = "/dev/shm"
-    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
 
 
 class Env:
@@ -59,6 +53,9 @@ class Env:
         if len(self.ref_metrics) != steps:
             sys.exit(f"reference run wrote {len(self.ref_metrics)} metrics lines, not {steps}")
         self.ref_final_loss = self.ref_metrics[-1]["loss"]
+
+    def summary_problems(self, run_dir):
+        return ru.summary_problems(run_dir, self.steps, self.ref_final_loss)
 
     def train_args(self, run_dir, *extra):
         return ["train"] + self.job + list(extra) + ["--run-dir", run_dir]
@@ -145,29 +142,13 @@ def phase_of(run_dir, steps):
 
 # ----------------------------------------------------------------------------------- trials ----
 
-def summary_problems(env, run_dir):
-    path = os.path.join(run_dir, "summary.json")
-    try:
-        with open(path, "rb") as f:
-            s = json.loads(f.read(), parse_float=str)
-    except (OSError, ValueError) as e:
-        return [f"{path}: unreadable ({e})"]
-    problems = []
-    if s.get("steps") != env.steps:
-        problems.append(f"summary.json steps {s.get('steps')}, expected {env.steps}")
-    if s.get("final_loss") != env.ref_final_loss:
-        problems.append(f"summary.json final_loss {s.get('final_loss')}, reference "
-                        f"{env.ref_final_loss}")
-    return problems
-
-
 def fresh_start(env, tdir, note):
     """After a refused resume: a fresh run in a new directory must reproduce the reference."""
     run2 = os.path.join(tdir, "run2")
     rc, _, log = ru.run(env.mart, env.train_args(run2), run2 + ".log")
     if rc != 0:
         return note, [f"fresh start after the refused resume failed (status {rc}): {log[-500:]}"]
-    return note, ru.finished_run_problems(env.ref, run2) + summary_problems(env, run2)
+    return note, ru.finished_run_problems(env.ref, run2) + env.summary_problems(run2)
 
 
 def resume(env, tdir, run_dir):
@@ -189,7 +170,7 @@ def resume(env, tdir, run_dir):
         return "finished: resume refused", ru.finished_run_problems(env.ref, run_dir)
     if rc != 0:
         return "resume failed", [f"resume failed (status {rc}): {log[-800:]}"]
-    return "resumed", ru.finished_run_problems(env.ref, run_dir) + summary_problems(env, run_dir)
+    return "resumed", ru.finished_run_problems(env.ref, run_dir) + env.summary_problems(run_dir)
 
 
 def graceful_problems(env, run_dir, rc):
@@ -235,8 +216,7 @@ def trial(env, i, rng, sig, double):
         return res
     if rc == 0:
         res["outcome"] = "finished before the signal"
-        res["problems"] = ru.finished_run_problems(env.ref, run_dir) + summary_problems(env,
-                                                                                       run_dir)
+        res["problems"] = ru.finished_run_problems(env.ref, run_dir) + env.summary_problems(run_dir)
         return res
     pre = []
     if sig == signal.SIGTERM and not double:
@@ -285,7 +265,7 @@ def main():
                     help="extra trials sending two signals back to back (not with KILL)")
     ap.add_argument("--steps", type=int, default=80)
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--workdir", default=default_workdir())
+    ap.add_argument("--workdir", default=ru.default_workdir())
     ap.add_argument("--keep", action="store_true", help="keep the trial directories")
     args = ap.parse_args()
     sig = getattr(signal, "SIG" + args.signal)

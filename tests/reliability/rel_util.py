@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import tempfile
 import time
 
 # A two-block Llama small enough that one step takes about a millisecond: a run's time goes into
@@ -36,6 +37,13 @@ def job_args(steps, **overrides):
     for k, v in sets.items():
         args += ["--set", f"{k}={v}"]
     return args
+
+
+def default_workdir():
+    """/dev/shm where it exists: a killed process loses exactly what it would on a disk (the page
+    cache outlives it), and per-step checkpoints do not wait on a shared disk's fsync."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
 
 
 def mart_env():
@@ -109,15 +117,18 @@ def metrics_diff(ref, got, allow_missing=()):
         if m.get("step") in got_by:
             problems.append(f"step {m.get('step')} appears twice")
         got_by[m.get("step")] = m
+    missing = []
     for step, r in ref_by.items():
         g = got_by.get(step)
         if g is None:
             if step not in allow_missing:
-                problems.append(f"step {step}: missing")
+                missing.append(step)
             continue
         for k in EXACT_KEYS:
             if r.get(k) != g.get(k):
                 problems.append(f"step {step}: {k} {g.get(k)} != reference {r.get(k)}")
+    if missing:
+        problems.append(f"{len(missing)} steps missing: {missing[:3]}{' ...' * (len(missing) > 3)}")
     extra = sorted(set(got_by) - set(ref_by), key=str)
     if extra:
         problems.append(f"steps not in the reference: {extra[:5]}")
@@ -274,4 +285,21 @@ def finished_run_problems(ref_run, run_dir, allow_missing=()):
     for name in checkpoint_dirs(run_dir):
         problems += verify_checkpoint(os.path.join(run_dir, "checkpoints", name))
     problems += final_state_diff(ref_run, run_dir)
+    return problems
+
+
+def summary_problems(run_dir, steps, final_loss):
+    """summary.json of a finished run must report every step and the last step's loss (the JSON
+    text of the reference's)."""
+    path = os.path.join(run_dir, "summary.json")
+    try:
+        with open(path, "rb") as f:
+            s = json.loads(f.read(), parse_float=str)
+    except (OSError, ValueError) as e:
+        return [f"{path}: unreadable ({e})"]
+    problems = []
+    if s.get("steps") != steps:
+        problems.append(f"summary.json steps {s.get('steps')}, expected {steps}")
+    if s.get("final_loss") != final_loss:
+        problems.append(f"summary.json final_loss {s.get('final_loss')}, reference {final_loss}")
     return problems
