@@ -53,6 +53,13 @@ class Env:
         if len(self.ref_metrics) != steps:
             sys.exit(f"reference run wrote {len(self.ref_metrics)} metrics lines, not {steps}")
         self.ref_final_loss = self.ref_metrics[-1]["loss"]
+        self.run_times = [self.ref_s]
+
+    @property
+    def window_s(self):
+        """Signals land in [0, mean uninterrupted run time]; a signal drawn after the run ended is
+        drawn again (signalled_run), so late phases (pruning, the final summary) are sampled."""
+        return sum(self.run_times) / len(self.run_times)
 
     def summary_problems(self, run_dir):
         return ru.summary_problems(run_dir, self.steps, self.ref_final_loss)
@@ -74,9 +81,11 @@ def negative_controls(env):
               f"{'' if bool(problems) == want_problems else '  <-- WRONG'}")
 
     other = os.path.join(env.work, "other-seed")
-    rc, _, log = ru.run(env.mart, env.train_args(other, "--set", "train.seed=43"), other + ".log")
+    rc, seconds, log = ru.run(env.mart, env.train_args(other, "--set", "train.seed=43"),
+                              other + ".log")
     if rc != 0:
         sys.exit(f"negative control run failed (status {rc}):\n{log[-3000:]}")
+    env.run_times.append(seconds)
     other_metrics, _ = ru.read_metrics(other)
     expect("another seed changes the metrics", ru.metrics_diff(env.ref_metrics, other_metrics))
     expect("another seed changes the final state", ru.final_state_diff(env.ref, other))
@@ -137,7 +146,7 @@ def phase_of(run_dir, steps):
         return "finish (summary, exit)"
     if latest is not None and last == latest + 1 or latest is None and last == 1:
         return "between metrics and checkpoint"
-    return "step compute (+eval)" if (last + 1) % 5 == 0 else "step compute"
+    return "between steps (compute, eval)" if (last + 1) % 5 == 0 else "between steps (compute)"
 
 
 # ----------------------------------------------------------------------------------- trials ----
@@ -191,41 +200,53 @@ def graceful_problems(env, run_dir, rc):
     return problems
 
 
+def signalled_run(env, tdir, rng, sig, double):
+    """Starts the run and signals it at a random moment. A run that ended before its signal is
+    checked and drawn again (up to 3 times). Returns a result dict."""
+    run_dir = os.path.join(tdir, "run")
+    for attempt in range(3):
+        delay = rng.uniform(0, env.window_s)
+        proc = ru.start(env.mart, env.train_args(run_dir), os.path.join(tdir, "run.log"))
+        time.sleep(delay)
+        sent = proc.poll() is None
+        if sent:
+            proc.send_signal(sig)
+            if double:
+                proc.send_signal(sig)
+        res = {"delay": delay, "rc": ru.wait(proc), "redrawn": attempt, "run_dir": run_dir}
+        if sent or res["rc"] != 0:
+            res["phase"] = phase_of(run_dir, env.steps) if sent else "after exit"
+            return res
+        res["phase"], res["outcome"] = "after exit", "finished before the signal"
+        res["problems"] = ru.finished_run_problems(env.ref, run_dir) + env.summary_problems(run_dir)
+        if res["problems"] or attempt == 2:
+            return res
+        shutil.rmtree(run_dir)
+
+
 def trial(env, i, rng, sig, double):
     """One trial: start, signal at a random moment, recover. Returns a result dict."""
     tdir = os.path.join(env.work, f"t{i:04d}")
     os.mkdir(tdir)
-    run_dir = os.path.join(tdir, "run")
-    delay = rng.uniform(0, env.ref_s)
-    proc = ru.start(env.mart, env.train_args(run_dir), os.path.join(tdir, "run.log"))
-    time.sleep(delay)
-    sent = proc.poll() is None
-    if sent:
-        proc.send_signal(sig)
-        if double:
-            proc.send_signal(sig)
-    rc = ru.wait(proc)
-    res = {"trial": i, "delay": delay, "rc": rc, "dir": tdir,
-           "phase": phase_of(run_dir, env.steps) if sent else "after exit"}
+    res = signalled_run(env, tdir, rng, sig, double)
+    res.update(trial=i, dir=tdir)
+    run_dir, rc = res["run_dir"], res["rc"]
     damaged = [n for n in ru.checkpoint_dirs(run_dir)
                if ru.verify_checkpoint(os.path.join(run_dir, "checkpoints", n))]
     res["damaged_by_signal"] = len(damaged)
     res["stale_files"] = len(ru.stale_temporaries(run_dir)[1])
+    if "outcome" in res:
+        return res
     if rc is None:
         res["outcome"], res["problems"] = "hang", ["the signalled process did not end"]
         return res
-    if rc == 0:
-        res["outcome"] = "finished before the signal"
-        res["problems"] = ru.finished_run_problems(env.ref, run_dir) + env.summary_problems(run_dir)
-        return res
     pre = []
-    if sig == signal.SIGTERM and not double:
+    if sig != signal.SIGKILL and not double:
         lines, _ = ru.read_metrics(run_dir)
-        if rc == -signal.SIGTERM and not lines and ru.latest_name(run_dir) is None:
+        if rc == -sig and not lines and ru.latest_name(run_dir) is None:
             res["phase"] = "start-up (before the handler)"
         else:
             pre = graceful_problems(env, run_dir, rc)
-            lines, _ = ru.read_metrics(run_dir)
             if not pre and lines and lines[-1]["step"] == env.steps:
                 res["outcome"] = "stopped at the last step"
                 res["problems"] = ru.finished_run_problems(env.ref, run_dir)
@@ -238,11 +259,15 @@ def trial(env, i, rng, sig, double):
 
 def report(results, env, wall, args):
     print(f"\n{len(results)} trials of {args.signal} ({env.steps} steps, checkpoint every step; "
-          f"reference run {env.ref_s:.2f} s; all trials {wall:.1f} s)")
-    for title, key in (("signal landed in", "phase"), ("outcome", "outcome"), ("exit status", "rc")):
+          f"reference run {env.ref_s:.2f} s, signal window {env.window_s:.2f} s; all trials "
+          f"{wall:.1f} s)")
+    tables = (("signal landed in", "phase"), ("outcome", "outcome"), ("exit status", "rc"))
+    for title, key in tables:
         print(f"  {title}:")
         for k, n in collections.Counter(str(r[key]) for r in results).most_common():
             print(f"    {n:5d}  {k}")
+    print(f"  signals redrawn because the run had already ended: "
+          f"{sum(r['redrawn'] for r in results)}")
     dmg = sum(1 for r in results if r["damaged_by_signal"])
     left = sum(1 for r in results if r.get("stale_files_after"))
     print(f"  trials where the signal left a damaged checkpoint (before resume): {dmg}")
