@@ -130,8 +130,10 @@ def phase_of(run_dir, steps):
     tmp_dirs, tmp_files = ru.stale_temporaries(run_dir)
     if torn:
         return "metrics write"
-    if tmp_dirs:
+    if any(os.path.basename(d).startswith(".tmp-") for d in tmp_dirs):
         return "checkpoint write"
+    if tmp_dirs:
+        return "pruning"
     if not lines:
         return "start-up"
     newest = ru.step_of(names[-1]) if names else None
@@ -174,7 +176,7 @@ def resume(env, tdir, run_dir):
         return fresh_start(env, tdir, "no checkpoint: fresh start")
     if rc != 0 and ru.step_of(latest) == env.steps:
         # Training had finished; extending a finished run may need an explicit option.
-        if not any(w in log.lower() for w in ("finish", "complete", "already")):
+        if not any(w in log.lower() for w in ("finish", "complete", "already", "--extend")):
             return "resume failed", [f"resume of a finished run failed (status {rc}): {log[-500:]}"]
         return "finished: resume refused", ru.finished_run_problems(env.ref, run_dir)
     if rc != 0:

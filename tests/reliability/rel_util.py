@@ -241,13 +241,14 @@ def step_of(name):
 
 
 def stale_temporaries(run_dir):
-    """Leftovers of an interrupted write anywhere under RUN: .tmp-* directories (a checkpoint
-    being written) and NAME.tmp.PID files (write_file_atomic)."""
+    """Leftovers of an interrupted write anywhere under RUN: hidden directories (.tmp-* for a
+    checkpoint being written, .deleting-* for one being pruned) and NAME.tmp.PID files
+    (write_file_atomic)."""
     dirs, files = [], []
     for root, dnames, fnames in os.walk(run_dir):
-        dirs += [os.path.join(root, d) for d in dnames if d.startswith(".tmp-")]
+        dirs += [os.path.join(root, d) for d in dnames if d.startswith(".")]
         files += [os.path.join(root, f) for f in fnames if re.search(r"\.tmp\.\d+$", f)]
-        dnames[:] = [d for d in dnames if not d.startswith(".tmp-")]
+        dnames[:] = [d for d in dnames if not d.startswith(".")]
     return dirs, files
 
 
