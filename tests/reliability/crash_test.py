@@ -268,6 +268,12 @@ def trial(env, i, rng, sig, double):
     return res
 
 
+def problem_kind(problem):
+    """A problem without its paths and numbers, to count alike problems together."""
+    plain = re.sub(r"'?/\S+|-?\d+(\.\d+)?(e-?\d+)?|step_\d+", "#", problem)
+    return re.sub(r"\s+", " ", plain)[:120]
+
+
 def report(results, env, wall, args):
     print(f"\n{len(results)} trials of {args.signal} ({env.steps} steps, checkpoint every step; "
           f"reference run {env.ref_s:.2f} s, signal window {env.window_s:.2f} s; all trials "
@@ -287,6 +293,11 @@ def report(results, env, wall, args):
           f"{sum(1 for r in results if r['stale_files'])} {names} (still there after the resume: "
           f"{left}; reported, not failed)")
     bad = [r for r in results if r["problems"]]
+    kinds = collections.Counter(problem_kind(p) for r in bad for p in r["problems"])
+    if kinds:
+        print("  problems (trials may have several):")
+        for k, n in kinds.most_common():
+            print(f"    {n:5d}  {k}")
     print(f"  passed {len(results) - len(bad)}/{len(results)}")
     for r in bad[:10]:
         print(f"  FAIL trial {r['trial']} (signal at {r['delay']:.3f} s, {r['phase']}, status "
