@@ -188,7 +188,8 @@ def metrics_case(mart, work):
             problems += intact_problems(run_dir)
             if ckpt is None or not last <= ckpt <= last + 1:
                 problems.append(f"the checkpoint at the stop is step {ckpt}, the last whole "
-                                f"metrics line step {last}: work since the last checkpoint lost")
+                                f"metrics line step {last}: expected a checkpoint of step {last} "
+                                f"or {last + 1} (the step whose line failed)")
             lost = {ckpt} if ckpt == last + 1 else set()
             if ckpt is not None and rc != 0:
                 problems += resume_on_big_disk(mart, run_dir, os.path.join(work, "metrics-copy"),
