@@ -1,10 +1,10 @@
 // Hard limits on every size, count and float of a job config, as one table (key, min, max, why)
-// that docs/RELIABILITY.md cites. They catch values no real job uses -- n_layer 2^31-1,
-// norm_eps 3e38, eval_batches 2^31-1 -- before anything is allocated or a step runs, with a
-// message naming the key, the value and the limit. Rows for products (parameters, tokens per
-// micro-batch, logits, lr x weight_decay) are computed in 64-bit with saturation, so no overflow
-// can hide a huge value. Semantic rules (heads divide d_model, seq_len <= max_seq_len, ...) stay
-// in config_validate.cpp; these are only ranges.
+// that docs/LIMITS.md shows (and docs/RELIABILITY.md cites). They catch values no real job uses --
+// n_layer 2^31-1, norm_eps 3e38, eval_batches 2^31-1 -- before anything is allocated or a step
+// runs, with a message naming the key, the value and the limit. Rows for products (parameters,
+// tokens per micro-batch, logits, lr x weight_decay) are computed in 64-bit with saturation, so no
+// overflow can hide a huge value. Semantic rules (heads divide d_model, seq_len <= max_seq_len,
+// ...) stay in config_validate.cpp; these are only ranges.
 #pragma once
 #include <span>
 #include <string>
@@ -20,8 +20,8 @@ struct ConfigLimit {
   double min, max;
   bool min_open, max_open;  // true: the bound itself is excluded, e.g. beta2 in [0, 1)
   std::string_view why;
-  // Product rows: computes the value (NaN when a factor is out of its own range, so only the
-  // factor is reported). Null for a plain field, read through the schema table.
+  // Product rows: computes the value; they are checked only once every plain row passed, so a
+  // bad factor is reported once, as itself. Null for a plain field, read through the schema.
   double (*derived)(const JobConfig&) = nullptr;
 };
 
@@ -32,8 +32,8 @@ std::span<const ConfigLimit> config_limits();
 // compares).
 std::string config_limits_markdown();
 
-// One message per value outside its limit: "model.n_layer = 2147483647 is above the limit 1024
-// (allowed [1, 1024]): <why>". Empty when every value is in range.
+// One message per value outside its limit: "model.n_layer = 2147483647 is above its limit
+// (allowed [1, 1024]): <why>". Empty when every value is in range. validate() includes these.
 std::vector<std::string> limit_problems(const JobConfig& c);
 
 // Throws mart::Error listing limit_problems and a bad job name (one per line) naming `origin` (a

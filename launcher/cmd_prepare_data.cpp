@@ -17,8 +17,14 @@ void add_prepare_data(CLI::App& app) {
       "prepare-data",
       "Tokenise a UTF-8/raw text file byte by byte (vocabulary 256) into llm.c-format uint16\n"
       "token shards: OUT.bin (train) and OUT_val.bin (the last --val-fraction of the text).");
-  c->add_option("text", a->text, "Input text file")->required()->check(CLI::ExistingFile);
-  c->add_option("-o,--output", a->out, "Output train shard path (e.g. data/tinyshakespeare.bin)")
+  // ExistingFile only stats the path; prepare_data refuses a FIFO, device or directory.
+  c->add_option("text", a->text, "Input text file (a regular file)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  c->add_option("-o,--output", a->out,
+                "Output train shard path (e.g. data/tinyshakespeare.bin; '.bin' is appended when\n"
+                "missing, the folder is created). Refused: an existing directory, or a path that\n"
+                "is the input text itself")
       ->required();
   c->add_option("--val-fraction", a->val_fraction,
                 "Fraction of the text (from its end) written to the validation shard; 0: none")

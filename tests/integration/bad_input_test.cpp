@@ -135,16 +135,29 @@ TEST_P(BadInputTest, ResumeWithoutCheckpointFails) {
 
 // A resumed run that diverges fails mid-run, but the checkpoint it resumed from stays intact.
 TEST_P(BadInputTest, DivergingResumedRunKeepsItsCheckpoint) {
-  StoppedRun r(GetParam());
-  auto before = tree_hash(r.run + "/checkpoints");
-  JobConfig cfg = r.cfg;
-  cfg.train.lr = 1e30f;  // the first update makes the weights overflow
+  // A 40-step job stopped after 3 steps, so the diverging resume has steps to diverge in.
+  TempDir tmp;
+  const JobConfig base = tiny_job(GetParam(), 40);
+  const std::string run = tmp.file("run");
+  train(base, run, 3);
+  auto before = tree_hash(run + "/checkpoints");
+  // Values inside the config limits (config_limits.h; lr 1e30 is refused at load now) that still
+  // diverge: with beta2 = 0 and eps 1e-20, an embedding row whose token is absent from a batch
+  // (gradient 0, so v = 0) moves by lr * m / 1e-20 and the weights overflow. Deterministic.
+  JobConfig cfg = base;
+  cfg.train.lr = 1;
+  cfg.train.beta2 = 0;
+  cfg.train.eps = 1e-20f;
   cfg.train.warmup_steps = 0;
-  std::string e = error_of([&] { train(cfg, r.run, -1, true); });
+  std::string e = error_of([&] { train(cfg, run, -1, true); });
   EXPECT_TRUE(has(e, "training diverged"));
-  EXPECT_EQ(tree_hash(r.run + "/checkpoints"), before);
+  EXPECT_EQ(tree_hash(run + "/checkpoints"), before);
+  // lr 1e30 (the old trigger) is an input error now, and leaves the checkpoint alone too.
+  cfg.train.lr = 1e30f;
+  EXPECT_TRUE(has(error_of([&] { train(cfg, run, -1, true); }), "train.lr = 1e+30 is above"));
+  EXPECT_EQ(tree_hash(run + "/checkpoints"), before);
   // ... and the original config resumes from it normally.
-  EXPECT_EQ(train(r.cfg, r.run, -1, true).steps_done, 6);
+  EXPECT_EQ(train(base, run, -1, true).steps_done, 40);
 }
 
 void write_markov_shard(const std::string& path, int n) {
