@@ -21,7 +21,8 @@ std::string step_name(int step) {
 
 std::optional<int> parse_step_name(const std::string& name) {
   const std::string prefix = "step_";
-  if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size() || name.size() > prefix.size() + 10)
+  if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size() ||
+      name.size() > prefix.size() + 10)
     return std::nullopt;
   long long v = 0;
   for (size_t i = prefix.size(); i < name.size(); ++i) {
@@ -85,7 +86,7 @@ std::vector<std::string> remove_stale_checkpoint_temporaries(const std::string& 
     const std::string pid_text = n.substr(dash_pid + 1);
     if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos ||
         pid_text.size() > 9)
-      continue;  // not a name MART makes: leave it alone
+      continue;                                      // not a name MART makes: leave it alone
     const std::string head = n.substr(0, dash_pid);  // ".tmp-step_N[-HOST]"
     const size_t dash_host = head.rfind('-');
     const std::string rest = head.substr(dash_host + 1);
@@ -126,8 +127,8 @@ CheckpointChoice newest_intact_checkpoint(const std::string& run_dir) {
   }
   std::string all;
   for (const std::string& s : c.skipped) all += "\n  " + s;
-  MART_FAIL("no intact checkpoint to resume in '", run_dir, "'; every one failed verification:",
-            all);
+  MART_FAIL("no intact checkpoint to resume in '", run_dir,
+            "'; every one failed verification:", all);
 }
 
 std::string latest_checkpoint(const std::string& run_dir) {

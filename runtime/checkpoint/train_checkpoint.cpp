@@ -90,10 +90,10 @@ std::unique_ptr<SafetensorsFile> open_adam_state(const std::string& dir, const M
   for (const ParamInfo& p : spec.params)
     for (const char* suffix : {".exp_avg", ".exp_avg_sq"}) {
       const std::string n = p.name + suffix;
-      MART_CHECK(opt->contains(n) && opt->tensor(n).shape == p.shape &&
-                     opt->tensor(n).dtype == DType::F32,
-                 "checkpoint ", dir, ": optimizer state '", n,
-                 "' is missing or has the wrong shape/dtype");
+      MART_CHECK(
+          opt->contains(n) && opt->tensor(n).shape == p.shape && opt->tensor(n).dtype == DType::F32,
+          "checkpoint ", dir, ": optimizer state '", n,
+          "' is missing or has the wrong shape/dtype");
       check_adam_values(opt->tensor(n), path, std::string(suffix) == ".exp_avg_sq");
     }
   return opt;
@@ -162,9 +162,8 @@ SavedTrainerState verify_checkpoint(const std::string& dir) {
   SavedTrainerState s = read_verified_state(dir, /*json_only=*/false);
   const std::string base = dir.substr(dir.find_last_of('/') + 1);
   const std::optional<int> named = ckpt_dir::parse_step_name(base);
-  MART_CHECK(!named || *named == s.state.step, "corrupt checkpoint: ", dir,
-             " is named for step ", named.value_or(0), " but its trainer_state.json holds step ",
-             s.state.step);
+  MART_CHECK(!named || *named == s.state.step, "corrupt checkpoint: ", dir, " is named for step ",
+             named.value_or(0), " but its trainer_state.json holds step ", s.state.step);
   return s;
 }
 

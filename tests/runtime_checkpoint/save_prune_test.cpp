@@ -86,8 +86,7 @@ TEST(SavePrune, SavingTheSameStepAgainReplacesIt) {
   RunFixture r;
   r.save(2);
   const std::string dir = r.save(2);
-  EXPECT_EQ(entries(r.run + "/checkpoints"),
-            (std::vector<std::string>{"latest", "step_00000002"}));
+  EXPECT_EQ(entries(r.run + "/checkpoints"), (std::vector<std::string>{"latest", "step_00000002"}));
   EXPECT_EQ(newest_intact_checkpoint(r.run).dir, dir);
 }
 
