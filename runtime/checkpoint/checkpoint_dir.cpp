@@ -121,7 +121,7 @@ CheckpointChoice newest_intact_checkpoint(const std::string& run_dir) {
       verify_checkpoint(root + "/" + name);
       c.dir = root + "/" + name;
       return c;
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // mart::Error, or e.g. bad_alloc on a damaged file
       c.skipped.push_back(name + ": " + e.what());
     }
   }
