@@ -72,9 +72,8 @@ void prune_checkpoints(const std::string& root, int newest, int keep) {
   }
 }
 
-}  // namespace ckpt_dir
-
-std::vector<std::string> remove_stale_checkpoint_temporaries(const std::string& run_dir) {
+std::vector<std::string> remove_stale_temporaries(const std::string& run_dir,
+                                                  bool own_pid_is_stale) {
   const std::string root = run_dir + "/checkpoints";
   std::vector<std::string> removed;
   if (!ckpt_fs::is_directory(root)) return removed;
@@ -93,15 +92,22 @@ std::vector<std::string> remove_stale_checkpoint_temporaries(const std::string& 
     const bool has_host = !ckpt_dir::parse_step_name(rest).has_value();
     if (has_host && rest != host) continue;  // another host's save may still be running
     const long pid = std::stol(pid_text);
-    // Our own PID in the name is from an earlier process that had it (common in containers):
-    // this process is not saving while it cleans up.
-    if (pid != static_cast<long>(getpid()) && ckpt_fs::pid_alive(pid)) continue;
+    // Our own PID in the name is from an earlier process that had it (common in containers),
+    // unless this process may be saving now (another thread's session).
+    const bool own = pid == static_cast<long>(getpid());
+    if (own ? !own_pid_is_stale : ckpt_fs::pid_alive(pid)) continue;
     const std::string why = ckpt_fs::remove_all_noexcept(root + "/" + n);
     MART_CHECK(why.empty(), "cannot remove the stale checkpoint temporary '", root, "/", n,
                "': ", why, "; remove it by hand");
     removed.push_back(n);
   }
   return removed;
+}
+
+}  // namespace ckpt_dir
+
+std::vector<std::string> remove_stale_checkpoint_temporaries(const std::string& run_dir) {
+  return ckpt_dir::remove_stale_temporaries(run_dir, /*own_pid_is_stale=*/true);
 }
 
 CheckpointChoice newest_intact_checkpoint(const std::string& run_dir) {

@@ -132,7 +132,7 @@ std::string save_checkpoint(const std::string& run_dir, const JobConfig& cfg, co
                             ModelStates& states, const TrainState& st, int keep) {
   const std::string root = run_dir + "/checkpoints";
   ckpt_fs::create_directories(root);
-  remove_stale_checkpoint_temporaries(run_dir);
+  ckpt_dir::remove_stale_temporaries(run_dir, /*own_pid_is_stale=*/false);
   const std::string name = ckpt_dir::step_name(st.step);
   const std::string tmp = root + "/" + ckpt_dir::scratch_name(".tmp", name);
   const std::string final_dir = root + "/" + name;

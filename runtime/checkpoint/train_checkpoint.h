@@ -40,7 +40,10 @@ std::string save_checkpoint(const std::string& run_dir, const JobConfig& cfg, co
                             ModelStates& states, const TrainState& st, int keep = 2);
 
 // Removes RUN/checkpoints/.tmp-* and .deleting-* directories left by a killed save or prune (only
-// those made on this host by a process that is no longer alive); returns their names.
+// those made on this host by a process that is no longer alive; a name with this process's own
+// PID counts as stale, left by an earlier process with the same PID, as in containers: call it
+// before this process saves). Returns their names. save_checkpoint also cleans up, sparing its
+// own PID's.
 std::vector<std::string> remove_stale_checkpoint_temporaries(const std::string& run_dir);
 
 struct CheckpointChoice {
