@@ -1,8 +1,11 @@
 #include "runtime/checkpoint/train_checkpoint.h"
 
+#include <charconv>
+#include <cmath>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <type_traits>
 
 #include "common/error.h"
 #include "config/config_loader.h"
@@ -21,6 +24,20 @@ void write_text(const std::string& path, const std::string& text) {
   write_file_atomic(path, text.data(), text.size());
 }
 
+// A value for a message: floats in their shortest exact form, so two that differ never print alike.
+template <class T>
+std::string shown(const T& v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    char buf[64];
+    const bool whole = v == std::trunc(v) && std::fabs(v) < 1e15;  // 500000, not 5e+05
+    const auto r = whole ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
+                         : std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, r.ptr);
+  } else {
+    return str(v);
+  }
+}
+
 // The effective architecture config.json describes: the keys a family's file does not carry
 // (GPT-2: n_kv_head, rope_theta) read back as their defaults, so they are compared only where
 // the family has them.
@@ -36,7 +53,7 @@ void check_hf_config_matches(const std::string& dir, const ModelConfig& saved) {
   const ModelFamilyTraits& fam = family_traits(saved.family);
   auto same = [&](const char* field, auto file_value, auto state_value) {
     MART_CHECK(file_value == state_value, "corrupt checkpoint: ", path, " says model.", field, " ",
-               file_value, ", trainer_state.json's config ", state_value,
+               shown(file_value), ", trainer_state.json's config ", shown(state_value),
                " (one of them was edited)");
   };
   same("family", std::string(family_name(h.family)), std::string(family_name(saved.family)));
@@ -57,8 +74,8 @@ void check_hf_config_matches(const std::string& dir, const ModelConfig& saved) {
 void check_model_matches(const std::string& dir, const ModelConfig& a, const ModelSpec& spec) {
   const ModelConfig& b = spec.cfg;
   auto differ = [&](const char* field, auto x, auto y) {
-    MART_CHECK(x == y, "checkpoint ", dir, " was made for a model with model.", field, " = ", x,
-               ", but the configured model has ", y, " (model config mismatch)");
+    MART_CHECK(x == y, "checkpoint ", dir, " was made for a model with model.", field, " = ",
+               shown(x), ", but the configured model has ", shown(y), " (model config mismatch)");
   };
   differ("family", std::string(family_name(a.family)), std::string(family_name(b.family)));
   differ("n_layer", a.n_layer, b.n_layer);
