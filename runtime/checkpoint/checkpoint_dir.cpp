@@ -21,7 +21,8 @@ std::string step_name(int step) {
 
 std::optional<int> parse_step_name(const std::string& name) {
   const std::string prefix = "step_";
-  if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size() || name.size() > prefix.size() + 10)
+  if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size() ||
+      name.size() > prefix.size() + 10)
     return std::nullopt;
   long long v = 0;
   for (size_t i = prefix.size(); i < name.size(); ++i) {
@@ -71,36 +72,60 @@ void prune_checkpoints(const std::string& root, int newest, int keep) {
   }
 }
 
-}  // namespace ckpt_dir
+namespace {
 
-std::vector<std::string> remove_stale_checkpoint_temporaries(const std::string& run_dir) {
+bool all_digits(const std::string& s) {
+  return !s.empty() && s.size() <= 9 && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// The PID that made a scratch entry of RUN/checkpoints, when the name is one MART makes on this
+// host: ".tmp-step_N-HOST-PID", ".deleting-step_N-HOST-PID", ".tmp-step_N-PID" (MART before host
+// tags) or "latest.tmp.PID" (write_file_atomic's temporary for `latest`). nullopt otherwise,
+// including another host's names (its save may still be running).
+std::optional<long> scratch_pid(const std::string& n, const std::string& host) {
+  const std::string latest_tmp = "latest.tmp.";
+  if (n.rfind(latest_tmp, 0) == 0) {
+    const std::string pid = n.substr(latest_tmp.size());
+    return all_digits(pid) ? std::optional<long>(std::stol(pid)) : std::nullopt;
+  }
+  if (n.rfind(".tmp-", 0) != 0 && n.rfind(".deleting-", 0) != 0) return std::nullopt;
+  const size_t dash_pid = n.rfind('-');
+  const std::string pid = n.substr(dash_pid + 1);
+  if (!all_digits(pid)) return std::nullopt;
+  const std::string head = n.substr(0, dash_pid);  // ".tmp-step_N[-HOST]"
+  const std::string rest = head.substr(head.rfind('-') + 1);
+  const bool has_host = !parse_step_name(rest).has_value();
+  if (has_host && rest != host) return std::nullopt;
+  return std::stol(pid);
+}
+
+}  // namespace
+
+std::vector<std::string> remove_stale_temporaries(const std::string& run_dir,
+                                                  bool own_pid_is_stale) {
   const std::string root = run_dir + "/checkpoints";
   std::vector<std::string> removed;
   if (!ckpt_fs::is_directory(root)) return removed;
   const std::string host = ckpt_fs::host_tag();
   for (const std::string& n : ckpt_fs::list_dir(root)) {
-    if (n.rfind(".tmp-", 0) != 0 && n.rfind(".deleting-", 0) != 0) continue;
-    // ".tmp-step_N-HOST-PID" (or ".tmp-step_N-PID" from MART before host tags).
-    const size_t dash_pid = n.rfind('-');
-    const std::string pid_text = n.substr(dash_pid + 1);
-    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos ||
-        pid_text.size() > 9)
-      continue;  // not a name MART makes: leave it alone
-    const std::string head = n.substr(0, dash_pid);  // ".tmp-step_N[-HOST]"
-    const size_t dash_host = head.rfind('-');
-    const std::string rest = head.substr(dash_host + 1);
-    const bool has_host = !ckpt_dir::parse_step_name(rest).has_value();
-    if (has_host && rest != host) continue;  // another host's save may still be running
-    const long pid = std::stol(pid_text);
-    // Our own PID in the name is from an earlier process that had it (common in containers):
-    // this process is not saving while it cleans up.
-    if (pid != static_cast<long>(getpid()) && ckpt_fs::pid_alive(pid)) continue;
+    const std::optional<long> pid = scratch_pid(n, host);
+    if (!pid) continue;
+    // Our own PID in the name is from an earlier process that had it (common in containers),
+    // unless this process may be saving now (another thread's session).
+    const bool own = *pid == static_cast<long>(getpid());
+    if (own ? !own_pid_is_stale : ckpt_fs::pid_alive(*pid)) continue;
     const std::string why = ckpt_fs::remove_all_noexcept(root + "/" + n);
     MART_CHECK(why.empty(), "cannot remove the stale checkpoint temporary '", root, "/", n,
                "': ", why, "; remove it by hand");
     removed.push_back(n);
   }
   return removed;
+}
+
+}  // namespace ckpt_dir
+
+std::vector<std::string> remove_stale_checkpoint_temporaries(const std::string& run_dir) {
+  return ckpt_dir::remove_stale_temporaries(run_dir, /*own_pid_is_stale=*/true);
 }
 
 CheckpointChoice newest_intact_checkpoint(const std::string& run_dir) {
@@ -120,14 +145,14 @@ CheckpointChoice newest_intact_checkpoint(const std::string& run_dir) {
       verify_checkpoint(root + "/" + name);
       c.dir = root + "/" + name;
       return c;
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // mart::Error, or e.g. bad_alloc on a damaged file
       c.skipped.push_back(name + ": " + e.what());
     }
   }
   std::string all;
   for (const std::string& s : c.skipped) all += "\n  " + s;
-  MART_FAIL("no intact checkpoint to resume in '", run_dir, "'; every one failed verification:",
-            all);
+  MART_FAIL("no intact checkpoint to resume in '", run_dir,
+            "'; every one failed verification:", all);
 }
 
 std::string latest_checkpoint(const std::string& run_dir) {

@@ -51,8 +51,7 @@ uint64_t regular_file_size(const std::string& path, const std::string& what) {
   return static_cast<uint64_t>(st.st_size);
 }
 
-std::string read_small_file(const std::string& path, const std::string& what,
-                            uint64_t max_bytes) {
+std::string read_small_file(const std::string& path, const std::string& what, uint64_t max_bytes) {
   require_regular_file(path, what);
   // O_NONBLOCK: if the path became a FIFO since the stat, open returns instead of waiting for a
   // writer; fstat then refuses it.

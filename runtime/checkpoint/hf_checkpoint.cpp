@@ -3,8 +3,6 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -113,9 +111,9 @@ ModelConfig model_config_from_hf(const nlohmann::json& j, const std::string& ori
   c.d_model = get_int(get(k.d_model), k.d_model, origin);
   c.vocab_size = get_int(get("vocab_size"), "vocab_size", origin);
   if (k.rope_theta) c.rope_theta = float_or(k.rope_theta, 10000.0f);
-  c.tied_embeddings = fam->always_tied || (has("tie_word_embeddings") &&
-                                           get_bool(j["tie_word_embeddings"],
-                                                    "tie_word_embeddings", origin));
+  c.tied_embeddings =
+      fam->always_tied || (has("tie_word_embeddings") &&
+                           get_bool(j["tie_word_embeddings"], "tie_word_embeddings", origin));
   switch (c.family) {  // what each family's files may omit, and its defaults
     case ModelFamily::GPT2:
       c.d_ff = int_or(k.d_ff, 4 * c.d_model);

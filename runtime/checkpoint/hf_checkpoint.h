@@ -11,7 +11,8 @@ namespace mart {
 
 // Hugging Face config.json for the model (model_type, sizes, eps, rope_theta, ...).
 nlohmann::json hf_config_json(const ModelConfig& cfg);
-// Reads a Hugging Face config.json (GPT-2 or Llama keys); throws naming a missing/bad key.
+// Reads a Hugging Face config.json (GPT-2 or Llama keys); throws naming `origin` and a missing key
+// or one of the wrong type or range (sizes positive integers below 2^31, floats finite).
 ModelConfig model_config_from_hf(const nlohmann::json& j, const std::string& origin);
 
 // Writes DIR/model.safetensors (fp32) and DIR/config.json atomically. GPT-2 Conv1D weights are
@@ -19,7 +20,9 @@ ModelConfig model_config_from_hf(const nlohmann::json& j, const std::string& ori
 void save_hf_weights(const ModelSpec& spec, ModelStates& states, const std::string& dir);
 // Loads every parameter from a safetensors file (F32, BF16 or F16). Accepts GPT-2 names with or
 // without the "transformer." prefix and ignores non-parameter buffers (attn.bias, inv_freq).
-// Throws naming the file and tensor on a missing tensor or a shape mismatch.
+// Throws naming the file and tensor on a missing tensor, a shape mismatch, or a value that is NaN,
+// infinite or beyond kMaxAbsWeight (weight_checks.h); PATH must be a regular file (a FIFO would
+// block). Every tensor is checked before the first weight is written.
 void load_hf_weights(const ModelSpec& spec, ModelStates& states, const std::string& path);
 
 }  // namespace mart

@@ -1,8 +1,11 @@
 #include "runtime/checkpoint/train_checkpoint.h"
 
+#include <charconv>
+#include <cmath>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <type_traits>
 
 #include "common/error.h"
 #include "config/config_loader.h"
@@ -21,6 +24,20 @@ void write_text(const std::string& path, const std::string& text) {
   write_file_atomic(path, text.data(), text.size());
 }
 
+// A value for a message: floats in their shortest exact form, so two that differ never print alike.
+template <class T>
+std::string shown(const T& v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    char buf[64];
+    const bool whole = v == std::trunc(v) && std::fabs(v) < 1e15;  // 500000, not 5e+05
+    const auto r = whole ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
+                         : std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, r.ptr);
+  } else {
+    return str(v);
+  }
+}
+
 // The effective architecture config.json describes: the keys a family's file does not carry
 // (GPT-2: n_kv_head, rope_theta) read back as their defaults, so they are compared only where
 // the family has them.
@@ -36,7 +53,7 @@ void check_hf_config_matches(const std::string& dir, const ModelConfig& saved) {
   const ModelFamilyTraits& fam = family_traits(saved.family);
   auto same = [&](const char* field, auto file_value, auto state_value) {
     MART_CHECK(file_value == state_value, "corrupt checkpoint: ", path, " says model.", field, " ",
-               file_value, ", trainer_state.json's config ", state_value,
+               shown(file_value), ", trainer_state.json's config ", shown(state_value),
                " (one of them was edited)");
   };
   same("family", std::string(family_name(h.family)), std::string(family_name(saved.family)));
@@ -57,8 +74,8 @@ void check_hf_config_matches(const std::string& dir, const ModelConfig& saved) {
 void check_model_matches(const std::string& dir, const ModelConfig& a, const ModelSpec& spec) {
   const ModelConfig& b = spec.cfg;
   auto differ = [&](const char* field, auto x, auto y) {
-    MART_CHECK(x == y, "checkpoint ", dir, " was made for a model with model.", field, " = ", x,
-               ", but the configured model has ", y, " (model config mismatch)");
+    MART_CHECK(x == y, "checkpoint ", dir, " was made for a model with model.", field, " = ",
+               shown(x), ", but the configured model has ", shown(y), " (model config mismatch)");
   };
   differ("family", std::string(family_name(a.family)), std::string(family_name(b.family)));
   differ("n_layer", a.n_layer, b.n_layer);
@@ -90,10 +107,10 @@ std::unique_ptr<SafetensorsFile> open_adam_state(const std::string& dir, const M
   for (const ParamInfo& p : spec.params)
     for (const char* suffix : {".exp_avg", ".exp_avg_sq"}) {
       const std::string n = p.name + suffix;
-      MART_CHECK(opt->contains(n) && opt->tensor(n).shape == p.shape &&
-                     opt->tensor(n).dtype == DType::F32,
-                 "checkpoint ", dir, ": optimizer state '", n,
-                 "' is missing or has the wrong shape/dtype");
+      MART_CHECK(
+          opt->contains(n) && opt->tensor(n).shape == p.shape && opt->tensor(n).dtype == DType::F32,
+          "checkpoint ", dir, ": optimizer state '", n,
+          "' is missing or has the wrong shape/dtype");
       check_adam_values(opt->tensor(n), path, std::string(suffix) == ".exp_avg_sq");
     }
   return opt;
@@ -132,7 +149,7 @@ std::string save_checkpoint(const std::string& run_dir, const JobConfig& cfg, co
                             ModelStates& states, const TrainState& st, int keep) {
   const std::string root = run_dir + "/checkpoints";
   ckpt_fs::create_directories(root);
-  remove_stale_checkpoint_temporaries(run_dir);
+  ckpt_dir::remove_stale_temporaries(run_dir, /*own_pid_is_stale=*/false);
   const std::string name = ckpt_dir::step_name(st.step);
   const std::string tmp = root + "/" + ckpt_dir::scratch_name(".tmp", name);
   const std::string final_dir = root + "/" + name;
@@ -162,9 +179,8 @@ SavedTrainerState verify_checkpoint(const std::string& dir) {
   SavedTrainerState s = read_verified_state(dir, /*json_only=*/false);
   const std::string base = dir.substr(dir.find_last_of('/') + 1);
   const std::optional<int> named = ckpt_dir::parse_step_name(base);
-  MART_CHECK(!named || *named == s.state.step, "corrupt checkpoint: ", dir,
-             " is named for step ", named.value_or(0), " but its trainer_state.json holds step ",
-             s.state.step);
+  MART_CHECK(!named || *named == s.state.step, "corrupt checkpoint: ", dir, " is named for step ",
+             named.value_or(0), " but its trainer_state.json holds step ", s.state.step);
   return s;
 }
 

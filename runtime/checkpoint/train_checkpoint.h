@@ -39,8 +39,11 @@ struct TrainState {
 std::string save_checkpoint(const std::string& run_dir, const JobConfig& cfg, const ModelSpec& spec,
                             ModelStates& states, const TrainState& st, int keep = 2);
 
-// Removes RUN/checkpoints/.tmp-* and .deleting-* directories left by a killed save or prune (only
-// those made on this host by a process that is no longer alive); returns their names.
+// Removes RUN/checkpoints/.tmp-* and .deleting-* directories (and latest.tmp.PID files) left by
+// a killed save or prune: only those made on this host by a process that is no longer alive. A
+// name with this process's own PID counts as stale, left by an earlier process with the same PID
+// (as in containers), so call it before this process saves. Returns their names. save_checkpoint
+// cleans up too, sparing its own PID's.
 std::vector<std::string> remove_stale_checkpoint_temporaries(const std::string& run_dir);
 
 struct CheckpointChoice {

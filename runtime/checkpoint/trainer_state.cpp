@@ -49,8 +49,10 @@ LoaderState get_loader(const nlohmann::json& j, const JobConfig& cfg, const std:
   MART_CHECK(s.position % T == 0, origin, ": key 'loader.position' is ", s.position,
              ", not a multiple of train.seq_len = ", T, " (every window starts at one)");
   if (cfg.data.source != "shards")
-    MART_CHECK(s.shard == 0 && s.epoch == 0, origin, ": keys 'loader.shard' and 'loader.epoch' "
-               "must be 0 for the synthetic corpus, got ", s.shard, " and ", s.epoch);
+    MART_CHECK(s.shard == 0 && s.epoch == 0, origin,
+               ": keys 'loader.shard' and 'loader.epoch' "
+               "must be 0 for the synthetic corpus, got ",
+               s.shard, " and ", s.epoch);
   return s;
 }
 

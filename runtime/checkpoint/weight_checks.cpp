@@ -88,8 +88,8 @@ float element_as_f32(const TensorView& t, size_t i) {
 void check_weight_values(const TensorView& t, const std::string& path) {
   const ValueCounts c = count_values(t, kMaxAbsWeight);
   check_finite(c, t, path);
-  MART_CHECK(c.huge == 0, path, ": tensor ", t.name, " has ", c.huge,
-             " values with |w| > ", kMaxAbsWeight, " (largest ", c.largest,
+  MART_CHECK(c.huge == 0, path, ": tensor ", t.name, " has ", c.huge, " values with |w| > ",
+             kMaxAbsWeight, " (largest ", c.largest,
              "); trained weights are O(1), so the file is corrupt or not in the expected scale");
 }
 

@@ -118,8 +118,9 @@ TEST_P(BadInputTest, DamagedNewestCheckpointResumesFromTheNewestIntactOne) {
   write_all(run + "/checkpoints/latest", "step_00000042\n");  // a pointer to nowhere, too
   CmdResult c = run_cmd(mart_bin() + " train --no-progress --resume " + sh_quote(run));
   EXPECT_EQ(c.exit_code, 0) << c.output;
-  EXPECT_TRUE(has(c.output, "mart: skipping damaged checkpoint step_00000003: corrupt checkpoint: " +
-                                ckpt + "/optimizer.safetensors fails its CRC32C check"));
+  EXPECT_TRUE(
+      has(c.output, "mart: skipping damaged checkpoint step_00000003: corrupt checkpoint: " + ckpt +
+                        "/optimizer.safetensors fails its CRC32C check"));
   EXPECT_TRUE(has(c.output, "mart: resuming from " + run + "/checkpoints/step_00000002"));
   const auto m = read_metrics(run);
   ASSERT_FALSE(m.empty());

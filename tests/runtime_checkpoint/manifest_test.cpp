@@ -101,6 +101,33 @@ TEST(Manifest, ConfigJsonMustAgreeWithTheSavedConfig) {
   }
 }
 
+// Every architectural key of config.json is compared, not only those a shape check would catch.
+TEST(Manifest, EveryArchitecturalFieldOfConfigJsonIsCompared) {
+  RunFixture r;
+  const std::string dir = r.save(3);
+  const std::string cfg = dir + "/config.json";
+  const std::string original = read_all(cfg);
+  const std::vector<std::pair<std::string, nlohmann::json>> edits = {
+      {"num_hidden_layers", 3},        {"hidden_size", 64},       {"num_attention_heads", 8},
+      {"num_key_value_heads", 4},      {"intermediate_size", 96}, {"vocab_size", 64},
+      {"max_position_embeddings", 64}, {"rms_norm_eps", 1e-3},    {"rope_theta", 20000.0},
+      {"tie_word_embeddings", true}};
+  const std::vector<std::string> fields = {
+      "n_layer",    "d_model",     "n_head",   "n_kv_head",  "d_ff",
+      "vocab_size", "max_seq_len", "norm_eps", "rope_theta", "tied_embeddings"};
+  for (size_t i = 0; i < edits.size(); ++i) {
+    SCOPED_TRACE(edits[i].first);
+    write_all(cfg, original);
+    edit_json(cfg, [&](nlohmann::json& j) { j[edits[i].first] = edits[i].second; });
+    reseal(dir);
+    EXPECT_TRUE(
+        has(error_of([&] { verify_checkpoint(dir); }), cfg + " says model." + fields[i] + " "));
+  }
+  write_all(cfg, original);  // the control: unedited, it verifies
+  reseal(dir);
+  EXPECT_EQ(verify_checkpoint(dir).state.step, 3);
+}
+
 TEST(Manifest, WrongTypesInConfigJsonNameTheKey) {
   RunFixture r;
   const std::string dir = r.save(3);

@@ -41,10 +41,16 @@ TEST(SavePrune, StaleTemporariesOfDeadProcessesAreRemoved) {
   const std::string live = std::to_string(::getppid());
   const std::vector<std::string> stale = {".tmp-step_00000002-" + host + "-" + dead,
                                           ".tmp-step_00000002-" + dead,  // older MART's name
-                                          ".deleting-step_00000001-" + host + "-" + dead};
+                                          ".deleting-step_00000001-" + host + "-" + dead,
+                                          "latest.tmp." + dead};
   const std::vector<std::string> kept = {".tmp-step_00000002-" + host + "-" + live,
-                                         ".tmp-step_00000002-otherhost-" + dead, ".tmp-notes"};
-  for (const auto& n : stale) fs::create_directories(root + n + "/sub");
+                                         ".tmp-step_00000002-otherhost-" + dead, ".tmp-notes",
+                                         "latest.tmp.x"};
+  for (const auto& n : stale)
+    if (n.rfind("latest", 0) == 0)
+      write_all(root + n, "step_00000002\n");  // write_file_atomic's temporary for `latest`
+    else
+      fs::create_directories(root + n + "/sub");
   for (const auto& n : kept) fs::create_directories(root + n);
   std::vector<std::string> removed = remove_stale_checkpoint_temporaries(r.run);
   std::sort(removed.begin(), removed.end());
@@ -86,8 +92,7 @@ TEST(SavePrune, SavingTheSameStepAgainReplacesIt) {
   RunFixture r;
   r.save(2);
   const std::string dir = r.save(2);
-  EXPECT_EQ(entries(r.run + "/checkpoints"),
-            (std::vector<std::string>{"latest", "step_00000002"}));
+  EXPECT_EQ(entries(r.run + "/checkpoints"), (std::vector<std::string>{"latest", "step_00000002"}));
   EXPECT_EQ(newest_intact_checkpoint(r.run).dir, dir);
 }
 

@@ -42,8 +42,7 @@ TEST(SpecialFiles, FifoInPlaceOfACheckpointFileIsRefused) {
     const std::string dir = r.save(3);
     make_fifo(dir + "/" + name);
     ExecutorRig b(tiny_model(), 2, 8);
-    const std::string e =
-        error_within_a_minute([&] { load_checkpoint(dir, b.spec, *b.states); });
+    const std::string e = error_within_a_minute([&] { load_checkpoint(dir, b.spec, *b.states); });
     EXPECT_TRUE(has(e, dir + "/" + name + "' is a FIFO (named pipe), not a regular file"));
     EXPECT_TRUE(has(error_within_a_minute([&] { newest_intact_checkpoint(r.run); }), "FIFO"));
   }
@@ -57,8 +56,9 @@ TEST(SpecialFiles, FifoOrDirectoryGivenAsHuggingFaceWeightsIsRefused) {
                       [&] { load_hf_weights(b.spec, *b.states, tmp.file("model.safetensors")); }),
                   "is a FIFO"));
   fs::create_directories(tmp.file("dir.safetensors"));
-  EXPECT_TRUE(has(error_of([&] { load_hf_weights(b.spec, *b.states, tmp.file("dir.safetensors")); }),
-                  "is a directory, not a regular file"));
+  EXPECT_TRUE(
+      has(error_of([&] { load_hf_weights(b.spec, *b.states, tmp.file("dir.safetensors")); }),
+          "is a directory, not a regular file"));
 }
 
 }  // namespace

@@ -60,9 +60,9 @@ TEST(ValueChecks, AbsurdMagnitudesAreRefusedAndOrdinaryOnesLoad) {
   EXPECT_EQ(load_checkpoint(dir, ok.spec, *ok.states).step, 3);
   edit_tensor(model, kUpProj, [](std::vector<float>& v) { v[2] = 1e30f; });
   reseal(dir);
-  expect_refused([&](ExecutorRig& b) { load_checkpoint(dir, b.spec, *b.states); },
-                 {"tensor " + std::string(kUpProj) + " has 1 values with |w| > 10000",
-                  "largest 1e+30"});
+  expect_refused(
+      [&](ExecutorRig& b) { load_checkpoint(dir, b.spec, *b.states); },
+      {"tensor " + std::string(kUpProj) + " has 1 values with |w| > 10000", "largest 1e+30"});
 }
 
 TEST(ValueChecks, HuggingFaceInitFromFileIsCheckedToo) {
