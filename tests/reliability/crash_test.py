@@ -174,7 +174,7 @@ def resume(env, tdir, run_dir):
     if rc is None:
         return "resume hung", ["resume did not end within the hang guard"]
     if rc != 0 and latest is None:
-        if "no checkpoint" not in log.lower():
+        if not re.search(r"no checkpoint|nothing to resume", log, re.IGNORECASE):
             return "resume refused", [f"resume without a checkpoint failed (status {rc}) "
                                       f"without saying 'no checkpoint': {log[-500:]}"]
         return fresh_start(env, tdir, "no checkpoint: fresh start")
@@ -278,10 +278,18 @@ def report(results, env, wall, args):
     print(f"\n{len(results)} trials of {args.signal} ({env.steps} steps, checkpoint every step; "
           f"reference run {env.ref_s:.2f} s, signal window {env.window_s:.2f} s; all trials "
           f"{wall:.1f} s)")
-    tables = (("signal landed in", "phase"), ("outcome", "outcome"), ("exit status", "rc"))
+    # The moment as a quarter of the window; where the run was, from what it left (after SIGKILL
+    # the phase it died in; after a graceful stop, the state it stopped in).
+    for r in results:
+        q = min(3, int(4 * r["delay"] / env.window_s))
+        r["quarter"] = f"{25 * q:2d}-{25 * q + 25}% of the window"
+    state = "signal landed in" if args.signal == "KILL" else "state left by the stop"
+    tables = (("signal moment", "quarter"), (state, "phase"), ("outcome", "outcome"),
+              ("exit status", "rc"))
     for title, key in tables:
         print(f"  {title}:")
-        for k, n in collections.Counter(str(r[key]) for r in results).most_common():
+        for k, n in sorted(collections.Counter(str(r[key]) for r in results).items(),
+                           key=lambda kv: (-kv[1], kv[0]) if key != "quarter" else kv[0]):
             print(f"    {n:5d}  {k}")
     print(f"  signals redrawn because the run had already ended: "
           f"{sum(r['redrawn'] for r in results)}")
