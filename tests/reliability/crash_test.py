@@ -5,12 +5,14 @@ the run directory always lets the run finish exactly as if it had never been int
   crash_test.py --mart BUILD/mart --signal KILL [--trials 50] [--seed 13] [--workdir DIR]
   crash_test.py --mart BUILD/mart --signal TERM ...      (graceful stop, exit status 75)
 
-A reference run (tiny model, a checkpoint every step, evaluations every 5 steps) gives the losses
-and its wall time T. Each trial starts the same run in a fresh directory, sends the signal at a
-uniform random moment in [0, T] (so it lands in start-up, steps, evaluations, checkpoint writes,
-pruning and the final summary), then resumes with --resume and checks:
-  - resume succeeds; killed before the first checkpoint, it fails saying "no checkpoint" and a
-    fresh start in a new directory succeeds instead;
+A reference run (tiny model, a checkpoint every step, evaluations every 5 steps) gives the losses;
+it and a second uninterrupted run give the mean run time T. Each trial starts the same run in a
+fresh directory, sends the signal at a uniform random moment in [0, T] (so it lands in start-up,
+steps, evaluations, checkpoint writes, pruning and the final summary; a moment after the run ended
+is drawn again), then resumes with --resume and checks:
+  - resume succeeds from the newest intact checkpoint (whatever `latest` says); with none (killed
+    before the first), it fails saying "no checkpoint" and a fresh start in a new directory
+    succeeds instead; a run killed after its last checkpoint may refuse as finished;
   - every step's loss, grad_norm, lr and val_loss equal the reference's bit for bit (the JSON
     text), and the final weights and optimizer state equal the reference's byte for byte;
   - right after the signal, every step_* directory verifies (sizes and CRC-32C: a checkpoint is
@@ -168,17 +170,19 @@ def fresh_start(env, tdir, note):
 
 def resume(env, tdir, run_dir):
     """Resumes a stopped run; returns (outcome, problems)."""
-    latest = ru.latest_name(run_dir)
+    intact = [ru.step_of(n) for n in ru.checkpoint_dirs(run_dir)
+              if not ru.verify_checkpoint(os.path.join(run_dir, "checkpoints", n))]
+    newest = max(intact, default=None)  # what resume must take, whatever `latest` says
     log_path = os.path.join(tdir, "resume.log")
     rc, _, log = ru.run(env.mart, ["train", "--resume", run_dir], log_path)
     if rc is None:
         return "resume hung", ["resume did not end within the hang guard"]
-    if rc != 0 and latest is None:
+    if rc != 0 and newest is None:
         if not re.search(r"no checkpoint|nothing to resume", log, re.IGNORECASE):
             return "resume refused", [f"resume without a checkpoint failed (status {rc}) "
                                       f"without saying 'no checkpoint': {log[-500:]}"]
         return fresh_start(env, tdir, "no checkpoint: fresh start")
-    if rc != 0 and ru.step_of(latest) == env.steps:
+    if rc != 0 and newest == env.steps:
         # Training had finished; extending a finished run may need an explicit option.
         if not any(w in log.lower() for w in ("finish", "complete", "already", "--extend")):
             return "resume failed", [f"resume of a finished run failed (status {rc}): {log[-500:]}"]
