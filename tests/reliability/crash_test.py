@@ -222,7 +222,12 @@ def signalled_run(env, tdir, rng, sig, double):
         if sent:
             proc.send_signal(sig)
             if double:
-                proc.send_signal(sig)
+                # A second signal while the first one's graceful stop runs (a step and a
+                # checkpoint take milliseconds here); sent at once, the two would merge into one
+                # pending signal.
+                time.sleep(rng.uniform(0.0005, 0.02))
+                if proc.poll() is None:
+                    proc.send_signal(sig)
         res = {"delay": delay, "rc": ru.wait(proc), "redrawn": attempt, "run_dir": run_dir}
         if res["rc"] != 0:  # 0: the signal came as the process was exiting (a finished run)
             res["phase"] = phase_of(run_dir, env.steps) if sent else "after exit"
