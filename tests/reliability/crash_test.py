@@ -5,12 +5,14 @@ the run directory always lets the run finish exactly as if it had never been int
   crash_test.py --mart BUILD/mart --signal KILL [--trials 50] [--seed 13] [--workdir DIR]
   crash_test.py --mart BUILD/mart --signal TERM ...      (graceful stop, exit status 75)
 
-A reference run (tiny model, a checkpoint every step, evaluations every 5 steps) gives the losses
-and its wall time T. Each trial starts the same run in a fresh directory, sends the signal at a
-uniform random moment in [0, T] (so it lands in start-up, steps, evaluations, checkpoint writes,
-pruning and the final summary), then resumes with --resume and checks:
-  - resume succeeds; killed before the first checkpoint, it fails saying "no checkpoint" and a
-    fresh start in a new directory succeeds instead;
+A reference run (tiny model, a checkpoint every step, evaluations every 5 steps) gives the losses;
+it and a second uninterrupted run give the mean run time T. Each trial starts the same run in a
+fresh directory, sends the signal at a uniform random moment in [0, T] (so it lands in start-up,
+steps, evaluations, checkpoint writes, pruning and the final summary; a moment after the run ended
+is drawn again), then resumes with --resume and checks:
+  - resume succeeds from the newest intact checkpoint (whatever `latest` says); with none (killed
+    before the first), it fails saying "no checkpoint" and a fresh start in a new directory
+    succeeds instead; a run killed after its last checkpoint may refuse as finished;
   - every step's loss, grad_norm, lr and val_loss equal the reference's bit for bit (the JSON
     text), and the final weights and optimizer state equal the reference's byte for byte;
   - right after the signal, every step_* directory verifies (sizes and CRC-32C: a checkpoint is
@@ -168,17 +170,19 @@ def fresh_start(env, tdir, note):
 
 def resume(env, tdir, run_dir):
     """Resumes a stopped run; returns (outcome, problems)."""
-    latest = ru.latest_name(run_dir)
+    intact = [ru.step_of(n) for n in ru.checkpoint_dirs(run_dir)
+              if not ru.verify_checkpoint(os.path.join(run_dir, "checkpoints", n))]
+    newest = max(intact, default=None)  # what resume must take, whatever `latest` says
     log_path = os.path.join(tdir, "resume.log")
     rc, _, log = ru.run(env.mart, ["train", "--resume", run_dir], log_path)
     if rc is None:
         return "resume hung", ["resume did not end within the hang guard"]
-    if rc != 0 and latest is None:
-        if "no checkpoint" not in log.lower():
+    if rc != 0 and newest is None:
+        if not re.search(r"no checkpoint|nothing to resume", log, re.IGNORECASE):
             return "resume refused", [f"resume without a checkpoint failed (status {rc}) "
                                       f"without saying 'no checkpoint': {log[-500:]}"]
         return fresh_start(env, tdir, "no checkpoint: fresh start")
-    if rc != 0 and ru.step_of(latest) == env.steps:
+    if rc != 0 and newest == env.steps:
         # Training had finished; extending a finished run may need an explicit option.
         if not any(w in log.lower() for w in ("finish", "complete", "already", "--extend")):
             return "resume failed", [f"resume of a finished run failed (status {rc}): {log[-500:]}"]
@@ -218,7 +222,12 @@ def signalled_run(env, tdir, rng, sig, double):
         if sent:
             proc.send_signal(sig)
             if double:
-                proc.send_signal(sig)
+                # A second signal while the first one's graceful stop runs (a step and a
+                # checkpoint take milliseconds here); sent at once, the two would merge into one
+                # pending signal.
+                time.sleep(rng.uniform(0.0005, 0.02))
+                if proc.poll() is None:
+                    proc.send_signal(sig)
         res = {"delay": delay, "rc": ru.wait(proc), "redrawn": attempt, "run_dir": run_dir}
         if res["rc"] != 0:  # 0: the signal came as the process was exiting (a finished run)
             res["phase"] = phase_of(run_dir, env.steps) if sent else "after exit"
@@ -278,10 +287,18 @@ def report(results, env, wall, args):
     print(f"\n{len(results)} trials of {args.signal} ({env.steps} steps, checkpoint every step; "
           f"reference run {env.ref_s:.2f} s, signal window {env.window_s:.2f} s; all trials "
           f"{wall:.1f} s)")
-    tables = (("signal landed in", "phase"), ("outcome", "outcome"), ("exit status", "rc"))
+    # The moment as a quarter of the window; where the run was, from what it left (after SIGKILL
+    # the phase it died in; after a graceful stop, the state it stopped in).
+    for r in results:
+        q = min(3, int(4 * r["delay"] / env.window_s))
+        r["quarter"] = f"{25 * q:2d}-{25 * q + 25}% of the window"
+    state = "signal landed in" if args.signal == "KILL" else "state left by the stop"
+    tables = (("signal moment", "quarter"), (state, "phase"), ("outcome", "outcome"),
+              ("exit status", "rc"))
     for title, key in tables:
         print(f"  {title}:")
-        for k, n in collections.Counter(str(r[key]) for r in results).most_common():
+        for k, n in sorted(collections.Counter(str(r[key]) for r in results).items(),
+                           key=lambda kv: (-kv[1], kv[0]) if key != "quarter" else kv[0]):
             print(f"    {n:5d}  {k}")
     print(f"  signals redrawn because the run had already ended: "
           f"{sum(r['redrawn'] for r in results)}")

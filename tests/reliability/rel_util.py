@@ -24,7 +24,7 @@ TINY_JOB = {
 # Per-step numbers that must not depend on where a run was stopped (step_s etc. are timings).
 EXACT_KEYS = ("step", "loss", "grad_norm", "lr", "val_loss")
 
-HANG_GUARD_S = 300  # a generous bound on any one `mart` process: reaching it means a hang
+HANG_GUARD_S = 120  # a generous bound on any one `mart` process (a tiny run takes ~1 s): a hang
 
 
 def job_args(steps, **overrides):
