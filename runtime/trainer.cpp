@@ -81,6 +81,7 @@ struct Trainer::Impl {
   std::unique_ptr<DataLoader> train_data, val_data;
   TrainState st;
   DeadlineGuard deadline;
+  std::string ckpt;  // resume: the checkpoint it continues from
 
   double now() const { return opt.clock ? opt.clock() : steady_seconds(); }
 
@@ -95,16 +96,10 @@ struct Trainer::Impl {
     const double t0 = now();
     if (opt.resume)
       MART_CHECK(fs::is_directory(opt.run_dir), "--resume ", opt.run_dir,
-                 ": no such run directory (nothing to resume)");
-    lock = std::make_unique<RunDirLock>(opt.run_dir);
-    std::string ckpt;
-    if (opt.resume) {
-      // The checkpoint's config is the run's config; explicit settings were applied by the caller.
-      ckpt = latest_checkpoint(opt.run_dir);  // fail early and clearly when there is none
-      check_schedule_unchanged(checkpoint_config(ckpt));
-    } else {
-      prepare_fresh_run_dir(opt.run_dir, opt.overwrite);
-    }
+                 ": no such run directory, so no checkpoint to resume");
+    // An existing directory is locked (and its policy checked) before the expensive setup; a new
+    // one only after it, so a failed start leaves no directory behind.
+    if (fs::exists(opt.run_dir)) take_run_dir();
     SessionOptions so;
     so.auto_planner = opt.auto_planner;
     session = std::make_unique<Session>(cfg, std::move(so));
@@ -129,11 +124,26 @@ struct Trainer::Impl {
     } else {
       session->init_weights(cfg.train.seed);
     }
+    if (!lock) take_run_dir();
     double limit = max_time_seconds(cfg.train.max_time);
     if (opt.time_limit_s > 0)
       limit = limit > 0 ? std::min(limit, opt.time_limit_s) : opt.time_limit_s;
     if (limit > 0) deadline = DeadlineGuard(t0 + limit);
     deadline.checkpoint_took(load_s);  // reading a checkpoint: the first estimate of writing one
+  }
+
+  // Takes RUN/.lock for the life of the run, then applies the run-directory policy under it: a
+  // resume needs a checkpoint with the same schedule; a fresh run needs an empty directory (or
+  // --overwrite).
+  void take_run_dir() {
+    lock = std::make_unique<RunDirLock>(opt.run_dir);
+    if (opt.resume) {
+      // The checkpoint's config is the run's config; explicit settings were applied by the caller.
+      ckpt = latest_checkpoint(opt.run_dir);  // fail early and clearly when there is none
+      check_schedule_unchanged(checkpoint_config(ckpt));
+    } else {
+      prepare_fresh_run_dir(opt.run_dir, opt.overwrite);
+    }
   }
 
   // A changed train.steps changes the cosine schedule of every remaining step, so the resumed run
