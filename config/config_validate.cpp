@@ -15,7 +15,8 @@ const std::vector<std::string> kBackends = {"cpu", "cuda", "auto"};
 const std::vector<std::string> kSources = {"synthetic", "shards"};
 const std::vector<std::string> kMemoryModes = {"resident", "manual", "auto"};
 // train.stop_signals: the names runtime/preemption.cpp maps to signal numbers.
-const std::vector<std::string> kStopSignals = {"TERM", "INT", "USR1", "USR2", "HUP", "QUIT", "XCPU"};
+const std::vector<std::string> kStopSignals = {"TERM", "INT",  "USR1", "USR2",
+                                               "HUP",  "QUIT", "XCPU"};
 
 // The Markov corpus (runtime/data/markov_corpus.h) refuses more contexts or table entries than
 // these; checking here reports it with the other config problems, before any work starts.

@@ -93,7 +93,8 @@ constexpr const char* kTrainFooter =
     "once. Resume with --resume DIR; the run continues bitwise-identically.\n"
     "Exit status: 0 trained to train.steps (or --stop-after); 75 (EX_TEMPFAIL) stopped early by a\n"
     "signal or time limit, resumable with --resume DIR; 1 an error (message on stderr); 2 bad\n"
-    "command line. Killed by a second signal: the signal's status (e.g. 143 for SIGTERM).";
+    "command line. A second signal kills the process by that signal (a shell shows 128+N, e.g. "
+    "143).";
 
 }  // namespace
 

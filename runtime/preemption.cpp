@@ -76,6 +76,11 @@ std::string stop_signal_name(int sig) {
 ScopedStopSignals::ScopedStopSignals(const std::vector<std::string>& names) {
   for (const std::string& n : names) {
     int sig = stop_signal_number(n);
+    // An inherited SIG_IGN is the parent's decision (nohup ignores HUP; a shell's background
+    // jobs ignore INT and QUIT): leave such a signal ignored.
+    struct sigaction cur {};
+    ::sigaction(sig, nullptr, &cur);
+    if (cur.sa_handler == SIG_IGN) continue;
     if (std::find(sigs_.begin(), sigs_.end(), sig) == sigs_.end()) sigs_.push_back(sig);
   }
   bool expected = false;

@@ -28,7 +28,8 @@ std::string stop_signal_name(int sig);
 // Installs async-signal-safe handlers for `names` (train.stop_signals) and restores the previous
 // dispositions when destroyed. The first signal stores its number in flag() and prints one line;
 // a second one (any of them) restores the default disposition and re-raises, so the process dies
-// at once as if no handler had been installed. One instance at a time per process.
+// at once as if no handler had been installed. A signal the process inherited as ignored
+// (nohup's HUP, INT in a shell's background job) stays ignored. One instance at a time.
 class ScopedStopSignals {
  public:
   explicit ScopedStopSignals(const std::vector<std::string>& names);

@@ -81,6 +81,7 @@ struct Trainer::Impl {
   std::unique_ptr<DataLoader> train_data, val_data;
   TrainState st;
   DeadlineGuard deadline;
+  std::string ckpt;  // resume: the checkpoint it continues from
 
   double now() const { return opt.clock ? opt.clock() : steady_seconds(); }
 
@@ -95,25 +96,10 @@ struct Trainer::Impl {
     const double t0 = now();
     if (opt.resume)
       MART_CHECK(fs::is_directory(opt.run_dir), "--resume ", opt.run_dir,
-                 ": no such run directory (nothing to resume)");
-    lock = std::make_unique<RunDirLock>(opt.run_dir);
-    // Under the lock, every .tmp-* left in checkpoints/ is a killed save's.
-    for (const std::string& n : remove_stale_checkpoint_temporaries(opt.run_dir))
-      std::fprintf(stderr, "mart: removed %s/checkpoints/%s, left by a killed save\n",
-                   opt.run_dir.c_str(), n.c_str());
-    std::string ckpt;
-    if (opt.resume) {
-      // The checkpoint's config is the run's config; explicit settings were applied by the caller.
-      // Fails early and clearly when there is nothing intact to resume.
-      const CheckpointChoice choice = newest_intact_checkpoint(opt.run_dir);
-      for (const std::string& s : choice.skipped)
-        std::fprintf(stderr, "mart: skipping damaged checkpoint %s\n", s.c_str());
-      std::fprintf(stderr, "mart: resuming from %s\n", choice.dir.c_str());
-      ckpt = choice.dir;
-      check_schedule_unchanged(checkpoint_config(ckpt));
-    } else {
-      prepare_fresh_run_dir(opt.run_dir, opt.overwrite);
-    }
+                 ": no such run directory, so no checkpoint to resume");
+    // An existing directory is locked (and its policy checked) before the expensive setup; a new
+    // one only after it, so a failed start leaves no directory behind.
+    if (fs::exists(opt.run_dir)) take_run_dir();
     SessionOptions so;
     so.auto_planner = opt.auto_planner;
     session = std::make_unique<Session>(cfg, std::move(so));
@@ -138,11 +124,35 @@ struct Trainer::Impl {
     } else {
       session->init_weights(cfg.train.seed);
     }
+    if (!lock) take_run_dir();
     double limit = max_time_seconds(cfg.train.max_time);
     if (opt.time_limit_s > 0)
       limit = limit > 0 ? std::min(limit, opt.time_limit_s) : opt.time_limit_s;
     if (limit > 0) deadline = DeadlineGuard(t0 + limit);
     deadline.checkpoint_took(load_s);  // reading a checkpoint: the first estimate of writing one
+  }
+
+  // Takes RUN/.lock for the life of the run, then applies the run-directory policy under it: a
+  // resume needs a checkpoint with the same schedule; a fresh run needs an empty directory (or
+  // --overwrite).
+  void take_run_dir() {
+    lock = std::make_unique<RunDirLock>(opt.run_dir);
+    // Under the lock, every temporary left in checkpoints/ is a killed save's.
+    for (const std::string& n : remove_stale_checkpoint_temporaries(opt.run_dir))
+      std::fprintf(stderr, "mart: removed %s/checkpoints/%s, left by a killed save\n",
+                   opt.run_dir.c_str(), n.c_str());
+    if (opt.resume) {
+      // The checkpoint's config is the run's config; explicit settings were applied by the caller.
+      // Fails early and clearly when there is nothing intact to resume.
+      const CheckpointChoice choice = newest_intact_checkpoint(opt.run_dir);
+      for (const std::string& why : choice.skipped)
+        std::fprintf(stderr, "mart: skipping damaged checkpoint %s\n", why.c_str());
+      std::fprintf(stderr, "mart: resuming from %s\n", choice.dir.c_str());
+      ckpt = choice.dir;
+      check_schedule_unchanged(checkpoint_config(ckpt));
+    } else {
+      prepare_fresh_run_dir(opt.run_dir, opt.overwrite);
+    }
   }
 
   // A changed train.steps changes the cosine schedule of every remaining step, so the resumed run
@@ -306,12 +316,61 @@ struct Trainer::Impl {
     int last_ckpt = 0;
   };
 
+  double tokens_per_step() const {
+    return static_cast<double>(cfg.train.micro_batch) * cfg.train.seq_len * cfg.train.grad_accum;
+  }
+
+  // One optimizer step (and the evaluation due after it); returns its metrics line.
+  nlohmann::json train_one_step() {
+    const auto& t = cfg.train;
+    StepHyper h;
+    h.lr = lr_at(t, st.step);
+    h.beta1 = t.beta1;
+    h.beta2 = t.beta2;
+    h.eps = t.eps;
+    h.weight_decay = t.weight_decay;
+    h.grad_clip = t.grad_clip;
+    h.step = st.step + 1;
+    StepResult r = session->train_step(next_step_batches(), h);
+    ++st.step;
+    st.tokens_seen += r.tokens;
+    st.loader = train_data->state();
+    nlohmann::json m = {{"step", st.step},
+                        {"loss", r.loss},
+                        {"lr", h.lr},
+                        {"grad_norm", r.grad_norm},
+                        {"step_s", r.seconds},
+                        {"tokens_per_s", tokens_per_step() / r.seconds},
+                        {"peak_device_bytes", session->arena().stats().peak_in_use}};
+    const bool eval_now = t.eval_every > 0 && (st.step % t.eval_every == 0 || st.step == t.steps);
+    if (eval_now && val_data) {
+      const double val = evaluate();
+      m["val_loss"] = val;
+      if (st.best_val_loss == 0 || val < st.best_val_loss) st.best_val_loss = val;
+    }
+    return m;
+  }
+
+  void print_progress(const nlohmann::json& m, double eta_s, bool tty) {
+    char line[256];
+    const std::string val =
+        m.contains("val_loss")
+            ? " | val " + std::to_string(m["val_loss"].get<double>()).substr(0, 6)
+            : "";
+    std::snprintf(line, sizeof line,
+                  "step %d/%d | loss %.4f%s | lr %.2e | %.0f tok/s | mem %s | ETA %s", st.step,
+                  cfg.train.steps, m["loss"].get<double>(), val.c_str(), m["lr"].get<double>(),
+                  m["tokens_per_s"].get<double>(),
+                  format_bytes(session->arena().stats().peak_in_use).c_str(), hms(eta_s).c_str());
+    if (tty)
+      std::fprintf(stderr, "\r\033[K%s", line);
+    else
+      std::fprintf(stderr, "%s\n", line);
+  }
+
   LoopResult train_loop(AppendFile& metrics) {
     const auto& t = cfg.train;
     const bool tty = opt.progress && isatty(fileno(stderr));
-    const double tokens_per_step = static_cast<double>(t.micro_batch) * t.seq_len * t.grad_accum;
-    std::vector<double> step_times;
-    double last_val = 0;
     LoopResult res;
     res.last_ckpt = st.step;
     const int end = opt.stop_after >= 0 ? std::min(t.steps, st.step + opt.stop_after) : t.steps;
@@ -329,33 +388,8 @@ struct Trainer::Impl {
         break;
       }
       const double t_iter = now();
-      StepHyper h;
-      h.lr = lr_at(t, st.step);
-      h.beta1 = t.beta1;
-      h.beta2 = t.beta2;
-      h.eps = t.eps;
-      h.weight_decay = t.weight_decay;
-      h.grad_clip = t.grad_clip;
-      h.step = st.step + 1;
-      StepResult r = session->train_step(next_step_batches(), h);
-      ++st.step;
+      const nlohmann::json m = train_one_step();
       ++res.steps;
-      st.tokens_seen += r.tokens;
-      st.loader = train_data->state();
-      step_times.push_back(r.seconds);
-      nlohmann::json m = {{"step", st.step},
-                          {"loss", r.loss},
-                          {"lr", h.lr},
-                          {"grad_norm", r.grad_norm},
-                          {"step_s", r.seconds},
-                          {"tokens_per_s", tokens_per_step / r.seconds},
-                          {"peak_device_bytes", session->arena().stats().peak_in_use}};
-      const bool eval_now = t.eval_every > 0 && (st.step % t.eval_every == 0 || st.step == t.steps);
-      if (eval_now && val_data) {
-        last_val = evaluate();
-        m["val_loss"] = last_val;
-        if (st.best_val_loss == 0 || last_val < st.best_val_loss) st.best_val_loss = last_val;
-      }
       try {
         metrics.append(m.dump() + "\n");
       } catch (const Error& e) {
@@ -364,21 +398,9 @@ struct Trainer::Impl {
       if (opt.on_step) opt.on_step(st.step);
       deadline.step_took(now() - t_iter);
       if (opt.progress && (st.step % std::max(1, t.log_every) == 0 || st.step == end)) {
-        double elapsed =
+        const double elapsed =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-        double eta = elapsed / step_times.size() * (end - st.step);
-        char line[256];
-        std::snprintf(
-            line, sizeof line, "step %d/%d | loss %.4f%s | lr %.2e | %.0f tok/s | mem %s | ETA %s",
-            st.step, t.steps, r.loss,
-            m.contains("val_loss") ? (" | val " + std::to_string(last_val).substr(0, 6)).c_str()
-                                   : "",
-            h.lr, tokens_per_step / r.seconds,
-            format_bytes(session->arena().stats().peak_in_use).c_str(), hms(eta).c_str());
-        if (tty)
-          std::fprintf(stderr, "\r\033[K%s", line);
-        else
-          std::fprintf(stderr, "%s\n", line);
+        print_progress(m, elapsed / res.steps * (end - st.step), tty);
       }
       if (t.checkpoint_every > 0 && st.step % t.checkpoint_every == 0 && st.step < end) {
         try {
@@ -450,7 +472,6 @@ struct Trainer::Impl {
   // existing summary as it was.
   TrainSummary summarize(const LoopResult& res, const std::string& metrics_path) {
     const auto& t = cfg.train;
-    const double tokens_per_step = static_cast<double>(t.micro_batch) * t.seq_len * t.grad_accum;
     const MetricsTotals tot = metrics_totals(metrics_path);
     TrainSummary s;
     s.steps_done = st.step;
@@ -461,7 +482,7 @@ struct Trainer::Impl {
     s.best_loss = tot.best_loss;
     s.final_val_loss = tot.final_val_loss;
     s.median_step_s = tot.median_step_s;
-    s.tokens_per_s = s.median_step_s > 0 ? tokens_per_step / s.median_step_s : 0;
+    s.tokens_per_s = s.median_step_s > 0 ? tokens_per_step() / s.median_step_s : 0;
     s.peak_device_bytes = std::max(tot.peak_device_bytes, session->arena().stats().peak_in_use);
     s.summary_path = opt.run_dir + "/summary.json";
     if (res.steps == 0 && fs::exists(s.summary_path)) {

@@ -255,7 +255,7 @@ for m in $MODELS; do
     run_stage "mart $m b=$b" "$LOGS/mart_$m.log" "$RUN_TIMEOUT_S" \
       "${MART_ENV[@]}" "$MART_BIN" train "configs/jobs/$m.yaml" --set backend=cuda \
       --set "train.steps=$STEPS" --set "train.seq_len=$SEQ" --set "train.micro_batch=$b" \
-      --run-dir "$RUNS/mart_$m" $MART_EXTRA
+      --run-dir "$RUNS/mart_$m" --overwrite $MART_EXTRA
     [[ $DRY_RUN == 1 || -f $RUNS/mart_$m/summary.json ]] || note "no summary.json for mart $m"
     # cuDNN's version, and attention on MART's fallback kernels instead of cuDNN (slow): say so.
     grep -m 4 "MART: cuDNN" "$LOGS/mart_$m.log" 2>/dev/null | while read -r l; do

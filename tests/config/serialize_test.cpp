@@ -49,6 +49,8 @@ JobConfig everything_changed() {
   c.train.eval_batches = 2;
   c.train.checkpoint_every = 20;
   c.train.log_every = 5;
+  c.train.max_time = "1:30:00";
+  c.train.stop_signals = {"USR1", "TERM"};
   c.memory.device_capacity = (24ull << 30) + 1;
   c.memory.mode = "manual";
   c.memory.n_persist = 3;
@@ -89,7 +91,7 @@ TEST(ConfigSerialize, JsonShape) {
             "0.003");  // shortest form, not 0.00300000002
   size_t keys = 0;
   for (auto& [k, v] : j.items()) keys += v.is_object() ? v.size() : 1;
-  EXPECT_EQ(keys, 51u);  // every field of job_config.h
+  EXPECT_EQ(keys, 53u);  // every field of job_config.h
 }
 
 TEST(ConfigSerialize, JsonMissingKeysKeepDefaultsUnknownKeysFail) {

@@ -109,11 +109,12 @@ inline uint64_t fnv1a(const std::string& s) {
 }
 
 // Relative path -> (size, hash) of every regular file under `dir`: equal maps mean byte-identical
-// trees (and no file added or removed).
+// trees (and no file added or removed). RUN/.lock is left out: every invocation records itself
+// there (runtime/run_dir.h), even one that then fails.
 inline std::map<std::string, std::pair<uint64_t, uint64_t>> tree_hash(const std::string& dir) {
   std::map<std::string, std::pair<uint64_t, uint64_t>> out;
   for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) {
+    if (e.is_regular_file() && e.path().filename() != ".lock") {
       std::string bytes = read_all(e.path().string());
       out[fs::relative(e.path(), dir).string()] = {bytes.size(), fnv1a(bytes)};
     }

@@ -129,6 +129,18 @@ TEST(PreemptionHandlers, SecondSignalAbortsAtOnce) {
       ::testing::KilledBySignal(SIGTERM), "");
 }
 
+// nohup and a shell's background jobs ignore some signals on purpose; the run keeps that.
+TEST(PreemptionHandlers, AnInheritedIgnoreStaysIgnored) {
+  EXPECT_EXIT(
+      {
+        ::signal(SIGUSR2, SIG_IGN);
+        ScopedStopSignals sigs({"USR2", "TERM"});
+        ::raise(SIGUSR2);
+        std::_Exit(sigs.flag()->load() == 0 ? 0 : 2);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
 TEST(PreemptionHandlers, OneInstallationAtATime) {
   ScopedStopSignals a({"USR2"});
   EXPECT_TRUE(has(error_of([] { ScopedStopSignals b({"USR2"}); }), "already installed"));
