@@ -176,6 +176,15 @@ struct Trainer::Impl {
                  "; pass --set train.steps=N", " with N > ", st.step);
       return;
     }
+    // Killed between its final checkpoint and summary.json: the resume trains nothing and writes
+    // the summary from metrics.jsonl, so a finished run always ends with one.
+    if (st.step >= steps && !fs::exists(opt.run_dir + "/summary.json")) {
+      std::fprintf(stderr,
+                   "mart: the run finished at step %d but has no summary.json (stopped before "
+                   "writing it); writing it from metrics.jsonl\n",
+                   st.step);
+      return;
+    }
     MART_CHECK(
         st.step < steps, "--resume ", opt.run_dir, ": the run is finished (its checkpoint is",
         " at step ", st.step, " of train.steps = ", steps, "). To train further, pass --extend ",

@@ -1,6 +1,7 @@
 // Resume rules: a finished run is not resumed by accident, a changed train.steps (another cosine
 // schedule) needs --extend, and summary.json always covers the whole run.
 #include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "tests/runtime_run/run_util.h"
@@ -24,6 +25,28 @@ TEST(ResumeRules, FinishedRunIsRefusedAndItsSummaryKept) {
   EXPECT_TRUE(has(msg, "the run is finished"));
   EXPECT_TRUE(has(msg, "--extend --set train.steps=N"));
   EXPECT_EQ(read_all(run + "/summary.json"), summary);
+}
+
+// A run killed after its final checkpoint but before summary.json: the resume must not be refused
+// as finished (before, the run could never get a summary); it trains nothing and writes one whose
+// figures come from metrics.jsonl.
+TEST(ResumeRules, FinishedRunWithoutSummaryGetsOne) {
+  TempDir tmp;
+  const std::string run = tmp.file("run");
+  train(tiny_job(4), options(run));
+  const nlohmann::json before = nlohmann::json::parse(read_all(run + "/summary.json"));
+  std::filesystem::remove(run + "/summary.json");
+  TrainOptions r = options(run);
+  r.resume = true;
+  const TrainSummary s = train(tiny_job(4), r);
+  EXPECT_EQ(s.steps_this_run, 0);
+  ASSERT_TRUE(std::filesystem::exists(run + "/summary.json"));
+  const nlohmann::json after = nlohmann::json::parse(read_all(run + "/summary.json"));
+  EXPECT_EQ(after.at("steps"), before.at("steps"));
+  EXPECT_EQ(after.at("final_loss"), before.at("final_loss"));
+  EXPECT_EQ(after.at("best_loss"), before.at("best_loss"));
+  // With the summary back, the run is finished again.
+  EXPECT_TRUE(has(error_of([&] { train(tiny_job(4), r); }), "the run is finished"));
 }
 
 // Before the fix `--resume --set train.steps=N` silently trained on another schedule.
