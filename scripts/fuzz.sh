@@ -63,7 +63,7 @@ for t in "${targets[@]}"; do
   else
     failed+=("$t")
     echo "fuzz.sh: $t: FINDING -- log and reproducer in $findings/:" >&2
-    grep -E 'FUZZ FINDING|^==[0-9]+==ERROR|^SUMMARY|runtime error|Test unit written|^artifact_prefix' "$findings/log.txt" | head -20 >&2 || true
+    grep -E 'FUZZ FINDING|==[0-9]+== ?ERROR|^SUMMARY|runtime error|Test unit written|^artifact_prefix' "$findings/log.txt" | head -20 >&2 || true
   fi
 done
 if [ ${#failed[@]} -gt 0 ]; then
