@@ -1,8 +1,10 @@
 #include "common/units.h"
 
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "common/error.h"
@@ -17,7 +19,15 @@ uint64_t parse_size(std::string_view text) {
   while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
   MART_CHECK(i > start, "invalid size '", text, "': expected a number with an optional unit, ",
              "like 4096, 64MiB or 1.5GB");
-  double value = std::stod(s.substr(start, i - start));
+  // strtod, not stod: a digits-and-dots run that is no number ("..5", "1.2.3") or overflows
+  // must be a named error, not std::invalid_argument / std::out_of_range (found by fuzzing).
+  const std::string number = s.substr(start, i - start);
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(number.c_str(), &end);
+  MART_CHECK(end == number.c_str() + number.size() && errno != ERANGE, "invalid size '", text,
+             "': '", number, "' is not a number; expected a number with an optional unit, ",
+             "like 4096, 64MiB or 1.5GB");
   while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
   std::string unit;
   for (; i < s.size(); ++i) {

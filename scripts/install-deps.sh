@@ -4,7 +4,11 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
       libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libopenblas-dev
       libhwloc-dev libjemalloc-dev libgtest-dev libgmock-dev
-      python3 python3-numpy python3-torch)
+      python3 python3-numpy python3-torch
+      # Reliability stages (scripts/fuzz.sh): libFuzzer and the sanitizer runtimes. Debian 12's
+      # clang is 14 (the issue named 16, which bookworm does not ship); g++'s ASan/UBSan/TSan
+      # runtimes come with build-essential.
+      clang-14 libclang-rt-14-dev libomp-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -70,7 +70,19 @@ class BlasSerial {
 // operations in a fixed order (no FMA: the build passes -ffp-contract=off) and reductions over a
 // fixed number of interleaved lanes, combined in a fixed order. The double versions (the reference
 // backend) are plain loops with std::exp.
+// Not under ThreadSanitizer: the clones' ifunc resolver is instrumented, and the dynamic loader
+// runs it while relocating, before the TSan runtime is initialised -- every TSan binary that
+// links this file segfaulted at load. There the baseline clone alone runs (the same bits).
+#if defined(__SANITIZE_THREAD__)
+#define MART_ROW_CLONES
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MART_ROW_CLONES
+#endif
+#endif
+#ifndef MART_ROW_CLONES
 #define MART_ROW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 
 // Interleaved lanes of the max and sum reductions (a single running max/sum is a serial chain the
 // compiler may not reorder); 16 floats fill one AVX-512 register.

@@ -15,7 +15,8 @@ namespace {
 // and LoaderState's from_json. The glue around them in load_checkpoint (j.at("step") and
 // friends) is being replaced by parse_trainer_state(text, origin) (runtime/checkpoint); when it
 // exists this body becomes `(void)mart::parse_trainer_state(text, "fuzz/trainer_state.json");`
-// and the inputs in tests/fuzz/pending/trainer_state/ move to regressions/.
+// (with #include "runtime/checkpoint/train_checkpoint.h"), and the corpus's near-misses
+// (step_is_string, not_an_object, no_config) then test that glue too.
 void read_trainer_state(const std::string& text) {
   nlohmann::json j;
   try {
