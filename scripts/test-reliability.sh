@@ -18,11 +18,12 @@ stages=("$@")
 jobs="${MART_JOBS:-$(nproc)}"
 
 # ASan + UBSan subset: the readers of untrusted input (config, io, runtime_data: shards and the
-# data loader, planner: hardware and profile schemas) and the host memory code (memory_host:
-# pinned allocator and pools, memory_adam: CPU Adam pool). The fuzz replays need no entry: the
+# data loader, runtime_checkpoint: manifest, trainer state, weight checks, walk-back; planner:
+# hardware and profile schemas) and the host memory code (memory_host: pinned allocator and
+# pools, memory_adam: CPU Adam pool). The fuzz replays need no entry: the
 # fuzz stage runs every corpus and regression input under ASan + UBSan before it mutates them.
-ASAN_TESTS=(mart_test_config mart_test_io mart_test_runtime_data mart_test_planner
-            mart_test_memory_host mart_test_memory_adam)
+ASAN_TESTS=(mart_test_config mart_test_io mart_test_runtime_data mart_test_runtime_checkpoint
+            mart_test_planner mart_test_memory_host mart_test_memory_adam)
 # TSan: the tests whose threads race with compute -- the chunk pipeline (copy-stream workers, CPU
 # Adam pool, gradient offload and prefetch) and the swap lanes (swap and compress_swap copies).
 # Every runtime_chunks test that runs the pipeline, and the runtime_acts tests of the swap lanes
