@@ -9,6 +9,7 @@
 #include "capi/session_handle.h"
 #include "runtime/checkpoint/hf_checkpoint.h"
 #include "runtime/checkpoint/train_checkpoint.h"
+#include "runtime/run_dir.h"
 
 namespace fs = std::filesystem;
 using mart::capi::fail;
@@ -81,6 +82,9 @@ mart_status mart_session_save_checkpoint(mart_session* session, const char* run_
     // taken as the run's length, since a checkpoint's step may not exceed train.steps.
     mart::JobConfig cfg = s.config();
     cfg.train.steps = std::max(cfg.train.steps, st.step);
+    // The run directory's lock for the length of the save: a `mart train` (or another save)
+    // writing there would otherwise prune or replace this checkpoint's neighbours.
+    const mart::RunDirLock lock(run_dir);
     const std::string dir = mart::save_checkpoint(run_dir, cfg, s.spec(), s.states(), st);
     if (out_path) *out_path = mart::capi::dup_string(dir);
   });

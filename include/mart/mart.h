@@ -229,11 +229,13 @@ MART_API mart_status mart_session_init_weights(mart_session* session, uint64_t s
 
 /* Writes RUN_DIR/checkpoints/step_N (N = steps_done) in `mart train`'s atomic, checksummed
  * format, including the training data stream's position, and updates RUN_DIR/checkpoints/latest;
- * keeps the newest two. *out_path (may be NULL) receives the checkpoint directory; caller frees. */
+ * keeps the newest two. Holds RUN_DIR/.lock while it writes: fails with MART_ERR_IO naming the
+ * holder (PID, host) when a `mart train` run or another save holds it. *out_path (may be NULL)
+ * receives the checkpoint directory; caller frees. */
 MART_API mart_status mart_session_save_checkpoint(mart_session* session, const char* run_dir,
                                                   char** out_path);
-/* Loads a checkpoint: a checkpoint directory, or a run directory (its latest). Verifies sizes and
- * checksums, that it matches this session's model and that its data position fits this session's
+/* Loads a checkpoint: a checkpoint directory, or a run directory (its newest intact checkpoint,
+ * walking back past damaged ones). Verifies sizes and checksums, that it matches this session's model and that its data position fits this session's
  * training stream (same seq_len) before changing anything; restores weights, AdamW moments,
  * steps_done and the training data position. */
 MART_API mart_status mart_session_load_checkpoint(mart_session* session, const char* path);

@@ -1,7 +1,10 @@
 // Checkpoints through the C API: save, train on, load into a fresh session, train on: the same
 // losses bit for bit (weights, AdamW moments, step count and data position all restored). And the
 // run directory the C API wrote is one `mart train --resume` continues, with the same losses.
+#include <filesystem>
+
 #include "runtime/checkpoint/train_checkpoint.h"
+#include "runtime/run_dir.h"
 #include "tests/capi/capi_util.h"
 
 namespace mart::capi_test {
@@ -66,6 +69,27 @@ TEST(CapiCheckpointControl, LoadsACheckpointTheTrainerWrote) {
   const Curve rest = capi_train(s.get(), cfg, 3);
   EXPECT_TRUE(
       same_losses(rest.losses, std::vector<double>(full.losses.begin() + 3, full.losses.end())));
+}
+
+// A save takes the run directory's lock: while another run holds it (here a RunDirLock on another
+// descriptor, as `mart train` holds it), the save fails naming the holder and writes nothing;
+// once released the same save succeeds (the control).
+TEST(CapiCheckpointControl, SaveRefusesARunDirectoryInUse) {
+  const JobConfig cfg = tiny_job(ModelFamily::Llama, 6);
+  TempDir tmp;
+  const std::string run = tmp.file("run");
+  SessionPtr s = make_session(cfg);
+  capi_train(s.get(), cfg, 2);
+  {
+    const RunDirLock held(run);
+    EXPECT_EQ(mart_session_save_checkpoint(s.get(), run.c_str(), nullptr), MART_ERR_IO);
+    EXPECT_TRUE(has(mart_last_error(), "is in use by another run")) << mart_last_error();
+    EXPECT_TRUE(has(mart_last_error(), "pid ")) << mart_last_error();
+    EXPECT_FALSE(std::filesystem::exists(run + "/checkpoints"));
+  }
+  EXPECT_EQ(mart_session_save_checkpoint(s.get(), run.c_str(), nullptr), MART_OK)
+      << mart_last_error();
+  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoints/step_00000002"));
 }
 
 }  // namespace
