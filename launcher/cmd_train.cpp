@@ -60,7 +60,7 @@ void run_train(const TrainArgs& a) {
                "--resume continues a run with the config saved in its "
                "checkpoint; do not pass CONFIG (use --set to change e.g. train.steps)");
     MART_CHECK(a.run_dir.empty(), "--resume DIR writes into DIR; do not also pass --run-dir");
-    cfg = checkpoint_config(latest_checkpoint(a.resume));
+    cfg = newest_intact_checkpoint(a.resume).saved.config;
     apply_overrides(cfg, a.sets);
     if (!a.sets.empty()) validate(cfg, "the checkpoint's config with --set overrides");
     opt.run_dir = a.resume;

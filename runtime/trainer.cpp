@@ -81,7 +81,8 @@ struct Trainer::Impl {
   std::unique_ptr<DataLoader> train_data, val_data;
   TrainState st;
   DeadlineGuard deadline;
-  std::string ckpt;  // resume: the checkpoint it continues from
+  std::string ckpt;              // resume: the checkpoint it continues from
+  SavedTrainerState ckpt_saved;  // and what its verification read
 
   double now() const { return opt.clock ? opt.clock() : steady_seconds(); }
 
@@ -113,7 +114,8 @@ struct Trainer::Impl {
     double load_s = 0;
     if (opt.resume) {
       const double t = now();
-      st = load_checkpoint(ckpt, session->spec(), session->states());
+      // Verified under the lock by take_run_dir, so not checksummed a second time.
+      st = load_verified_checkpoint(ckpt, ckpt_saved, session->spec(), session->states());
       load_s = now() - t;
       train_data->restore(st.loader);
       check_not_finished();
@@ -149,7 +151,8 @@ struct Trainer::Impl {
         std::fprintf(stderr, "mart: skipping damaged checkpoint %s\n", why.c_str());
       std::fprintf(stderr, "mart: resuming from %s\n", choice.dir.c_str());
       ckpt = choice.dir;
-      check_schedule_unchanged(checkpoint_config(ckpt));
+      ckpt_saved = choice.saved;
+      check_schedule_unchanged(ckpt_saved.config);
     } else {
       prepare_fresh_run_dir(opt.run_dir, opt.overwrite);
     }

@@ -235,9 +235,9 @@ MART_API mart_status mart_session_init_weights(mart_session* session, uint64_t s
 MART_API mart_status mart_session_save_checkpoint(mart_session* session, const char* run_dir,
                                                   char** out_path);
 /* Loads a checkpoint: a checkpoint directory, or a run directory (its newest intact checkpoint,
- * walking back past damaged ones). Verifies sizes and checksums, that it matches this session's model and that its data position fits this session's
- * training stream (same seq_len) before changing anything; restores weights, AdamW moments,
- * steps_done and the training data position. */
+ * walking back past damaged ones). Verifies sizes and checksums, that it matches this session's
+ * model and that its data position fits this session's training stream (same seq_len) before
+ * changing anything; restores weights, AdamW moments, steps_done and the training data position. */
 MART_API mart_status mart_session_load_checkpoint(mart_session* session, const char* path);
 /* Hugging Face weights: model.safetensors (F32/BF16/F16) or a directory holding one. Every
  * tensor's presence, shape and dtype is checked before the first weight changes. */

@@ -142,7 +142,7 @@ CheckpointChoice newest_intact_checkpoint(const std::string& run_dir) {
   CheckpointChoice c;
   for (const auto& [step, name] : found) {
     try {
-      verify_checkpoint(root + "/" + name);
+      c.saved = verify_checkpoint(root + "/" + name);
       c.dir = root + "/" + name;
       return c;
     } catch (const std::exception& e) {  // mart::Error, or e.g. bad_alloc on a damaged file

@@ -189,7 +189,11 @@ JobConfig checkpoint_config(const std::string& dir) {
 }
 
 TrainState load_checkpoint(const std::string& dir, const ModelSpec& spec, ModelStates& states) {
-  const SavedTrainerState saved = verify_checkpoint(dir);
+  return load_verified_checkpoint(dir, verify_checkpoint(dir), spec, states);
+}
+
+TrainState load_verified_checkpoint(const std::string& dir, const SavedTrainerState& saved,
+                                    const ModelSpec& spec, ModelStates& states) {
   check_model_matches(dir, saved.config.model, spec);
   ModelSpec saved_spec = build_model_spec(saved.config.model);
   MART_CHECK(saved_spec.params.size() == spec.params.size() && saved_spec.n_params == spec.n_params,

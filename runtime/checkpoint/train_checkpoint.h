@@ -46,9 +46,14 @@ std::string save_checkpoint(const std::string& run_dir, const JobConfig& cfg, co
 // cleans up too, sparing its own PID's.
 std::vector<std::string> remove_stale_checkpoint_temporaries(const std::string& run_dir);
 
+struct SavedTrainerState {
+  TrainState state;
+  JobConfig config;
+};
 struct CheckpointChoice {
   std::string dir;                   // the chosen checkpoint directory
   std::vector<std::string> skipped;  // newer ones that failed, "step_00000012: <why>"
+  SavedTrainerState saved;           // what verify_checkpoint read from the chosen one
 };
 // The newest checkpoint of RUN that verifies completely (verify_checkpoint); walks back past
 // damaged ones. Throws mart::Error listing every checkpoint and why it failed when none is intact,
@@ -57,10 +62,6 @@ CheckpointChoice newest_intact_checkpoint(const std::string& run_dir);
 // newest_intact_checkpoint(run_dir).dir
 std::string latest_checkpoint(const std::string& run_dir);
 
-struct SavedTrainerState {
-  TrainState state;
-  JobConfig config;
-};
 // Parses and range-checks trainer_state.json text (no file checks): format_version, step in
 // [0, train.steps], tokens_seen, loader position, best_val_loss finite, and the job config through
 // validate(). Throws mart::Error naming `origin` and the key.
@@ -78,5 +79,10 @@ JobConfig checkpoint_config(const std::string& ckpt_dir);
 // Verifies the checkpoint, checks it matches `spec`, checks every weight and optimizer value
 // (weight_checks.h), and loads weights + optimizer state.
 TrainState load_checkpoint(const std::string& ckpt_dir, const ModelSpec& spec, ModelStates& states);
+// load_checkpoint without verifying again: for a checkpoint verify_checkpoint (or
+// newest_intact_checkpoint) has just checked and `saved` it returned, while the caller holds the
+// run directory's lock so the files cannot have changed. Every file is checksummed once, not twice.
+TrainState load_verified_checkpoint(const std::string& ckpt_dir, const SavedTrainerState& saved,
+                                    const ModelSpec& spec, ModelStates& states);
 
 }  // namespace mart
