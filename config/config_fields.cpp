@@ -36,6 +36,7 @@ std::vector<Section> schema(JobConfig& c) {
        {{"source", K::String, &d.source},
         {"train_pattern", K::String, &d.train_pattern},
         {"val_pattern", K::String, &d.val_pattern},
+        {"tokenizer", K::String, &d.tokenizer},
         {"synthetic_vocab", K::Int, &d.synthetic_vocab},
         {"synthetic_order", K::Int, &d.synthetic_order},
         {"synthetic_branching", K::Int, &d.synthetic_branching},

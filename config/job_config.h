@@ -34,6 +34,10 @@ struct DataConfig {
   std::string source = "synthetic";
   std::string train_pattern;  // glob of train shards (source: shards)
   std::string val_pattern;    // glob of validation shards (optional)
+  // The tokenizer the shards were made with (runtime/data/tokenizer.h: a SentencePiece model, a
+  // tokenizer.json, encoder.json, or a folder holding one); empty = bytes. Checkpoints copy its
+  // files into their model folder; `mart generate` and `mart eval` use it to read and write text.
+  std::string tokenizer;
   // Synthetic Markov source (data/markov_corpus.h): order-k over `synthetic_vocab` symbols.
   int synthetic_vocab = 16;
   int synthetic_order = 2;
