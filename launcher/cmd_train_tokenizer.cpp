@@ -26,8 +26,7 @@ void add_train_tokenizer(CLI::App& app) {
     const TrainedTokenizer t = train_sentencepiece(*o);
     std::printf("wrote %s (sentencepiece %s, vocab %u)\n", t.path.c_str(), o->type.c_str(),
                 t.vocab_size);
-    std::printf("next: mart prepare-data TEXT -o data/train.bin --tokenizer %s\n",
-                t.path.c_str());
+    std::printf("next: mart prepare-data TEXT -o data/train.bin --tokenizer %s\n", t.path.c_str());
   });
 }
 

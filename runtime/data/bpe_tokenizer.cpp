@@ -102,8 +102,10 @@ struct BpeModel {
     }
     for (uint32_t b = 0; b < 256; ++b) {
       const auto it = bytes_id.find(std::string(1, static_cast<char>(b)));
-      MART_CHECK(it != bytes_id.end(), "tokenizer file '", file, "': the vocabulary has no token for "
-                 "byte ", b, "; a byte-level BPE vocabulary needs all 256");
+      MART_CHECK(it != bytes_id.end(), "tokenizer file '", file,
+                 "': the vocabulary has no token for "
+                 "byte ",
+                 b, "; a byte-level BPE vocabulary needs all 256");
       byte_id[b] = it->second;
     }
   }
@@ -165,10 +167,9 @@ class BpeTokenizer final : public Tokenizer {
   std::string decode(std::span<const uint32_t> ids) const override {
     std::string out;
     for (size_t i = 0; i < ids.size(); ++i) {
-      MART_CHECK(ids[i] < m_.id_bytes.size() && m_.id_bytes[ids[i]].has_value(),
-                 "BPE tokenizer ", m_.label, ": id ", ids[i], " at index ", i,
-                 " is not in the vocabulary (", m_.id_bytes.size(),
-                 " ids); were these ids made by another tokenizer?");
+      MART_CHECK(ids[i] < m_.id_bytes.size() && m_.id_bytes[ids[i]].has_value(), "BPE tokenizer ",
+                 m_.label, ": id ", ids[i], " at index ", i, " is not in the vocabulary (",
+                 m_.id_bytes.size(), " ids); were these ids made by another tokenizer?");
       out += *m_.id_bytes[ids[i]];
     }
     return out;
@@ -206,7 +207,8 @@ class BpeTokenizer final : public Tokenizer {
   // Bytes -> ids: repeatedly join every occurrence of the lowest-ranked adjacent pair.
   std::vector<uint32_t> merge(std::string_view piece) const {
     std::vector<uint32_t> w(piece.size());
-    for (size_t i = 0; i < piece.size(); ++i) w[i] = m_.byte_id[static_cast<unsigned char>(piece[i])];
+    for (size_t i = 0; i < piece.size(); ++i)
+      w[i] = m_.byte_id[static_cast<unsigned char>(piece[i])];
     std::vector<uint32_t> next;
     while (w.size() > 1) {
       uint32_t best_rank = UINT32_MAX, a = 0, b = 0, merged = 0;
@@ -262,7 +264,8 @@ void find_bos_eos(BpeModel& m, const fs::path& dir) {
 
 void read_merges_file(BpeModel& m, const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  MART_CHECK(in.good(), "tokenizer file '", path, "': cannot open it for reading (GPT-2's "
+  MART_CHECK(in.good(), "tokenizer file '", path,
+             "': cannot open it for reading (GPT-2's "
              "vocab.bpe must sit beside encoder.json)");
   std::string line;
   for (size_t n = 1; std::getline(in, line); ++n) {
@@ -298,9 +301,8 @@ void read_pre_tokenizer(BpeModel& m, const std::string& path, const json& pt) {
   for (const json& p : pt["pretokenizers"]) {
     const std::string t = p.value("type", "");
     if (t == "Split") {
-      const std::string pattern = p.contains("pattern") && p["pattern"].is_object()
-                                      ? p["pattern"].value("Regex", "")
-                                      : "";
+      const std::string pattern =
+          p.contains("pattern") && p["pattern"].is_object() ? p["pattern"].value("Regex", "") : "";
       const auto known = pretokenizer_for_pattern(pattern);
       MART_CHECK(known.has_value(), "tokenizer file '", path, "': Split regex '", pattern,
                  "' is not one MART implements (GPT-2's and Llama-3's are)");
@@ -361,8 +363,8 @@ BpeModel hf_model(const std::string& path) {
   if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
     for (const json& t : j["added_tokens"]) {
       MART_CHECK(t.contains("id") && t["id"].is_number_unsigned() && !token_text(t).empty(),
-                 "tokenizer file '", path, "': an added_tokens entry needs id and content: ",
-                 t.dump());
+                 "tokenizer file '", path,
+                 "': an added_tokens entry needs id and content: ", t.dump());
       m.add_special(token_text(t), t["id"]);
     }
   }

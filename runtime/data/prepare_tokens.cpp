@@ -42,13 +42,16 @@ class ShardStream {
                "prepare-data: writing '", tmp_, "' failed: ", std::strerror(errno),
                " (disk full?)");
     count_ += ids.size();
-    MART_CHECK(count_ <= uint64_t(INT32_MAX), "prepare-data: shard '", path_, "' would hold more "
-               "than ", INT32_MAX, " tokens (the llm.c header's count is int32); split the text "
+    MART_CHECK(count_ <= uint64_t(INT32_MAX), "prepare-data: shard '", path_,
+               "' would hold more "
+               "than ",
+               INT32_MAX,
+               " tokens (the llm.c header's count is int32); split the text "
                "into several files and prepare each");
   }
   uint64_t finish() {
-    MART_CHECK(std::fclose(file_) == 0, "prepare-data: writing '", tmp_, "' failed: ",
-               std::strerror(errno));
+    MART_CHECK(std::fclose(file_) == 0, "prepare-data: writing '", tmp_,
+               "' failed: ", std::strerror(errno));
     file_ = nullptr;
     MappedFile tokens(tmp_);
     write_file_atomic(path_, [&](FileSink& sink) {
@@ -102,8 +105,7 @@ size_t next_chunk_end(std::string_view text, size_t begin, size_t target) {
   const size_t min_end = begin + std::max<size_t>(target, 2);
   for (size_t i = std::max(min_end, begin + 2); i < text.size(); ++i) {
     const unsigned char next = static_cast<unsigned char>(text[i]);
-    if (text[i - 1] == '\n' && printable_ascii(text[i - 2]) && next < 0x80 && next > ' ')
-      return i;
+    if (text[i - 1] == '\n' && printable_ascii(text[i - 2]) && next < 0x80 && next > ' ') return i;
   }
   return text.size();
 }
@@ -113,7 +115,8 @@ size_t validation_start(std::string_view text, double val_fraction, const std::s
   const auto n_val = std::max<uint64_t>(
       1, static_cast<uint64_t>(std::llround(val_fraction * static_cast<double>(n))));
   MART_CHECK(n_val < n, "prepare_data: input text '", text_path, "' has only ", n,
-             " bytes, too short to hold out ", val_fraction, " for validation; use more text or "
+             " bytes, too short to hold out ", val_fraction,
+             " for validation; use more text or "
              "val_fraction 0");
   size_t cut = n - n_val;
   const size_t after = text.find('\n', cut - 1);  // the line that holds byte cut-1 ends here
@@ -130,7 +133,8 @@ size_t validation_start(std::string_view text, double val_fraction, const std::s
 PreparedData prepare_data_with_tokenizer(const std::string& text_path, const std::string& out_path,
                                          const Tokenizer& tok, const PrepareOptions& opt) {
   MART_CHECK(opt.val_fraction >= 0.0 && opt.val_fraction < 1.0, "prepare_data: val_fraction ",
-             opt.val_fraction, " must be in [0, 1) (e.g. 0.1 holds out the last 10% for "
+             opt.val_fraction,
+             " must be in [0, 1) (e.g. 0.1 holds out the last 10% for "
              "validation)");
   check_output_name(out_path);
   MappedFile file(text_path);  // refuses a missing file, FIFO, device or directory

@@ -15,8 +15,8 @@
 namespace mart {
 
 struct PrepareOptions {
-  double val_fraction = 0.1;     // the last fraction of the text, from a line start, is validation
-  size_t chunk_bytes = 4u << 20; // target chunk size; a chunk ends at the next safe cut after it
+  double val_fraction = 0.1;      // the last fraction of the text, from a line start, is validation
+  size_t chunk_bytes = 4u << 20;  // target chunk size; a chunk ends at the next safe cut after it
   // Called after each chunk with the bytes of input done so far and the total.
   std::function<void(uint64_t done, uint64_t total)> progress;
 };

@@ -117,7 +117,7 @@ class SentencePieceTokenizer final : public Tokenizer {
 }  // namespace
 
 std::string sentencepiece_without_dummy_prefix(const std::string& model) {
-  constexpr uint64_t kNormalizerSpec = 3;                    // ModelProto.normalizer_spec
+  constexpr uint64_t kNormalizerSpec = 3;                         // ModelProto.normalizer_spec
   const std::string kNoDummyPrefix = std::string("\x18\x00", 2);  // field 3 (bool) = false
   std::string out;
   size_t pos = 0;

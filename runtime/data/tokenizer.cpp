@@ -38,7 +38,8 @@ bool is_file(const fs::path& p) {
 std::unique_ptr<Tokenizer> load_from_folder(const fs::path& dir) {
   if (is_file(dir / "tokenizer.model"))
     return load_sentencepiece_tokenizer((dir / "tokenizer.model").string());
-  if (is_file(dir / "tokenizer.json")) return load_hf_bpe_tokenizer((dir / "tokenizer.json").string());
+  if (is_file(dir / "tokenizer.json"))
+    return load_hf_bpe_tokenizer((dir / "tokenizer.json").string());
   if (is_file(dir / "encoder.json") && is_file(dir / "vocab.bpe"))
     return load_gpt2_bpe_tokenizer((dir / "encoder.json").string(), (dir / "vocab.bpe").string());
   MART_FAIL("tokenizer folder '", dir.string(),

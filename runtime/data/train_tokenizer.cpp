@@ -14,8 +14,8 @@ namespace mart {
 TrainedTokenizer train_sentencepiece(const TrainTokenizerOptions& opt) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  MART_CHECK(fs::is_regular_file(opt.text_path, ec), "train-tokenizer: input text '",
-             opt.text_path, "' is not a readable regular file");
+  MART_CHECK(fs::is_regular_file(opt.text_path, ec), "train-tokenizer: input text '", opt.text_path,
+             "' is not a readable regular file");
   MART_CHECK(fs::file_size(opt.text_path, ec) > 0 && !ec, "train-tokenizer: input text '",
              opt.text_path, "' is empty");
   MART_CHECK(opt.type == "bpe" || opt.type == "unigram", "train-tokenizer: --type '", opt.type,
@@ -51,8 +51,8 @@ TrainedTokenizer train_sentencepiece(const TrainTokenizerOptions& opt) {
   };
   std::string model;
   const auto st = sentencepiece::SentencePieceTrainer::Train(args, nullptr, &model);
-  MART_CHECK(st.ok(), "train-tokenizer: SentencePiece could not train a ", opt.type,
-             " model of ", opt.vocab_size, " pieces on '", opt.text_path, "': ", st.ToString(),
+  MART_CHECK(st.ok(), "train-tokenizer: SentencePiece could not train a ", opt.type, " model of ",
+             opt.vocab_size, " pieces on '", opt.text_path, "': ", st.ToString(),
              st.ToString().find("oo high") != std::string::npos
                  ? " -- the text is too small for that vocabulary; lower --vocab-size"
                  : "");

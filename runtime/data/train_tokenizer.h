@@ -10,7 +10,7 @@ namespace mart {
 
 struct TrainTokenizerOptions {
   std::string text_path;
-  std::string out_path;    // the .model file to write (atomically); its folder is created
+  std::string out_path;  // the .model file to write (atomically); its folder is created
   uint32_t vocab_size = 8000;
   std::string type = "bpe";  // "bpe" | "unigram"
 };

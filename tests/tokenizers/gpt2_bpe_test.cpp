@@ -40,8 +40,8 @@ TEST_F(Gpt2Bpe, MatchesTheJavaScriptEncoderOnShakespeareAndUnicode) {
   const auto ref = js_ids(xs);
   ASSERT_EQ(ref.size(), xs.size());
   size_t tokens = 0;
-  const size_t ok = count_agreeing(xs, ref, [&](const std::string& s) { return tok->encode(s); },
-                                   &tokens);
+  const size_t ok = count_agreeing(
+      xs, ref, [&](const std::string& s) { return tok->encode(s); }, &tokens);
   EXPECT_EQ(ok, xs.size());
   std::printf("GPT-2 BPE vs gpt-3-encoder: %zu/%zu strings, %zu tokens agree\n", ok, xs.size(),
               tokens);
@@ -92,9 +92,13 @@ TEST_F(Gpt2Bpe, HuggingFaceTokenizerJsonEncodesAsEncoderJson) {
       {"version", "1.0"},
       {"added_tokens", {{{"id", 50256}, {"content", "<|endoftext|>"}, {"special", true}}}},
       {"normalizer", nullptr},
-      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true},
-                         {"use_regex", true}}},
-      {"model", {{"type", "BPE"}, {"vocab", read_json(pkg_ + "/encoder.json")}, {"merges", merges}}},
+      {"pre_tokenizer",
+       {{"type", "ByteLevel"},
+        {"add_prefix_space", false},
+        {"trim_offsets", true},
+        {"use_regex", true}}},
+      {"model",
+       {{"type", "BPE"}, {"vocab", read_json(pkg_ + "/encoder.json")}, {"merges", merges}}},
   };
   fs::create_directories(dir_.file("hf"));
   write_json(dir_.file("hf/tokenizer.json"), j);

@@ -24,7 +24,9 @@ nlohmann::json tiny_tokenizer_json(const nlohmann::json& pre_tokenizer) {
     vocab[u] = b;
   }
   vocab["ab"] = 256;
-  vocab["\xC4\xA0" "ab"] = 257;  // "Ġab": " ab"
+  vocab
+      ["\xC4\xA0"
+       "ab"] = 257;  // "Ġab": " ab"
   return {{"normalizer", nullptr},
           {"pre_tokenizer", pre_tokenizer},
           {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", {"a b", "\xC4\xA0 ab"}}}}};
@@ -49,7 +51,9 @@ TEST(LoadTokenizer, HuggingFaceByteLevelAndLlama3Split) {
   nlohmann::json seq = {
       {"type", "Sequence"},
       {"pretokenizers",
-       {{{"type", "Split"}, {"pattern", {{"Regex", llama3}}}, {"behavior", "Isolated"},
+       {{{"type", "Split"},
+         {"pattern", {{"Regex", llama3}}},
+         {"behavior", "Isolated"},
          {"invert", false}},
         {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
   write_json(dir.file("l3.json"), tiny_tokenizer_json(seq));
@@ -86,8 +90,8 @@ TEST(LoadTokenizer, MalformedFilesAreRefusedNamingTheFile) {
   write_json(dir.file("m.json"), merge);
   EXPECT_TRUE(has(error_of([&] { load_tokenizer(dir.file("m.json")); }),
                   "merge 3: merge 'zz q' uses 'zz', which is not in the vocabulary"));
-  EXPECT_TRUE(has(error_of([&] { load_tokenizer(dir.path().string() + "/empty"); }),
-                  "does not exist"));
+  EXPECT_TRUE(
+      has(error_of([&] { load_tokenizer(dir.path().string() + "/empty"); }), "does not exist"));
   fs::create_directories(dir.file("emptydir"));
   EXPECT_TRUE(has(error_of([&] { load_tokenizer(dir.file("emptydir")); }),
                   "holds none of tokenizer.model"));

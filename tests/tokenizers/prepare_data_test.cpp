@@ -71,7 +71,8 @@ TEST(PrepareTokens, ChunkedEqualsWholeForSentencePieceAndBpe) {
     opt.chunk_bytes = 3000;  // ~60 chunks
     size_t calls = 0;
     opt.progress = [&](uint64_t, uint64_t) { ++calls; };
-    const PreparedData d = prepare_data_with_tokenizer(dir.file("in.txt"), dir.file("o.bin"), *tok, opt);
+    const PreparedData d =
+        prepare_data_with_tokenizer(dir.file("in.txt"), dir.file("o.bin"), *tok, opt);
     EXPECT_GT(calls, 40u);
     const size_t cut = validation_start(text, 0.1, "in.txt");
     EXPECT_EQ(text[cut - 1], '\n');
@@ -161,7 +162,8 @@ TEST(PrepareTokens, TrainerRefusesATokenizerLargerThanTheModelVocab) {
   write_all(dir.file("in.txt"), text);
   const auto tok = load_tokenizer(sp_model());
   PrepareOptions opt;
-  const PreparedData d = prepare_data_with_tokenizer(dir.file("in.txt"), dir.file("d.bin"), *tok, opt);
+  const PreparedData d =
+      prepare_data_with_tokenizer(dir.file("in.txt"), dir.file("d.bin"), *tok, opt);
   JobConfig cfg;
   cfg.data.source = "shards";
   cfg.data.train_pattern = d.train_path;

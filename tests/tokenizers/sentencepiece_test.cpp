@@ -52,11 +52,11 @@ TEST_P(SentencePieceVsPython, EncodesAsPythonSentencePiece) {
   const auto ref = py_ids(model, xs);
   ASSERT_EQ(ref.size(), xs.size());
   size_t tokens = 0;
-  const size_t ok = count_agreeing(xs, ref, [&](const std::string& s) { return tok->encode(s); },
-                                   &tokens);
+  const size_t ok = count_agreeing(
+      xs, ref, [&](const std::string& s) { return tok->encode(s); }, &tokens);
   EXPECT_EQ(ok, xs.size());
-  std::printf("SentencePiece %s vs Python: %zu/%zu strings, %zu tokens agree\n",
-              GetParam().c_str(), ok, xs.size(), tokens);
+  std::printf("SentencePiece %s vs Python: %zu/%zu strings, %zu tokens agree\n", GetParam().c_str(),
+              ok, xs.size(), tokens);
   // Identity normalisation and byte fallback: every string comes back exactly.
   for (const auto& s : xs) EXPECT_EQ(tok->decode(tok->encode(s)), s);
 }

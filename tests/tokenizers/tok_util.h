@@ -55,18 +55,49 @@ inline std::string q(const std::string& s) {  // single-quoted for the shell
 // Hand-written strings that exercise the pre-tokenizer's classes.
 inline std::vector<std::string> tricky_strings() {
   return {
-      "Hello world", "naïve café résumé", "Привет, мир! Как дела?", "日本語のテキストです。",
-      "中文字符和English混合", "한국어 문장", "Ελληνικά γράμματα", "עברית ועוד", "مرحبا بالعالم",
-      "١٢٣ Arabic-Indic digits ٤٥٦", "Ⅻ roman ⅻ numerals ½ ¾ ²", "0123456789 3.14159 1,000,000",
-      "12345678901234567890", "I'm you're he'll they've we'd it's can't won't", "'s 't 're 'S 'RE",
-      "a   b\t\tc\n\n\nd  ", "  leading spaces", "trailing spaces   ", "\n\nstarts with newlines",
-      "ends with newlines\n\n", "tabs\tand\tspaces \t mixed", "   ", "\n", " ", "x",
-      "emoji 👍🏽 family 👨‍👩‍👧 party 🎉!!", "🤖🤖🤖", "math ∑∫√∞ ≠ ≤", "quotes “curly” ‘single’ «guillemets»",
-      "dashes — – - and ellipsis…", "email@example.com http://example.org/path?q=1&r=2",
-      "C++ code: for (int i = 0; i < n; ++i) { x[i] += 1; }", "CamelCaseWordsAndUPPER lower",
-      "mixed123digits456and789letters", "punctuation!!!???...,,,;;;", "ALL CAPS SHOUTING",
-      "Ünïcödé Ŵïţĥ Ďïäçŗïţïçš", "ﬁ ligature and ß eszett", "zero\u200bwidth space",
-      "line one\r\nline two\r\n", "  \n  \n", "a\n\n b\n\n\nc", "it's\nthe 'end'",
+      "Hello world",
+      "naïve café résumé",
+      "Привет, мир! Как дела?",
+      "日本語のテキストです。",
+      "中文字符和English混合",
+      "한국어 문장",
+      "Ελληνικά γράμματα",
+      "עברית ועוד",
+      "مرحبا بالعالم",
+      "١٢٣ Arabic-Indic digits ٤٥٦",
+      "Ⅻ roman ⅻ numerals ½ ¾ ²",
+      "0123456789 3.14159 1,000,000",
+      "12345678901234567890",
+      "I'm you're he'll they've we'd it's can't won't",
+      "'s 't 're 'S 'RE",
+      "a   b\t\tc\n\n\nd  ",
+      "  leading spaces",
+      "trailing spaces   ",
+      "\n\nstarts with newlines",
+      "ends with newlines\n\n",
+      "tabs\tand\tspaces \t mixed",
+      "   ",
+      "\n",
+      " ",
+      "x",
+      "emoji 👍🏽 family 👨‍👩‍👧 party 🎉!!",
+      "🤖🤖🤖",
+      "math ∑∫√∞ ≠ ≤",
+      "quotes “curly” ‘single’ «guillemets»",
+      "dashes — – - and ellipsis…",
+      "email@example.com http://example.org/path?q=1&r=2",
+      "C++ code: for (int i = 0; i < n; ++i) { x[i] += 1; }",
+      "CamelCaseWordsAndUPPER lower",
+      "mixed123digits456and789letters",
+      "punctuation!!!???...,,,;;;",
+      "ALL CAPS SHOUTING",
+      "Ünïcödé Ŵïţĥ Ďïäçŗïţïçš",
+      "ﬁ ligature and ß eszett",
+      "zero\u200bwidth space",
+      "line one\r\nline two\r\n",
+      "  \n  \n",
+      "a\n\n b\n\n\nc",
+      "it's\nthe 'end'",
   };
 }
 
@@ -149,8 +180,8 @@ size_t count_agreeing(const std::vector<std::string>& xs,
       std::ostringstream a, b;
       for (auto v : ids) a << v << ' ';
       for (auto v : ref[i]) b << v << ' ';
-      ADD_FAILURE() << "string " << i << " " << nlohmann::json(xs[i]).dump() << "\n mart: " << a.str()
-                    << "\n  ref: " << b.str();
+      ADD_FAILURE() << "string " << i << " " << nlohmann::json(xs[i]).dump()
+                    << "\n mart: " << a.str() << "\n  ref: " << b.str();
     }
   }
   return ok;
