@@ -80,9 +80,14 @@ struct BpeModel {
   bool ignore_merges = false;
   std::optional<uint32_t> bos, eos;
   std::vector<std::string> files;
-  std::string label;  // the file name for describe()
+  std::string label;   // the file name for describe()
+  std::string source;  // the file being read, for errors
 
+  // Ids index a table: a corrupt file must not make it gigabytes (real vocabularies are < 1M).
+  static constexpr uint32_t kMaxId = 1u << 24;
   void set_token(uint32_t id, std::string bytes) {
+    MART_CHECK(id < kMaxId, "tokenizer file '", source, "': token id ", id, " is not below ",
+               kMaxId, "; real vocabularies are far smaller -- is the file corrupt?");
     if (id >= id_bytes.size()) id_bytes.resize(size_t(id) + 1);
     bytes_id.emplace(bytes, id);
     id_bytes[id] = std::move(bytes);
@@ -124,6 +129,9 @@ struct BpeModel {
     merges.emplace(key, std::make_pair(static_cast<uint32_t>(merges.size()), merged));
   }
   void add_special(const std::string& content, uint32_t id) {
+    MART_CHECK(id >= id_bytes.size() || !id_bytes[id] || *id_bytes[id] == content,
+               "tokenizer file '", source, "': added token '", content, "' has id ", id,
+               ", which the vocabulary gives to another token");
     set_token(id, content);
     added.emplace_back(content, id);
   }
@@ -338,6 +346,7 @@ BpeModel hf_model(const std::string& path) {
              "': normalizer '", j["normalizer"].value("type", "?"),
              "' is not supported (byte-level BPE tokenizers have none)");
   BpeModel m;
+  m.source = path;
   MART_CHECK(model.contains("vocab") && model.contains("merges") && model["merges"].is_array(),
              "tokenizer file '", path, "': model needs \"vocab\" and \"merges\"");
   m.add_vocab(path, model["vocab"]);
@@ -376,6 +385,7 @@ BpeModel hf_model(const std::string& path) {
 std::unique_ptr<Tokenizer> load_gpt2_bpe_tokenizer(const std::string& encoder_json,
                                                    const std::string& vocab_bpe) {
   BpeModel m;
+  m.source = encoder_json;
   const json enc = read_json(encoder_json);
   m.add_vocab(encoder_json, enc);
   // GPT-2's <|endoftext|> sits in encoder.json; text that spells it encodes as its id.

@@ -62,6 +62,20 @@ TEST(LoadTokenizer, HuggingFaceByteLevelAndLlama3Split) {
   EXPECT_EQ(l3->encode("1234"), load_tokenizer("byte")->encode("1234"));  // bytes: ids = bytes
 }
 
+// Llama-3's ignore_merges: a piece that is itself in the vocabulary is one token, even when the
+// merges would not build it.
+TEST(LoadTokenizer, IgnoreMergesTakesWholePiecesFromTheVocabulary) {
+  TempDir dir("ignore");
+  nlohmann::json j = tiny_tokenizer_json({{"type", "ByteLevel"}});
+  j["model"]["vocab"]["abc"] = 258;
+  write_json(dir.file("plain.json"), j);
+  EXPECT_EQ(load_tokenizer(dir.file("plain.json"))->encode("abc"),
+            std::vector<uint32_t>({256, 'c'}));  // control: merges alone give "ab" + "c"
+  j["model"]["ignore_merges"] = true;
+  write_json(dir.file("ignore.json"), j);
+  EXPECT_EQ(load_tokenizer(dir.file("ignore.json"))->encode("abc"), std::vector<uint32_t>({258}));
+}
+
 TEST(LoadTokenizer, UnknownSplitRegexIsRefusedNamingIt) {
   TempDir dir("hfbad");
   nlohmann::json seq = {
