@@ -23,8 +23,8 @@ set_target_properties(mart_static PROPERTIES OUTPUT_NAME mart LINKER_LANGUAGE CX
 add_dependencies(mart_static ${_mart_modules})
 
 # What a static consumer links besides libmart.a, as -l names, so that the package and mart.pc
-# do not carry this machine's paths: OpenBLAS, yaml-cpp, hwloc, jemalloc, the OpenMP runtime,
-# the C++ runtime (a C program links with cc), threads, libdl.
+# do not carry this machine's paths: OpenBLAS, yaml-cpp, hwloc, jemalloc, sentencepiece, the
+# OpenMP runtime, the C++ runtime (a C program links with cc), threads, libdl.
 function(_mart_lib_name out path)
   get_filename_component(_n ${path} NAME_WE)
   string(REGEX REPLACE "^lib" "" _n ${_n})
@@ -38,7 +38,7 @@ endforeach()
 get_target_property(_yaml yaml-cpp LOCATION)
 _mart_lib_name(_n ${_yaml})
 list(APPEND MART_STATIC_DEPS ${_n} ${HWLOC_LIBRARIES} ${JEMALLOC_LIBRARIES}
-     ${OpenMP_CXX_LIB_NAMES} stdc++ m ${CMAKE_DL_LIBS})
+     ${SENTENCEPIECE_LIBRARIES} ${OpenMP_CXX_LIB_NAMES} stdc++ m ${CMAKE_DL_LIBS})
 list(REMOVE_DUPLICATES MART_STATIC_DEPS)
 list(TRANSFORM MART_STATIC_DEPS PREPEND "-l" OUTPUT_VARIABLE _pc_private)
 list(JOIN _pc_private " " MART_PC_LIBS_PRIVATE)

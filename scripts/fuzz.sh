@@ -16,7 +16,7 @@
 # and, once fixed, copy FILE to tests/fuzz/regressions/<target>/ (CTest replays it in every build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-all_targets=(yaml_config safetensors token_shard trainer_state profile_json)
+all_targets=(yaml_config safetensors token_shard trainer_state profile_json tokenizer_json)
 mode=ci
 long_s=600
 if [ "${1:-}" = "--long" ]; then

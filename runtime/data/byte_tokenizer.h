@@ -2,6 +2,8 @@
 // token stream a small model can learn, which makes it the tokenizer for raw-text demos
 // (tinyshakespeare) without shipping a BPE vocabulary.
 #pragma once
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <span>
 #include <string>
@@ -26,7 +28,21 @@ struct PreparedData {
   std::string val_path;  // empty when val_fraction == 0
   uint64_t train_tokens = 0;
   uint64_t val_tokens = 0;
+  TokenFormat format = TokenFormat::U16;
 };
+
+// The checks prepare_data and prepare_data_with_tokenizer (runtime/data/prepare_tokens.h) share.
+namespace prepare_detail {
+// Refuses an empty output path or one that names a directory.
+void check_output_name(const std::string& out_path);
+// Refuses to replace the input text (same device and inode) or a non-regular file with a shard.
+void check_output_file(const std::string& path, const std::string& text_path,
+                       const struct stat& text_st);
+// Creates the output's folder when it does not exist yet.
+void make_parent_dir(const std::string& path);
+// PREFIX of PREFIX.bin / PREFIX_val.bin.
+std::string shard_prefix(const std::string& out_path);
+}  // namespace prepare_detail
 
 // Tokenizes the raw text file `text_path` with the byte tokenizer into uint16 llm.c shards:
 //   train: PREFIX.bin       -- the first (1 - val_fraction) of the text

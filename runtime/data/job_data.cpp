@@ -1,8 +1,27 @@
 #include "runtime/data/job_data.h"
 
+#include "common/error.h"
+#include "runtime/data/tokenizer.h"
+
 namespace mart {
 
+namespace {
+
+// A tokenizer whose ids reach past the embedding table would fail mid-run (or, for ids only rare
+// text produces, never be caught by a shard check): refuse it at start, naming both sizes.
+void check_tokenizer_fits(const JobConfig& cfg) {
+  if (cfg.data.tokenizer.empty()) return;
+  const auto tok = load_tokenizer(cfg.data.tokenizer);
+  MART_CHECK(tok->vocab_size() <= static_cast<uint64_t>(cfg.model.vocab_size), "data.tokenizer '",
+             cfg.data.tokenizer, "' (", tok->describe(), ") has ", tok->vocab_size(),
+             " ids, more than model.vocab_size ", cfg.model.vocab_size,
+             "; set model.vocab_size to at least ", tok->vocab_size());
+}
+
+}  // namespace
+
 JobData make_job_data(const JobConfig& cfg) {
+  check_tokenizer_fits(cfg);
   LoaderOptions lo;
   lo.batch_size = cfg.train.micro_batch;
   lo.seq_len = cfg.train.seq_len;

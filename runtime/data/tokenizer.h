@@ -29,6 +29,12 @@ class Tokenizer {
   virtual uint32_t vocab_size() const = 0;
   // Plain text to ids. No BOS/EOS is added: callers add bos_id()/eos_id() where they want them.
   virtual std::vector<uint32_t> encode(std::string_view text) const = 0;
+  // Text that continues earlier text, cut just after a newline (prepare-data's chunks after the
+  // first): encode() without start-of-text treatment, so encoding a file chunk by chunk gives the
+  // ids of encoding it whole. Only SentencePiece differs (no dummy-prefix space).
+  virtual std::vector<uint32_t> encode_continuation(std::string_view text) const {
+    return encode(text);
+  }
   // Ids to text. Throws mart::Error naming the first id >= vocab_size() and its index. The bytes
   // of a multi-byte character may be split across ids: decode a whole sequence (or a growing
   // prefix) to stream text, not id by id.

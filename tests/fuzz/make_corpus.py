@@ -118,6 +118,40 @@ def trainer_state_corpus():
     put("trainer_state", "not_an_object.json", "[1, 2, 3]")
 
 
+def tokenizer_json_corpus():
+    """A tiny byte-level BPE tokenizer.json (GPT-2's byte alphabet, two merges, an added token),
+    its Llama-3-style variant, and near-misses."""
+    bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    vocab = {chr(c): b for b, c in zip(bs, cs)}
+    vocab.update({"ab": 256, "\u0120ab": 257, "<|endoftext|>": 258})
+    base = {"added_tokens": [{"id": 258, "content": "<|endoftext|>", "special": True}],
+            "normalizer": None,
+            "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
+            "model": {"type": "BPE", "vocab": vocab, "merges": ["a b", "\u0120 ab"]}}
+    put("tokenizer_json", "valid_gpt2.json", json.dumps(base))
+    llama3 = json.loads(json.dumps(base))
+    llama3["model"]["ignore_merges"] = True
+    llama3["model"]["merges"] = [["a", "b"], ["\u0120", "ab"]]
+    llama3["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+         "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}]}
+    put("tokenizer_json", "valid_llama3.json", json.dumps(llama3))
+    bad_merge = json.loads(json.dumps(base))
+    bad_merge["model"]["merges"].append("zz q")
+    put("tokenizer_json", "merge_not_in_vocab.json", json.dumps(bad_merge))
+    big_id = json.loads(json.dumps(base))
+    big_id["added_tokens"][0]["id"] = 2**31 - 1
+    put("tokenizer_json", "huge_id.json", json.dumps(big_id))
+    put("tokenizer_json", "truncated.json", json.dumps(base)[:300])
+
+
 def profile_corpus():
     with open(os.path.join(HERE, "profile_json", "valid_measured_cpu.json")) as f:
         j = json.load(f)
@@ -138,3 +172,4 @@ if __name__ == "__main__":
     yaml_corpus()
     trainer_state_corpus()
     profile_corpus()
+    tokenizer_json_corpus()
