@@ -9,6 +9,7 @@
 //   optimizer.cu       AdamW, sumsq
 //   attention_cudnn.cu cuDNN SDPA graphs (forward + backward) and the attention dispatch
 //   attention_fallback.cu  MART's own attention kernels, for shapes cuDNN rejects
+//   decode.cu          generation: attention against a KV cache, rope at an offset, logits
 #pragma once
 #include <cublasLt.h>
 #include <cuda_runtime.h>
@@ -102,6 +103,13 @@ class CudaOps final : public Ops {
                     const AdamWHyper& h, uint64_t seed) override;
   void sumsq(float* out, const void* x, size_t n) override;
   void scale(void* x, float s, size_t n) override;
+  // Decoding (decode.cu).
+  void attention_decode(void* out, const void* qkv, void* k_cache, void* v_cache, int B, int T,
+                        int pos, int max_T, int NH, int NKV, int HS) override;
+  void rope_forward_at(void* out, const void* inp, int B, int T, int pos, int NH, int NKV, int HS,
+                       float theta) override;
+  void logits_forward(float* logits, const void* x, const void* wout, int N, int C,
+                      int V) override;
 
   // ---- infrastructure shared by the op files -------------------------------------------------
   cudaStream_t stream() const { return stream_; }

@@ -109,6 +109,25 @@ class Ops {
   virtual void sumsq(float* out, const void* x, size_t n) = 0;
   // x[n] *= s.
   virtual void scale(void* x, float s, size_t n) = 0;
+
+  // ---- decoding (generation with a KV cache; runtime/generate/) --------------------------------
+  // Not pure: a backend that does not decode (the layout-only planning ops) inherits these, which
+  // throw mart::Error naming the backend and the op.
+  //
+  // One layer's KV cache: k_cache and v_cache [B, NKV, max_T, HS] act dtype. Appends the k and v
+  // heads of qkv[B,T,(NH+2NKV)*HS] (rows = positions pos..pos+T-1) at cache positions
+  // [pos, pos+T), then out[B,T,NH*HS] = causal attention of each new query (position pos+t) over
+  // the cached keys [0, pos+t], scale 1/sqrt(HS), grouped-query heads as attention_forward.
+  // Requires 0 <= pos and pos + T <= max_T.
+  virtual void attention_decode(void* out, const void* qkv, void* k_cache, void* v_cache, int B,
+                                int T, int pos, int max_T, int NH, int NKV, int HS);
+  // rope_forward for rows at positions pos..pos+T-1 (row t of each sequence is rotated by the
+  // angle (pos + t) * theta^(-2j/HS)). out == inp is allowed. pos = 0 is rope_forward.
+  virtual void rope_forward_at(void* out, const void* inp, int B, int T, int pos, int NH, int NKV,
+                               int HS, float theta);
+  // logits[N,V] (fp32, overwritten) = x[N,C] @ wout[V,C]^T, accumulated in fp32: the head without
+  // the loss (training fuses it with the cross-entropy; generation needs the logits themselves).
+  virtual void logits_forward(float* logits, const void* x, const void* wout, int N, int C, int V);
 };
 
 // Factories. make_cpu_ops is always available; the CUDA ops come from the CUDA backend library

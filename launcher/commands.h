@@ -9,5 +9,6 @@ void add_prepare_data(CLI::App& app);
 void add_plan(CLI::App& app);     // cmd_plan.cpp
 void add_profile(CLI::App& app);  // cmd_profile.cpp
 void add_train_tokenizer(CLI::App& app);
+void add_generate(CLI::App& app);  // cmd_generate.cpp
 
 }  // namespace mart::cli

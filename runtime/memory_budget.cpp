@@ -6,6 +6,7 @@
 #include "kernels/ops.h"
 #include "memory/device_arena.h"
 #include "runtime/executor.h"
+#include "runtime/generate/decoder_layout.h"
 
 namespace mart {
 
@@ -34,9 +35,29 @@ std::string DeviceBudget::describe() const {
   std::ostringstream os;
   os << "model states " << format_bytes(model_states) << ", block inputs "
      << format_bytes(block_inputs) << ", activations " << format_bytes(activations) << ", head "
-     << format_bytes(head) << ", scratch " << format_bytes(scratch + io) << " (total "
-     << format_bytes(total()) << ")";
+     << format_bytes(head) << ", scratch " << format_bytes(scratch + io);
+  if (kv_cache + decode > 0)
+    os << ", KV cache " << format_bytes(kv_cache) << ", decoder " << format_bytes(decode);
+  os << " (total " << format_bytes(total()) << ")";
   return os.str();
+}
+
+uint64_t kv_cache_bytes(int n_layer, int n_kv_head, int head_size, int B, int max_len,
+                        DType dtype) {
+  const uint64_t one = static_cast<uint64_t>(B) * n_kv_head * max_len * head_size *
+                       dtype_size(dtype);
+  return static_cast<uint64_t>(n_layer) * 2 * arena_round(one);
+}
+
+uint64_t decode_buffer_bytes(const ModelSpec& spec, const Ops& ops, int B, int chunk) {
+  return decoder_layout(spec, ops, B, chunk).bytes;
+}
+
+void add_generation_budget(DeviceBudget& d, const ModelSpec& spec, const Ops& ops, int B,
+                           int max_len, int chunk) {
+  const auto& c = spec.cfg;
+  d.kv_cache = kv_cache_bytes(c.n_layer, c.n_kv_head, c.head_size(), B, max_len, ops.act_dtype());
+  d.decode = decode_buffer_bytes(spec, ops, B, chunk);
 }
 
 }  // namespace mart

@@ -51,6 +51,14 @@ Session::Session(JobConfig cfg, SessionOptions opt) : cfg_(std::move(cfg)), opt_
   } else {
     budget_.model_states = state_bytes;
   }
+  if (opt_.generation) {
+    GenerationShape& g = *opt_.generation;
+    if (g.max_len == 0) g.max_len = cfg_.model.max_seq_len;
+    MART_CHECK(g.max_len > 0 && g.max_len <= cfg_.model.max_seq_len, "generation length ",
+               g.max_len, " must be in [1, model.max_seq_len = ", cfg_.model.max_seq_len, "]");
+    g.chunk = std::min(g.chunk, g.max_len);
+    add_generation_budget(budget_, spec_, *ops_, g.batch, g.max_len, g.chunk);
+  }
   const uint64_t arena_bytes = budget_.total() + opt_.arena_headroom;
   check_capacity(arena_bytes);
   arena_ = std::make_unique<DeviceArena>(dev_, arena_bytes);

@@ -83,6 +83,10 @@ struct SessionOptions {
   bool executor = true;
   // Arena bytes beyond the budget for regions the caller allocates itself.
   uint64_t arena_headroom = 0;
+  // Set: the budget and the arena also hold a KV cache and decoder buffers of this shape
+  // (runtime/generate/decoder.h takes them); combine with executor = false for a forward-only
+  // stack. max_len 0 becomes the model's max_seq_len.
+  std::optional<GenerationShape> generation;
 };
 
 class Session {
@@ -116,6 +120,8 @@ class Session {
   HostAllocator* host() { return host_.get(); }    // nullptr: nothing offloaded or swapped
   CpuAdam* cpu_adam() { return cpu_adam_.get(); }  // nullptr: nothing offloaded
   bool chunked() const { return cfg_.memory.mode == "manual"; }
+  // SessionOptions::generation as resolved (max_len filled in); nullopt when not asked for.
+  const std::optional<GenerationShape>& generation() const { return opt_.generation; }
   // memory.mode auto: the planner's object (profile source, plan, predicted); null otherwise.
   const nlohmann::json& planner() const { return planner_; }
 

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/decode_kernels.h"
 #include "kernels/ops.h"
 
 namespace mart {
@@ -93,6 +94,20 @@ class CpuOps : public Ops {
   void rope_backward(void* dinp, const void* dout, int B, int T, int NH, int NKV, int HS,
                      float theta) override {
     cpu::rope_backward(F(dinp), F(dout), B, T, NH, NKV, HS, theta);
+  }
+
+  // Decoding (kernels/cpu/decode.cpp).
+  void attention_decode(void* out, const void* qkv, void* k_cache, void* v_cache, int B, int T,
+                        int pos, int max_T, int NH, int NKV, int HS) override {
+    cpu::attention_decode(F(out), F(qkv), F(k_cache), F(v_cache), B, T, pos, max_T, NH, NKV, HS);
+  }
+  void rope_forward_at(void* out, const void* inp, int B, int T, int pos, int NH, int NKV, int HS,
+                       float theta) override {
+    cpu::rope_forward_at(F(out), F(inp), B, T, pos, NH, NKV, HS, theta);
+  }
+  void logits_forward(float* logits, const void* x, const void* wout, int N, int C,
+                      int V) override {
+    cpu::logits_forward(logits, F(x), F(wout), N, C, V);
   }
 
   void gelu_forward(void* out, const void* inp, size_t n) override {

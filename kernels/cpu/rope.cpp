@@ -14,19 +14,20 @@ namespace {
 // Rotates by +angle (forward) or -angle (backward, the transpose of a rotation). out == inp is
 // fine: each pair is read before it is written.
 template <class S>
-void rope_apply(S* out, const S* inp, int B, int T, int NH, int NKV, int HS, float theta,
-                bool inverse, const char* op) {
+void rope_apply(S* out, const S* inp, int B, int T, int pos0, int NH, int NKV, int HS,
+                float theta, bool inverse, const char* op) {
   MART_CHECK(B >= 0 && T >= 0 && NH > 0 && NKV > 0 && HS > 0, op, ": bad shape B=", B, " T=", T,
              " NH=", NH, " NKV=", NKV, " HS=", HS);
   MART_CHECK(HS % 2 == 0, op, ": head size HS=", HS, " must be even (rotary pairs j, j+HS/2)");
   MART_CHECK(theta > 0.0f, op, ": rope theta=", theta, " must be positive");
+  MART_CHECK(pos0 >= 0, op, ": position offset ", pos0, " must be >= 0");
   const int half = HS / 2;
   // cos/sin table [T, HS/2]
   std::vector<S> cs(static_cast<size_t>(T) * half), sn(static_cast<size_t>(T) * half);
   for (int j = 0; j < half; j++) {
     const double inv_freq = std::pow(static_cast<double>(theta), -2.0 * j / HS);
     for (int t = 0; t < T; t++) {
-      const double angle = t * inv_freq;
+      const double angle = static_cast<double>(pos0 + t) * inv_freq;
       cs[static_cast<size_t>(t) * half + j] = static_cast<S>(std::cos(angle));
       sn[static_cast<size_t>(t) * half + j] =
           static_cast<S>(inverse ? -std::sin(angle) : std::sin(angle));
@@ -59,16 +60,27 @@ void rope_apply(S* out, const S* inp, int B, int T, int NH, int NKV, int HS, flo
 // inp, out [B,T,(NH+2NKV)*HS]: q and k heads rotated, v heads copied. out == inp allowed.
 template <class S>
 void rope_forward(S* out, const S* inp, int B, int T, int NH, int NKV, int HS, float theta) {
-  rope_apply(out, inp, B, T, NH, NKV, HS, theta, false, "rope_forward");
+  rope_apply(out, inp, B, T, 0, NH, NKV, HS, theta, false, "rope_forward");
 }
 
 // dout, dinp [B,T,(NH+2NKV)*HS]: the inverse rotation (rotation matrices are orthogonal, so the
 // gradient is the transpose). dinp == dout allowed.
 template <class S>
 void rope_backward(S* dinp, const S* dout, int B, int T, int NH, int NKV, int HS, float theta) {
-  rope_apply(dinp, dout, B, T, NH, NKV, HS, theta, true, "rope_backward");
+  rope_apply(dinp, dout, B, T, 0, NH, NKV, HS, theta, true, "rope_backward");
 }
 
+// Rows at positions pos..pos+T-1 (decoding with a KV cache): the same angles as rope_forward
+// gives those rows inside a full sequence, bit for bit (the angle is computed from pos + t).
+template <class S>
+void rope_forward_at(S* out, const S* inp, int B, int T, int pos, int NH, int NKV, int HS,
+                     float theta) {
+  rope_apply(out, inp, B, T, pos, NH, NKV, HS, theta, false, "rope_forward_at");
+}
+
+template void rope_forward_at<float>(float*, const float*, int, int, int, int, int, int, float);
+template void rope_forward_at<double>(double*, const double*, int, int, int, int, int, int,
+                                      float);
 template void rope_forward<float>(float*, const float*, int, int, int, int, int, float);
 template void rope_forward<double>(double*, const double*, int, int, int, int, int, float);
 template void rope_backward<float>(float*, const float*, int, int, int, int, int, float);
