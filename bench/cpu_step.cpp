@@ -8,6 +8,7 @@
 //   bench_cpu_step --family gpt2|llama [--layers 6 --width 384 --heads 6 --seq 256 --batch 4
 //                  --vocab 256 --steps 10 --warmup 2 --json FILE]
 #include <omp.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <algorithm>
@@ -26,8 +27,7 @@ namespace {
 
 struct Args {
   std::string family = "gpt2", json_path;
-  int layers = 6, width = 384, heads = 6, seq = 256, batch = 4, vocab = 256, steps = 10,
-      warmup = 2;
+  int layers = 6, width = 384, heads = 6, seq = 256, batch = 4, vocab = 256, steps = 10, warmup = 2;
 };
 
 Args parse(int argc, char** argv) {
@@ -36,17 +36,28 @@ Args parse(int argc, char** argv) {
     const std::string k = argv[i];
     MART_CHECK(i + 1 < argc, "option ", k, " needs a value");
     const char* v = argv[++i];
-    if (k == "--family") a.family = v;
-    else if (k == "--json") a.json_path = v;
-    else if (k == "--layers") a.layers = std::stoi(v);
-    else if (k == "--width") a.width = std::stoi(v);
-    else if (k == "--heads") a.heads = std::stoi(v);
-    else if (k == "--seq") a.seq = std::stoi(v);
-    else if (k == "--batch") a.batch = std::stoi(v);
-    else if (k == "--vocab") a.vocab = std::stoi(v);
-    else if (k == "--steps") a.steps = std::stoi(v);
-    else if (k == "--warmup") a.warmup = std::stoi(v);
-    else MART_FAIL("unknown option '", k, "'; see the usage at the top of bench/cpu_step.cpp");
+    if (k == "--family")
+      a.family = v;
+    else if (k == "--json")
+      a.json_path = v;
+    else if (k == "--layers")
+      a.layers = std::stoi(v);
+    else if (k == "--width")
+      a.width = std::stoi(v);
+    else if (k == "--heads")
+      a.heads = std::stoi(v);
+    else if (k == "--seq")
+      a.seq = std::stoi(v);
+    else if (k == "--batch")
+      a.batch = std::stoi(v);
+    else if (k == "--vocab")
+      a.vocab = std::stoi(v);
+    else if (k == "--steps")
+      a.steps = std::stoi(v);
+    else if (k == "--warmup")
+      a.warmup = std::stoi(v);
+    else
+      MART_FAIL("unknown option '", k, "'; see the usage at the top of bench/cpu_step.cpp");
   }
   MART_CHECK(a.family == "gpt2" || a.family == "llama", "--family must be gpt2 or llama, got '",
              a.family, "'");
@@ -89,6 +100,12 @@ MicroBatch batch(int B, int T, int V, uint64_t seed) {
   return mb;
 }
 
+long minor_faults() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_minflt;
+}
+
 double cpu_seconds() {
   timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -117,11 +134,12 @@ int run(int argc, char** argv) {
   h.lr = 3e-4f;
   h.weight_decay = 0.1f;
   h.grad_clip = 1.0f;
-  std::vector<double> wall, cpu;
+  std::vector<double> wall, cpu, faults;
   double first_loss = 0, last_loss = 0;
   for (int s = 1; s <= a.warmup + a.steps; ++s) {
     const std::vector<MicroBatch> mbs = {batch(a.batch, a.seq, a.vocab, s)};
     h.step = s;
+    const long f0 = minor_faults();
     const double c0 = cpu_seconds();
     const auto t0 = std::chrono::steady_clock::now();
     const StepResult r = session.train_step(mbs, h);
@@ -129,20 +147,26 @@ int run(int argc, char** argv) {
     const double c = cpu_seconds() - c0;
     if (s == 1) first_loss = r.loss;
     last_loss = r.loss;
-    if (s > a.warmup) wall.push_back(w), cpu.push_back(c);
+    if (s > a.warmup) {
+      wall.push_back(w);
+      cpu.push_back(c);
+      faults.push_back(static_cast<double>(minor_faults() - f0));
+    }
   }
   const double tokens = static_cast<double>(a.batch) * a.seq;
   const double mw = median(wall), mc = median(cpu);
-  std::printf("mart %s: %llu params, B=%d T=%d, %d threads, median step %.4f s wall (%.0f tok/s), "
-              "%.4f s cpu (%.0f tok/s); loss %.4f -> %.4f\n",
-              a.family.c_str(), static_cast<unsigned long long>(session.spec().n_params), a.batch,
-              a.seq, omp_get_max_threads(), mw, tokens / mw, mc, tokens / mc, first_loss,
-              last_loss);
+  std::printf(
+      "mart %s: %llu params, B=%d T=%d, %d threads, median step %.4f s wall (%.0f tok/s), "
+      "%.4f s cpu (%.0f tok/s), %.0f page faults/step; loss %.4f -> %.4f\n",
+      a.family.c_str(), static_cast<unsigned long long>(session.spec().n_params), a.batch, a.seq,
+      omp_get_max_threads(), mw, tokens / mw, mc, tokens / mc, median(faults), first_loss,
+      last_loss);
   std::string json = "{\"impl\":\"mart\",\"family\":\"" + a.family +
                      "\",\"params\":" + std::to_string(session.spec().n_params) +
                      ",\"batch\":" + std::to_string(a.batch) + ",\"seq\":" + std::to_string(a.seq) +
                      ",\"threads\":" + std::to_string(omp_get_max_threads()) +
                      ",\"wall_s\":" + json_list(wall) + ",\"cpu_s\":" + json_list(cpu) +
+                     ",\"minor_faults\":" + json_list(faults) +
                      ",\"first_loss\":" + std::to_string(first_loss) +
                      ",\"last_loss\":" + std::to_string(last_loss) + "}";
   bench::emit_json("bench_cpu_step", json, a.json_path);

@@ -14,6 +14,7 @@ compare shapes whose counts differ.
 import argparse
 import json
 import math
+import resource
 import time
 
 import torch
@@ -144,10 +145,11 @@ def main():
                             lr=3e-4, betas=(0.9, 0.95), eps=1e-8)
     n_params = sum(q.numel() for q in model.parameters())
     g = torch.Generator().manual_seed(7)
-    wall, cpu, losses = [], [], []
+    wall, cpu, faults, losses = [], [], [], []
     for s in range(1, a.warmup + a.steps + 1):
         x = torch.randint(0, a.vocab, (a.batch, a.seq), generator=g)
         y = (x * 7 + 3) % a.vocab
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         c0, t0 = time.process_time(), time.perf_counter()
         loss = model(x, y)
         loss.backward()
@@ -159,14 +161,15 @@ def main():
         if s > a.warmup:
             wall.append(w)
             cpu.append(c)
+            faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
     med = lambda v: sorted(v)[len(v) // 2] if len(v) % 2 else 0.5 * sum(sorted(v)[len(v) // 2 - 1:len(v) // 2 + 1])
     tok = a.batch * a.seq
     print(f"torch {a.family}: {n_params} params, B={a.batch} T={a.seq}, {torch.get_num_threads()} "
           f"threads, median step {med(wall):.4f} s wall ({tok / med(wall):.0f} tok/s), "
-          f"{med(cpu):.4f} s cpu ({tok / med(cpu):.0f} tok/s); loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+          f"{med(cpu):.4f} s cpu ({tok / med(cpu):.0f} tok/s), {med(faults):.0f} page faults/step; loss {losses[0]:.4f} -> {losses[-1]:.4f}")
     out = {"impl": "torch", "torch": torch.__version__, "family": a.family, "params": n_params,
            "batch": a.batch, "seq": a.seq, "threads": torch.get_num_threads(), "wall_s": wall,
-           "cpu_s": cpu, "first_loss": losses[0], "last_loss": losses[-1]}
+           "cpu_s": cpu, "minor_faults": faults, "first_loss": losses[0], "last_loss": losses[-1]}
     print("JSON " + json.dumps(out))
     if a.json:
         with open(a.json, "w") as f:
