@@ -38,10 +38,8 @@ REPS=${REPS:-9}
 WARMUP=${WARMUP:-3}
 REF_REPS=${REF_REPS:-5}
 THREADS=${THREADS:-$( (echo 1; nproc) | sort -un | paste -sd,)}
-FAIR_MALLOC=(MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=68719476736)
-THP=(GLIBC_TUNABLES=glibc.malloc.hugetlb=1)
-CLEAN=(-u MALLOC_MMAP_THRESHOLD_ -u MALLOC_TRIM_THRESHOLD_ -u GLIBC_TUNABLES -u LD_PRELOAD
-  -u OMP_WAIT_POLICY)
+# FAIR_MALLOC, THP, CLEAN: the torch environments, shared with bench/cpu_step_vs_torch.sh.
+source bench/torch_env.sh
 
 if [[ ! -f "$BUILD_DIR/CMakeCache.txt" ]]; then
   if [[ "$BUILD_DIR" == build-cpu ]]; then

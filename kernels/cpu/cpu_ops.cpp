@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "common/error.h"
+#include "kernels/cpu/adamw_simd.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/decode_kernels.h"
 #include "kernels/ops.h"
@@ -144,17 +145,32 @@ class CpuOps : public Ops {
   }
 
   // param, grad fp32. With a master copy (kept for interface symmetry with CUDA), the master is
-  // updated and copied to param; seed is unused (no stochastic rounding in fp32).
+  // updated and written to param in the same pass; seed is unused (no stochastic rounding in
+  // fp32). Resident parameters get the same SIMD kernel as offloaded chunks (adamw_simd.h: the
+  // widest path, or MART_CPU_ADAM_ISA), bitwise equal to cpu::adamw_update<float>.
   void adamw_update(void* param, float* master, const void* grad, float* m, float* v, size_t n,
                     const AdamWHyper& h, uint64_t seed) override {
     MART_CHECK(!kF64, "the F64 reference backend has no optimizer (m and v are fp32 buffers)");
-    float* target = master ? master : reinterpret_cast<float*>(param);
-    cpu::adamw_update(target, reinterpret_cast<const float*>(grad), m, v, n, h.lr, h.beta1, h.beta2,
-                      h.eps, h.weight_decay, h.step, h.grad_scale);
-    if (master && static_cast<void*>(master) != param) {
-      float* p = reinterpret_cast<float*>(param);
+    cpu::AdamWSpan s;
+    s.grad = grad;
+    s.grad_dtype = DType::F32;
+    s.master = master ? master : static_cast<float*>(param);
+    s.m = m;
+    s.v = v;
+    s.out = master && static_cast<void*>(master) != param ? param : nullptr;
+    s.out_dtype = DType::F32;
+    s.n = n;
+    cpu::adamw_validate(s);
+    const cpu::AdamWConsts k = cpu::adamw_consts(h);
+    const cpu::AdamIsa isa = cpu::adam_isa_default();
+    // Elementwise, so any split gives the same bits; blocks of 64K keep threads on whole pages.
+    constexpr ptrdiff_t kBlock = ptrdiff_t{1} << 16;
+    const ptrdiff_t nb = (static_cast<ptrdiff_t>(n) + kBlock - 1) / kBlock;
 #pragma omp parallel for
-      for (ptrdiff_t i = 0; i < static_cast<ptrdiff_t>(n); i++) p[i] = master[i];
+    for (ptrdiff_t b = 0; b < nb; b++) {
+      const size_t begin = static_cast<size_t>(b * kBlock);
+      // param is read by the next forward: ordinary stores, not streaming ones.
+      cpu::adamw_simd(s, begin, std::min(n, begin + kBlock), k, isa, /*stream_out=*/false);
     }
   }
   void sumsq(float* out, const void* x, size_t n) override {
