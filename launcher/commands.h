@@ -8,5 +8,6 @@ void add_train(CLI::App& app);
 void add_prepare_data(CLI::App& app);
 void add_plan(CLI::App& app);     // cmd_plan.cpp
 void add_profile(CLI::App& app);  // cmd_profile.cpp
+void add_eval(CLI::App& app);     // cmd_eval.cpp
 
 }  // namespace mart::cli
