@@ -14,6 +14,7 @@ namespace {
 const std::vector<std::string> kBackends = {"cpu", "cuda", "auto"};
 const std::vector<std::string> kSources = {"synthetic", "shards"};
 const std::vector<std::string> kMemoryModes = {"resident", "manual", "auto"};
+const std::vector<std::string> kDataOrders = {"random", "shuffle", "sequential"};
 // train.stop_signals: the names runtime/preemption.cpp maps to signal numbers.
 const std::vector<std::string> kStopSignals = {"TERM", "INT",  "USR1", "USR2",
                                                "HUP",  "QUIT", "XCPU"};
@@ -89,6 +90,8 @@ void check_model(const ModelConfig& m, Problems& p) {
 
 void check_data(const JobConfig& c, Problems& p) {
   const DataConfig& d = c.data;
+  p.need(one_of(d.order, kDataOrders), "data.order = '", d.order, "': unknown; use one of ",
+         list(kDataOrders), " (random: uniformly random windows, as nanoGPT)");
   p.need(one_of(d.source, kSources), "data.source = '", d.source, "': unknown; use one of ",
          list(kSources));
   if (d.source == "shards")
@@ -125,7 +128,7 @@ void check_train(const JobConfig& c, Problems& p) {
   p.positive(t.micro_batch, "train.micro_batch");
   p.positive(t.seq_len, "train.seq_len");
   p.positive(t.grad_accum, "train.grad_accum");
-  p.positive(t.steps, "train.steps");
+  p.non_negative(t.steps, "train.steps", "evaluates only (needs validation data)");
   p.need(t.seq_len <= c.model.max_seq_len, "train.seq_len = ", t.seq_len,
          " exceeds model.max_seq_len = ", c.model.max_seq_len,
          ": the model has no positions beyond that; lower seq_len or raise max_seq_len");
@@ -133,8 +136,7 @@ void check_train(const JobConfig& c, Problems& p) {
   p.need(t.min_lr_ratio >= 0 && t.min_lr_ratio <= 1, "train.min_lr_ratio = ", t.min_lr_ratio,
          ": must be in [0, 1] (the cosine schedule ends at lr * min_lr_ratio)");
   p.need(t.warmup_steps >= 0, "train.warmup_steps = ", t.warmup_steps, ": must be >= 0");
-  p.need(t.warmup_steps <= t.steps, "train.warmup_steps = ", t.warmup_steps,
-         " exceeds train.steps = ", t.steps, ": the run would end before warmup does");
+  // warmup_steps > steps is allowed: the trainer clamps it to the run with a note.
   p.need(t.weight_decay >= 0, "train.weight_decay = ", t.weight_decay, ": must be >= 0");
   p.need(t.beta1 >= 0 && t.beta1 < 1, "train.beta1 = ", t.beta1,
          ": must be in [0, 1) (AdamW's first-moment decay; 0.9 is usual)");
@@ -143,7 +145,8 @@ void check_train(const JobConfig& c, Problems& p) {
   p.need(t.eps > 0, "train.eps = ", t.eps, ": must be > 0 (AdamW's denominator guard; 1e-8)");
   p.need(t.grad_clip >= 0, "train.grad_clip = ", t.grad_clip, ": must be >= 0 (0 disables)");
   p.non_negative(t.eval_every, "train.eval_every", "disables periodic validation");
-  if (t.eval_every > 0) p.positive(t.eval_batches, "train.eval_batches");
+  if (t.eval_every > 0 && t.eval_batches == 0) p.positive(t.eval_sequences, "train.eval_sequences");
+  p.non_negative(t.eval_batches, "train.eval_batches", "means eval_sequences is used");
   p.non_negative(t.checkpoint_every, "train.checkpoint_every", "saves only at the end");
   p.positive(t.log_every, "train.log_every");
   try {

@@ -38,6 +38,10 @@ struct DataConfig {
   // tokenizer.json, encoder.json, or a folder holding one); empty = bytes. Checkpoints copy its
   // files into their model folder; `mart generate` and `mart eval` use it to read and write text.
   std::string tokenizer;
+  // Training windows: "random" (uniform random offsets, as nanoGPT), "shuffle" (a permutation of
+  // the windows per epoch) or "sequential" (runtime/data/data_loader.h). Validation is always
+  // read sequentially from its start.
+  std::string order = "random";
   // Synthetic Markov source (data/markov_corpus.h): order-k over `synthetic_vocab` symbols.
   int synthetic_vocab = 16;
   int synthetic_order = 2;
@@ -47,6 +51,10 @@ struct DataConfig {
 
 struct TrainConfig {
   int micro_batch = 8;
+  // true: memory.mode auto may re-split micro_batch x grad_accum (same global batch) to fit or
+  // run faster; false: the plan keeps micro_batch and grad_accum as written, so its training is
+  // bitwise that of any other memory plan with the same split.
+  bool micro_batch_auto = false;
   int seq_len = 64;
   int grad_accum = 1;
   int steps = 120;
@@ -60,7 +68,14 @@ struct TrainConfig {
   float grad_clip = 1.0f;  // global-norm clipping; 0 disables
   uint64_t seed = 42;
   int eval_every = 40;  // 0 disables periodic validation
-  int eval_batches = 4;
+  // Validation sequences of seq_len tokens per evaluation, read from the start of the validation
+  // data and evaluated in whatever micro-batch the plan has: the val loss covers the same tokens
+  // whatever the plan.
+  int eval_sequences = 32;
+  // Before eval_sequences: micro-batches per validation. Still read (old configs and checkpoints);
+  // non-zero, it means eval_batches x micro_batch sequences (the config's micro_batch, before any
+  // plan) and takes precedence over eval_sequences: see validation_sequences().
+  int eval_batches = 0;
   int checkpoint_every = 0;  // 0: only at the end
   int log_every = 1;
   // Wall-clock limit of one `mart train` invocation: seconds ("3600") or "[D-]H:MM:SS"; "0" = none.
@@ -70,6 +85,12 @@ struct TrainConfig {
   // names without "SIG" (TERM, INT, USR1, USR2, HUP, QUIT, XCPU); empty = default dispositions.
   std::vector<std::string> stop_signals = {"TERM", "INT", "USR1"};
 };
+
+// The validation sequences per evaluation: eval_sequences, or eval_batches x micro_batch when the
+// older key is set. Call it on the config as written (memory.mode auto may change micro_batch).
+inline int validation_sequences(const TrainConfig& t) {
+  return t.eval_batches > 0 ? t.eval_batches * t.micro_batch : t.eval_sequences;
+}
 
 // train.max_time in seconds (0 = none); throws mart::Error naming the key and the accepted forms.
 double max_time_seconds(const std::string& text);

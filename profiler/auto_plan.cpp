@@ -27,6 +27,10 @@ nlohmann::json auto_plan_for_training(JobConfig& cfg, Device& dev, Ops& ops) {
   if (!r.fits) {
     std::string s = "memory.mode auto: " + r.message;
     for (auto& x : r.suggestions) s += " Would fit with: " + x + ".";
+    if (!cfg.train.micro_batch_auto)
+      s += str(" The plan keeps train.micro_batch = ", cfg.train.micro_batch,
+               "; set train.micro_batch_auto: true to let it split the batch into smaller "
+               "micro-batches with more accumulation.");
     MART_FAIL_CAPACITY(s);
   }
   apply_plan(cfg, jp.profile, r.best);

@@ -56,6 +56,9 @@ SearchOptions job_search_options(const JobConfig& cfg, const Profile& p, uint64_
   o.device_capacity = capacity;
   o.host_memory = host_memory;
   o.global_batch = cfg.train.micro_batch * cfg.train.grad_accum;
+  // The user's micro-batch is kept unless the job lets the planner choose: a different split of
+  // the global batch changes the training numerics (summation order), a memory plan does not.
+  if (!cfg.train.micro_batch_auto) o.fixed_micro_batch = cfg.train.micro_batch;
   o.allow_compress = allow_compress || job_uses_compress(cfg);
   o.cost.grad_clip = cfg.train.grad_clip > 0;
   // The runtime sizes compressed regions and compress_swap copies with the job's budget.

@@ -174,6 +174,20 @@ void Executor::backward_blocks() {
   states_.release(0, Pass::Backward);
 }
 
+void Executor::copy_losses(std::vector<double>* out) {
+  const size_t N = static_cast<size_t>(B_) * T_;
+  out->resize(N);
+  if (ops_.stat_size() == 8) {  // F64 reference backend
+    dev_.memcpy_async(out->data(), losses_, N * 8, CopyKind::DeviceToHost, kComputeStream);
+    dev_.synchronize_stream(kComputeStream);
+    return;
+  }
+  std::vector<float> host(N);
+  dev_.memcpy_async(host.data(), losses_, N * 4, CopyKind::DeviceToHost, kComputeStream);
+  dev_.synchronize_stream(kComputeStream);
+  for (size_t i = 0; i < N; ++i) (*out)[i] = host[i];
+}
+
 double Executor::sum_losses() {
   const size_t N = static_cast<size_t>(B_) * T_;
   if (ops_.stat_size() == 8) {  // F64 reference backend
@@ -244,6 +258,13 @@ double Executor::eval_loss(const MicroBatch& mb) {
   forward_blocks();
   head(0.0f);
   return sum_losses() / static_cast<double>(valid);
+}
+
+void Executor::eval_token_losses(const MicroBatch& mb, std::vector<double>* losses) {
+  upload(mb);
+  forward_blocks();
+  head(0.0f);
+  copy_losses(losses);
 }
 
 void Executor::forward_logits(const MicroBatch& mb, std::vector<float>* logits) {

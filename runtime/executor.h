@@ -67,6 +67,9 @@ class Executor {
   StepResult train_step(const std::vector<MicroBatch>& mbs, const StepHyper& h);
   // Forward only; returns the mean loss over valid targets.
   double eval_loss(const MicroBatch& mb);
+  // Forward only; the loss of every target, [B*T] row-major into `losses` (0 where ignored), so
+  // a caller can sum them in an order that does not depend on the micro-batch size.
+  void eval_token_losses(const MicroBatch& mb, std::vector<double>* losses);
   // Forward only; copies logits [B,T,V] (fp32) to `logits` (for parity tests and generation).
   void forward_logits(const MicroBatch& mb, std::vector<float>* logits);
   // Forward + backward of one micro-batch with gradients zeroed first and no optimizer step
@@ -83,6 +86,7 @@ class Executor {
   void head(float dloss);
   void backward_blocks();
   double sum_losses();
+  void copy_losses(std::vector<double>* out);  // losses_ to the host, B*T values
 
   const ModelSpec& spec_;
   Device& dev_;

@@ -173,6 +173,10 @@ double Session::eval_loss(const MicroBatch& mb) {
   return executor().eval_loss(mb);
 }
 
+void Session::eval_token_losses(const MicroBatch& mb, std::vector<double>* losses) {
+  executor().eval_token_losses(mb, losses);
+}
+
 void Session::init_weights(uint64_t seed) {
   for (size_t i = 0; i < spec_.params.size(); ++i) {
     auto v = init_param(spec_, static_cast<int>(i), seed);

@@ -102,6 +102,8 @@ class Session {
   StepResult train_step(const std::vector<MicroBatch>& mbs, const StepHyper& h);
   // Mean loss over the valid targets of one micro-batch, forward only.
   double eval_loss(const MicroBatch& mb);
+  // Forward only; every target's loss, [micro_batch * seq_len] (0 where the target is < 0).
+  void eval_token_losses(const MicroBatch& mb, std::vector<double>* losses);
   // Every parameter from init_param(spec, id, seed); Adam moments stay as they are (zero when
   // fresh). Weights from files: load_hf_weights / load_checkpoint with spec() and states().
   void init_weights(uint64_t seed);

@@ -22,6 +22,7 @@
 #include "runtime/data/data_loader.h"
 #include "runtime/data/job_data.h"
 #include "runtime/data/markov_corpus.h"
+#include "runtime/evaluation.h"
 #include "runtime/lr_schedule.h"
 #include "runtime/preemption.h"
 #include "runtime/run_dir.h"
@@ -83,6 +84,7 @@ struct Trainer::Impl {
   DeadlineGuard deadline;
   std::string ckpt;              // resume: the checkpoint it continues from
   SavedTrainerState ckpt_saved;  // and what its verification read
+  uint64_t eval_sequences = 0;   // per validation, fixed before any plan changes micro_batch
 
   double now() const { return opt.clock ? opt.clock() : steady_seconds(); }
 
@@ -101,6 +103,8 @@ struct Trainer::Impl {
     // An existing directory is locked (and its policy checked) before the expensive setup; a new
     // one only after it, so a failed start leaves no directory behind.
     if (fs::exists(opt.run_dir)) take_run_dir();
+    clamp_warmup();
+    eval_sequences = static_cast<uint64_t>(std::max(0, validation_sequences(cfg.train)));
     SessionOptions so;
     so.auto_planner = opt.auto_planner;
     session = std::make_unique<Session>(cfg, std::move(so));
@@ -110,6 +114,7 @@ struct Trainer::Impl {
     markov = std::move(data.markov);
     train_data = std::move(data.train);
     val_data = std::move(data.val);
+    fit_eval_to_validation_set();
 
     double load_s = 0;
     if (opt.resume) {
@@ -132,6 +137,33 @@ struct Trainer::Impl {
       limit = limit > 0 ? std::min(limit, opt.time_limit_s) : opt.time_limit_s;
     if (limit > 0) deadline = DeadlineGuard(t0 + limit);
     deadline.checkpoint_took(load_s);  // reading a checkpoint: the first estimate of writing one
+  }
+
+  // warmup_steps longer than the run (e.g. --set train.steps=5 on a job warming up for 10): the
+  // warmup ends with the run, so the last step trains at the peak lr.
+  void clamp_warmup() {
+    auto& t = cfg.train;
+    if (t.warmup_steps <= t.steps || t.steps == 0) return;  // steps 0: nothing to warm up
+    std::fprintf(stderr,
+                 "mart: note: train.warmup_steps = %d exceeds train.steps = %d; warming up over "
+                 "all %d steps instead\n",
+                 t.warmup_steps, t.steps, t.steps);
+    t.warmup_steps = t.steps;
+  }
+
+  // The validation set is fixed and read from its start: more sequences than it holds would
+  // count some twice, so the evaluation covers each window once.
+  void fit_eval_to_validation_set() {
+    if (!val_data) return;
+    const uint64_t windows = val_data->windows_per_epoch();  // 0: unbounded (synthetic)
+    if (windows == 0 || eval_sequences <= windows) return;
+    std::fprintf(stderr,
+                 "mart: note: %llu validation sequences asked for, but the validation data holds "
+                 "%llu windows of %d tokens; evaluating all %llu\n",
+                 static_cast<unsigned long long>(eval_sequences),
+                 static_cast<unsigned long long>(windows), cfg.train.seq_len,
+                 static_cast<unsigned long long>(windows));
+    eval_sequences = windows;
   }
 
   // Takes RUN/.lock for the life of the run, then applies the run-directory policy under it: a
@@ -224,20 +256,18 @@ struct Trainer::Impl {
     return mbs;
   }
 
-  double evaluate() {
-    if (!val_data || cfg.train.eval_batches <= 0) return 0;
-    val_data->reset();  // the same validation batches every time
-    const size_t n = static_cast<size_t>(cfg.train.micro_batch) * cfg.train.seq_len;
-    double sum = 0;
-    for (int i = 0; i < cfg.train.eval_batches; ++i) {
-      MicroBatch mb;
-      mb.inputs.resize(n);
-      mb.targets.resize(n);
-      val_data->next(mb.inputs, mb.targets);
-      sum += session->eval_loss(mb);
-    }
-    return sum / cfg.train.eval_batches;
+  // The same validation sequences every time, whatever the plan's micro-batch
+  // (runtime/evaluation.h); adds val_loss, val_sequences, val_tokens to the metrics line `m`.
+  void evaluate_into(nlohmann::json& m) {
+    val_data->reset();
+    const EvalResult r = evaluate_sequences(*session, *val_data, eval_sequences);
+    m["val_loss"] = r.loss;
+    m["val_sequences"] = r.sequences;
+    m["val_tokens"] = r.tokens;
+    if (st.best_val_loss == 0 || r.loss < st.best_val_loss) st.best_val_loss = r.loss;
+    last_eval = r;
   }
+  EvalResult last_eval;
 
   // What the activation manager did over this run (this process): bytes copied by swap and by
   // compress_swap, and per compressed block its last encoding, bound and fallbacks.
@@ -285,6 +315,12 @@ struct Trainer::Impl {
                  cfg.name.c_str(), backend_name(session->device().backend()),
                  family_name(cfg.model.family), session->spec().n_params / 1e6,
                  format_bytes(session->device_budget_bytes()).c_str(), opt.run_dir.c_str());
+    std::fprintf(stderr, "mart: data order %s", cfg.data.order.c_str());
+    if (val_data && eval_sequences > 0)
+      std::fprintf(stderr, "; validation: %llu sequences x %d tokens = %llu tokens",
+                   static_cast<unsigned long long>(eval_sequences), cfg.train.seq_len,
+                   static_cast<unsigned long long>(eval_sequences * cfg.train.seq_len));
+    std::fprintf(stderr, "\n");
     if (markov)
       std::fprintf(stderr,
                    "mart: synthetic Markov corpus, entropy rate %.4f nats/token (the "
@@ -355,11 +391,7 @@ struct Trainer::Impl {
                         {"tokens_per_s", tokens_per_step() / r.seconds},
                         {"peak_device_bytes", session->arena().stats().peak_in_use}};
     const bool eval_now = t.eval_every > 0 && (st.step % t.eval_every == 0 || st.step == t.steps);
-    if (eval_now && val_data) {
-      const double val = evaluate();
-      m["val_loss"] = val;
-      if (st.best_val_loss == 0 || val < st.best_val_loss) st.best_val_loss = val;
-    }
+    if (eval_now && val_data && eval_sequences > 0) evaluate_into(m);
     return m;
   }
 
@@ -459,7 +491,47 @@ struct Trainer::Impl {
     }
   }
 
+  // train.steps = 0: evaluate the weights (initialised, --init-from or resumed) on the validation
+  // set and write metrics.jsonl (one line, step 0) and summary.json; no checkpoint (nothing
+  // trained).
+  TrainSummary evaluate_only() {
+    MART_CHECK(val_data && eval_sequences > 0, "train.steps = 0 only evaluates, but the job has ",
+               val_data ? "train.eval_sequences = 0" : "no validation data",
+               ": set data.val_pattern (or use the synthetic source) and train.eval_sequences > 0");
+    write_text(opt.run_dir + "/config.yaml", to_yaml(cfg));
+    print_header();
+    nlohmann::json m = {{"step", 0}};
+    evaluate_into(m);
+    m["val_perplexity"] = last_eval.perplexity();
+    m["peak_device_bytes"] = session->arena().stats().peak_in_use;
+    write_text(opt.run_dir + "/metrics.jsonl", m.dump() + "\n");
+    TrainSummary s;
+    s.final_val_loss = last_eval.loss;
+    s.peak_device_bytes = session->arena().stats().peak_in_use;
+    s.summary_path = opt.run_dir + "/summary.json";
+    const nlohmann::json j = {{"job", cfg.name},
+                              {"backend", backend_name(session->device().backend())},
+                              {"device", session->device().name()},
+                              {"params", session->spec().n_params},
+                              {"steps", 0},
+                              {"final_val_loss", last_eval.loss},
+                              {"val_perplexity", last_eval.perplexity()},
+                              {"val_sequences", last_eval.sequences},
+                              {"val_tokens", last_eval.tokens},
+                              {"peak_device_bytes", s.peak_device_bytes},
+                              {"plan", session->plan_json()}};
+    write_text(s.summary_path, j.dump(2) + "\n");
+    std::fprintf(stderr,
+                 "mart: evaluated (train.steps = 0): val loss %.4f, perplexity %.3f over %llu "
+                 "sequences, %llu tokens\n",
+                 last_eval.loss, last_eval.perplexity(),
+                 static_cast<unsigned long long>(last_eval.sequences),
+                 static_cast<unsigned long long>(last_eval.tokens));
+    return s;
+  }
+
   TrainSummary run() {
+    if (cfg.train.steps == 0 && !opt.resume) return evaluate_only();
     write_text(opt.run_dir + "/config.yaml", to_yaml(cfg));
     const std::string metrics_path = opt.run_dir + "/metrics.jsonl";
     std::unique_ptr<AppendFile> metrics = open_metrics(metrics_path);
@@ -511,6 +583,8 @@ struct Trainer::Impl {
                         {"best_loss", s.best_loss},
                         {"final_val_loss", s.final_val_loss},
                         {"best_val_loss", st.best_val_loss},
+                        {"val_sequences", val_data ? eval_sequences : 0},
+                        {"val_tokens", val_data ? eval_sequences * cfg.train.seq_len : 0},
                         {"tokens_per_s", s.tokens_per_s},
                         {"median_step_s", s.median_step_s},
                         {"mfu_flops_per_token", flops_per_token(session->spec(), t.seq_len)},

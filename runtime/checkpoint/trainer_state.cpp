@@ -36,13 +36,21 @@ uint64_t get_count(const nlohmann::json& j, const char* k, const std::string& or
 
 LoaderState get_loader(const nlohmann::json& j, const JobConfig& cfg, const std::string& origin) {
   const nlohmann::json& l = key(j, "loader", origin);
-  MART_CHECK(l.is_object() && l.size() == 3, origin,
-             ": key 'loader' must be an object {shard, position, epoch}, got ", l.dump());
+  // {order, index} since data.order; states written before it have 3 keys (sequential).
+  MART_CHECK(l.is_object() && (l.size() == 3 || (l.size() == 5 && l.contains("order"))), origin,
+             ": key 'loader' must be an object {shard, position, epoch[, order, index]}, got ",
+             l.dump());
   const std::string o = origin + " loader";
   LoaderState s;
   s.shard = get_count(l, "shard", o);
   s.position = get_count(l, "position", o);
   s.epoch = get_count(l, "epoch", o);
+  if (l.size() == 5) {
+    const nlohmann::json& order = key(l, "order", o);
+    MART_CHECK(order.is_string(), o, ": key 'order' must be a string, got ", order.dump());
+    s.order = parse_data_order(order.get<std::string>(), o + " key 'order'");
+    s.index = get_count(l, "index", o);
+  }
   // Where the position lies within its shard is checked against the shards themselves when the
   // loader restores it (DataLoader::restore); here what the file alone can tell.
   const uint64_t T = static_cast<uint64_t>(cfg.train.seq_len);

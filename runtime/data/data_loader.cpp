@@ -6,13 +6,38 @@
 #include "common/error.h"
 #include "io/file_glob.h"
 #include "runtime/data/token_shard.h"
+#include "runtime/data/window_order.h"
 
 namespace mart {
+
+// ---- orders ----
+
+const char* data_order_name(DataOrder o) {
+  switch (o) {
+    case DataOrder::Sequential:
+      return "sequential";
+    case DataOrder::Shuffle:
+      return "shuffle";
+    case DataOrder::Random:
+      return "random";
+  }
+  return "?";
+}
+
+DataOrder parse_data_order(const std::string& name, const std::string& what) {
+  for (DataOrder o : {DataOrder::Sequential, DataOrder::Shuffle, DataOrder::Random})
+    if (name == data_order_name(o)) return o;
+  MART_FAIL(what, " = '", name, "': unknown; use one of sequential, shuffle, random");
+}
 
 // ---- state (de)serialization ----
 
 void to_json(nlohmann::json& j, const LoaderState& s) {
-  j = nlohmann::json{{"shard", s.shard}, {"position", s.position}, {"epoch", s.epoch}};
+  j = nlohmann::json{{"shard", s.shard},
+                     {"position", s.position},
+                     {"epoch", s.epoch},
+                     {"order", data_order_name(s.order)},
+                     {"index", s.index}};
 }
 
 void from_json(const nlohmann::json& j, LoaderState& s) {
@@ -28,6 +53,15 @@ void from_json(const nlohmann::json& j, LoaderState& s) {
   s.shard = field("shard");
   s.position = field("position");
   s.epoch = field("epoch");
+  // Absent in states written before data.order existed: those loaders were sequential.
+  s.order = DataOrder::Sequential;
+  s.index = 0;
+  if (j.contains("order")) {
+    MART_CHECK(j["order"].is_string(), "loader state field 'order' must be a string, got ",
+               j["order"].dump());
+    s.order = parse_data_order(j["order"].get<std::string>(), "loader state field 'order'");
+  }
+  if (j.contains("index")) s.index = field("index");
 }
 
 // ---- batches ----
@@ -57,9 +91,23 @@ class DataLoader::Source {
   virtual void restore(const LoaderState& s) = 0;
   virtual void reset() = 0;
   virtual const std::vector<std::string>& paths() const = 0;
+  virtual uint64_t windows_per_epoch() const = 0;
 };
 
 namespace {
+
+void check_saved_order(const LoaderState& s, DataOrder mine) {
+  MART_CHECK(s.order == mine, "data loader: the saved state was written with data.order = ",
+             data_order_name(s.order), " but this loader reads in order ", data_order_name(mine),
+             "; resume with --set data.order=", data_order_name(s.order),
+             " (an old run without data.order in its config was sequential), or start a new run");
+}
+
+// A shard's token count, validated in full (header, size, every token < vocab_size), so a bad
+// shard fails the run before step 1, not hours in when the walk reaches it.
+uint64_t validated_size(const std::string& path, uint32_t vocab_size) {
+  return TokenShard(path, vocab_size).size();
+}
 
 class ShardSource final : public DataLoader::Source {
  public:
@@ -68,11 +116,9 @@ class ShardSource final : public DataLoader::Source {
     MART_CHECK(!paths_.empty(), "data loader: empty shard list");
     const uint64_t T = static_cast<uint64_t>(o.seq_len), W = static_cast<uint64_t>(o.world_size);
     uint64_t total = 0, largest = 0;
-    // Every shard is validated in full now -- header, size and every token < vocab_size -- so a
-    // bad shard fails the run before step 1, not hours in when the walk reaches it. One
-    // sequential pass over the data; each shard is unmapped before the next is read.
+    // One sequential pass over the data; each shard is unmapped before the next is read.
     for (const std::string& p : paths_) {
-      const uint64_t n = TokenShard(p, o.vocab_size).size();
+      const uint64_t n = validated_size(p, o.vocab_size);
       const uint64_t windows = n > 0 ? (n - 1) / T : 0;
       groups_.push_back(windows / W);
       total += groups_.back();
@@ -100,6 +146,7 @@ class ShardSource final : public DataLoader::Source {
   LoaderState state() const override { return s_; }
 
   void restore(const LoaderState& s) override {
+    check_saved_order(s, DataOrder::Sequential);
     const uint64_t T = static_cast<uint64_t>(o_.seq_len), W = static_cast<uint64_t>(o_.world_size);
     MART_CHECK(s.shard < paths_.size(), "data loader: saved state names shard ", s.shard,
                " but the pattern now matches only ", paths_.size(),
@@ -123,6 +170,11 @@ class ShardSource final : public DataLoader::Source {
   }
 
   const std::vector<std::string>& paths() const override { return paths_; }
+  uint64_t windows_per_epoch() const override {
+    uint64_t n = 0;
+    for (uint64_t g : groups_) n += g;
+    return n;
+  }
 
  private:
   // Next shard that has windows for every rank; the constructor guarantees one exists.
@@ -144,48 +196,200 @@ class ShardSource final : public DataLoader::Source {
   uint64_t open_index_ = 0;
 };
 
+// `shuffle` and `random` over shards (see data_loader.h). Positions are global: a window or an
+// offset is a number in [0, total) over the shards in sorted-path order, mapped back to a shard
+// through prefix sums.
+class ShardSampleSource final : public DataLoader::Source {
+ public:
+  ShardSampleSource(std::vector<std::string> paths, const LoaderOptions& o)
+      : paths_(std::move(paths)), o_(o), open_(paths_.size()) {
+    MART_CHECK(!paths_.empty(), "data loader: empty shard list");
+    const uint64_t T = static_cast<uint64_t>(o.seq_len), W = static_cast<uint64_t>(o.world_size);
+    uint64_t largest = 0;
+    for (const std::string& p : paths_) {
+      const uint64_t n = validated_size(p, o.vocab_size);
+      largest = std::max(largest, n);
+      // random: offsets [0, n - T - 1]; shuffle: windows w * T with w < (n - 1) / T.
+      const uint64_t count =
+          o.order == DataOrder::Random ? (n > T ? n - T : 0) : (n > 0 ? (n - 1) / T : 0);
+      starts_.push_back(total_);
+      total_ += count;
+    }
+    const uint64_t need = o.order == DataOrder::Random ? 1 : W;
+    MART_CHECK(total_ >= need, "data loader: no shard is long enough: the largest of ",
+               paths_.size(), " shards ('", paths_.front(), "', ...) has ", largest, " tokens but ",
+               o.order == DataOrder::Random ? T + 1 : W * T + 1,
+               " are needed for one batch row per rank; use more data or a smaller seq_len");
+    usable_ = total_ / W * W;
+    reset();
+  }
+
+  void next_window(std::span<int32_t> out) override {
+    const uint64_t W = static_cast<uint64_t>(o_.world_size);
+    uint64_t global = 0;
+    if (o_.order == DataOrder::Random) {
+      global =
+          uniform_below(counter_hash(o_.seed, static_cast<uint64_t>(o_.rank), s_.index), total_);
+      ++s_.index;
+    } else {
+      global = epoch_permutation()(s_.index);
+      s_.index += W;
+      if (s_.index >= usable_) {
+        ++s_.epoch;
+        s_.index = static_cast<uint64_t>(o_.rank);
+      }
+    }
+    const size_t shard = static_cast<size_t>(
+        std::upper_bound(starts_.begin(), starts_.end(), global) - starts_.begin() - 1);
+    uint64_t offset = global - starts_[shard];
+    if (o_.order == DataOrder::Shuffle) offset *= static_cast<uint64_t>(o_.seq_len);
+    shard_at(shard).copy_to(offset, out);
+  }
+
+  LoaderState state() const override { return s_; }
+
+  void restore(const LoaderState& s) override {
+    check_saved_order(s, o_.order);
+    const uint64_t W = static_cast<uint64_t>(o_.world_size);
+    MART_CHECK(s.shard == 0 && s.position == 0, "data loader: saved ", data_order_name(o_.order),
+               " state has shard ", s.shard, " position ", s.position,
+               ", which only a sequential loader sets; was it edited?");
+    if (o_.order == DataOrder::Random)
+      MART_CHECK(s.epoch == 0, "data loader: saved random-order state has epoch ", s.epoch,
+                 " (random order has no epochs); was it edited?");
+    else
+      MART_CHECK(s.index % W == static_cast<uint64_t>(o_.rank) && s.index < usable_,
+                 "data loader: saved shuffle slot ", s.index, " is not a slot of rank ", o_.rank,
+                 " (world_size ", W, ", ", usable_,
+                 " windows per epoch); was the state saved with another seq_len, world_size, "
+                 "rank or shard set?");
+    s_ = s;
+    perm_.reset();
+  }
+
+  void reset() override {
+    s_ = LoaderState{};
+    s_.order = o_.order;
+    if (o_.order == DataOrder::Shuffle) s_.index = static_cast<uint64_t>(o_.rank);
+    perm_.reset();
+  }
+
+  const std::vector<std::string>& paths() const override { return paths_; }
+  uint64_t windows_per_epoch() const override {
+    return o_.order == DataOrder::Random ? total_ : usable_ / static_cast<uint64_t>(o_.world_size);
+  }
+
+ private:
+  // The permutation of this epoch's windows; the same on every rank (keyed by seed and epoch).
+  const IndexPermutation& epoch_permutation() {
+    if (!perm_ || perm_epoch_ != s_.epoch) {
+      perm_ = std::make_unique<IndexPermutation>(total_, counter_hash(o_.seed, ~0ull, s_.epoch));
+      perm_epoch_ = s_.epoch;
+    }
+    return *perm_;
+  }
+
+  // Mapped (and validated again, in case the file changed) when first read, then kept.
+  const TokenShard& shard_at(size_t i) {
+    if (!open_[i]) open_[i] = std::make_unique<TokenShard>(paths_[i], o_.vocab_size);
+    return *open_[i];
+  }
+
+  std::vector<std::string> paths_;
+  LoaderOptions o_;
+  std::vector<uint64_t> starts_;  // first global window/offset of each shard
+  uint64_t total_ = 0, usable_ = 0;
+  LoaderState s_;
+  std::vector<std::unique_ptr<TokenShard>> open_;
+  std::unique_ptr<IndexPermutation> perm_;
+  uint64_t perm_epoch_ = 0;
+};
+
 class MarkovWindowSource final : public DataLoader::Source {
  public:
+  // shuffle / random: the stream's first 2^40 blocks are its "windows" (data_loader.h).
+  static constexpr uint64_t kBlocks = uint64_t{1} << 40;
+
   MarkovWindowSource(std::shared_ptr<const MarkovSource> source, uint64_t seed,
                      const LoaderOptions& o)
       : stream_(std::move(source), seed), o_(o), buf_(static_cast<size_t>(o.seq_len) + 1) {
     MART_CHECK(stream_.source().vocab() <= o.vocab_size, "data loader: the Markov corpus has ",
                stream_.source().vocab(), " symbols but the model vocab_size is ", o.vocab_size,
                "; set data.synthetic_vocab <= model.vocab_size");
+    usable_ = kBlocks / static_cast<uint64_t>(o.world_size) * static_cast<uint64_t>(o.world_size);
     reset();
   }
 
   void next_window(std::span<int32_t> out) override {
-    stream_.read(position_, buf_);
+    const uint64_t W = static_cast<uint64_t>(o_.world_size);
+    uint64_t pos = 0;
+    switch (o_.order) {
+      case DataOrder::Sequential:
+        pos = s_.position;
+        s_.position += W * static_cast<uint64_t>(o_.seq_len);
+        break;
+      case DataOrder::Random:
+        pos = MarkovStream::kBlockLength *
+              uniform_below(counter_hash(o_.seed, static_cast<uint64_t>(o_.rank), s_.index++),
+                            kBlocks);
+        break;
+      case DataOrder::Shuffle:
+        if (!perm_ || perm_epoch_ != s_.epoch) {
+          perm_ =
+              std::make_unique<IndexPermutation>(kBlocks, counter_hash(o_.seed, ~0ull, s_.epoch));
+          perm_epoch_ = s_.epoch;
+        }
+        pos = MarkovStream::kBlockLength * (*perm_)(s_.index);
+        s_.index += W;
+        if (s_.index >= usable_) {
+          ++s_.epoch;
+          s_.index = static_cast<uint64_t>(o_.rank);
+        }
+        break;
+    }
+    stream_.read(pos, buf_);
     for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int32_t>(buf_[i]);
-    position_ += static_cast<uint64_t>(o_.world_size) * static_cast<uint64_t>(o_.seq_len);
   }
 
-  LoaderState state() const override { return LoaderState{0, position_, 0}; }
+  LoaderState state() const override { return s_; }
 
   void restore(const LoaderState& s) override {
+    check_saved_order(s, o_.order);
     const uint64_t T = static_cast<uint64_t>(o_.seq_len), W = static_cast<uint64_t>(o_.world_size);
-    MART_CHECK(s.shard == 0 && s.epoch == 0, "data loader: saved state has shard ", s.shard,
-               " epoch ", s.epoch,
+    MART_CHECK(s.shard == 0 && (s.epoch == 0 || o_.order == DataOrder::Shuffle),
+               "data loader: saved state has shard ", s.shard, " epoch ", s.epoch,
                " but the synthetic Markov stream has neither; was it saved by a shard loader?");
-    MART_CHECK(s.position % T == 0 && (s.position / T) % W == static_cast<uint64_t>(o_.rank),
-               "data loader: saved stream position ", s.position, " is not a window of rank ",
-               o_.rank, " (seq_len ", T, ", world_size ", W,
-               "); was the state saved with another seq_len, world_size or rank?");
-    position_ = s.position;
+    if (o_.order == DataOrder::Sequential)
+      MART_CHECK(s.position % T == 0 && (s.position / T) % W == static_cast<uint64_t>(o_.rank),
+                 "data loader: saved stream position ", s.position, " is not a window of rank ",
+                 o_.rank, " (seq_len ", T, ", world_size ", W,
+                 "); was the state saved with another seq_len, world_size or rank?");
+    if (o_.order == DataOrder::Shuffle)
+      MART_CHECK(s.index % W == static_cast<uint64_t>(o_.rank) && s.index < usable_,
+                 "data loader: saved shuffle slot ", s.index, " is not a slot of rank ", o_.rank,
+                 " (world_size ", W, "); was the state saved with another world_size or rank?");
+    s_ = s;
   }
 
   void reset() override {
-    position_ = static_cast<uint64_t>(o_.rank) * static_cast<uint64_t>(o_.seq_len);
+    s_ = LoaderState{};
+    s_.order = o_.order;
+    if (o_.order == DataOrder::Sequential)
+      s_.position = static_cast<uint64_t>(o_.rank) * static_cast<uint64_t>(o_.seq_len);
+    if (o_.order == DataOrder::Shuffle) s_.index = static_cast<uint64_t>(o_.rank);
   }
 
   const std::vector<std::string>& paths() const override { return no_paths_; }
+  uint64_t windows_per_epoch() const override { return 0; }
 
  private:
   MarkovStream stream_;
   LoaderOptions o_;
   std::vector<uint32_t> buf_;
-  uint64_t position_ = 0;
+  LoaderState s_;
+  uint64_t usable_ = 0;
+  std::unique_ptr<IndexPermutation> perm_;
+  uint64_t perm_epoch_ = 0;
   std::vector<std::string> no_paths_;
 };
 
@@ -214,7 +418,9 @@ DataLoader DataLoader::from_shards(const std::string& pattern, const LoaderOptio
 DataLoader DataLoader::from_shard_paths(std::vector<std::string> paths,
                                         const LoaderOptions& options) {
   check_options(options);
-  return DataLoader(std::make_unique<ShardSource>(std::move(paths), options), options);
+  if (options.order == DataOrder::Sequential)
+    return DataLoader(std::make_unique<ShardSource>(std::move(paths), options), options);
+  return DataLoader(std::make_unique<ShardSampleSource>(std::move(paths), options), options);
 }
 
 DataLoader DataLoader::from_markov(std::shared_ptr<const MarkovSource> source, uint64_t stream_seed,
@@ -254,6 +460,16 @@ void DataLoader::next(std::span<int32_t> inputs, std::span<int32_t> targets) {
     std::copy(row.begin(), row.end() - 1, inputs.begin() + static_cast<std::ptrdiff_t>(b * T));
     std::copy(row.begin() + 1, row.end(), targets.begin() + static_cast<std::ptrdiff_t>(b * T));
   }
+}
+
+void DataLoader::next_window(std::span<int32_t> row) {
+  MART_CHECK(row.size() == static_cast<size_t>(options_.seq_len) + 1, "data loader: row has ",
+             row.size(), " elements, expected seq_len + 1 = ", options_.seq_len + 1);
+  source_->next_window(row);
+}
+
+uint64_t DataLoader::windows_per_epoch() const {
+  return source_->windows_per_epoch();
 }
 
 LoaderState DataLoader::state() const {

@@ -26,6 +26,10 @@ JobData make_job_data(const JobConfig& cfg) {
   lo.batch_size = cfg.train.micro_batch;
   lo.seq_len = cfg.train.seq_len;
   lo.vocab_size = static_cast<uint32_t>(cfg.model.vocab_size);
+  // Validation is a fixed set: always sequential from its start, whatever data.order says.
+  LoaderOptions train_lo = lo;
+  train_lo.order = parse_data_order(cfg.data.order, "data.order");
+  train_lo.seed = cfg.train.seed;
   JobData d;
   if (cfg.data.source == "synthetic") {
     MarkovSpec ms;
@@ -34,12 +38,14 @@ JobData make_job_data(const JobConfig& cfg) {
     ms.branching = cfg.data.synthetic_branching;
     ms.seed = cfg.data.synthetic_seed;
     auto markov = std::make_shared<const MarkovSource>(ms);
-    d.train = std::make_unique<DataLoader>(DataLoader::from_markov(markov, cfg.train.seed, lo));
+    d.train =
+        std::make_unique<DataLoader>(DataLoader::from_markov(markov, cfg.train.seed, train_lo));
     d.val = std::make_unique<DataLoader>(
         DataLoader::from_markov(markov, cfg.train.seed ^ kValidationSeedXor, lo));
     d.markov = std::move(markov);
   } else {
-    d.train = std::make_unique<DataLoader>(DataLoader::from_shards(cfg.data.train_pattern, lo));
+    d.train =
+        std::make_unique<DataLoader>(DataLoader::from_shards(cfg.data.train_pattern, train_lo));
     if (!cfg.data.val_pattern.empty())
       d.val = std::make_unique<DataLoader>(DataLoader::from_shards(cfg.data.val_pattern, lo));
   }

@@ -2,6 +2,7 @@
 // a C/Python loop over mart_session_next_batch sees exactly the trainer's batches): the synthetic
 // Markov corpus (training from train.seed, validation from train.seed ^ "valid") or token shards
 // (validation only when data.val_pattern is set). Batches are train.micro_batch x train.seq_len.
+// Training reads in data.order from train.seed; validation always sequentially from its start.
 #pragma once
 #include <memory>
 

@@ -53,6 +53,9 @@ inline void expect_same(const JobConfig& a, const JobConfig& b) {
   EXPECT_EQ(a.train.seed, b.train.seed);
   EXPECT_EQ(a.train.eval_every, b.train.eval_every);
   EXPECT_EQ(a.train.eval_batches, b.train.eval_batches);
+  EXPECT_EQ(a.train.eval_sequences, b.train.eval_sequences);
+  EXPECT_EQ(a.train.micro_batch_auto, b.train.micro_batch_auto);
+  EXPECT_EQ(a.data.order, b.data.order);
   EXPECT_EQ(a.train.checkpoint_every, b.train.checkpoint_every);
   EXPECT_EQ(a.train.log_every, b.train.log_every);
   EXPECT_EQ(a.train.max_time, b.train.max_time);

@@ -47,6 +47,9 @@ JobConfig everything_changed() {
   c.train.seed = 7;
   c.train.eval_every = 11;
   c.train.eval_batches = 2;
+  c.train.eval_sequences = 24;
+  c.train.micro_batch_auto = true;
+  c.data.order = "shuffle";
   c.train.checkpoint_every = 20;
   c.train.log_every = 5;
   c.train.max_time = "1:30:00";
@@ -91,7 +94,7 @@ TEST(ConfigSerialize, JsonShape) {
             "0.003");  // shortest form, not 0.00300000002
   size_t keys = 0;
   for (auto& [k, v] : j.items()) keys += v.is_object() ? v.size() : 1;
-  EXPECT_EQ(keys, 54u);  // every field of job_config.h
+  EXPECT_EQ(keys, 57u);  // every field of job_config.h
 }
 
 TEST(ConfigSerialize, JsonMissingKeysKeepDefaultsUnknownKeysFail) {

@@ -86,7 +86,7 @@ TEST(ConfigValidate, Train) {
   EXPECT_PROBLEM(c.train.micro_batch = 0, "train.micro_batch = 0: must be at least 1");
   EXPECT_PROBLEM(c.train.seq_len = 0, "train.seq_len = 0");
   EXPECT_PROBLEM(c.train.grad_accum = 0, "train.grad_accum = 0");
-  EXPECT_PROBLEM(c.train.steps = 0, "train.steps = 0");
+  EXPECT_PROBLEM(c.train.steps = -1, "train.steps = -1");
   EXPECT_PROBLEM(c.train.seq_len = 512, "train.seq_len = 512 exceeds model.max_seq_len = 256");
   EXPECT_PROBLEM(c.train.lr = 0, "train.lr = 0: the learning rate must be > 0");
   EXPECT_PROBLEM(c.train.beta1 = 1, "train.beta1 = 1: must be in [0, 1)");
@@ -94,12 +94,11 @@ TEST(ConfigValidate, Train) {
   EXPECT_PROBLEM(c.train.grad_clip = -1, "train.grad_clip = -1: must be >= 0");
   EXPECT_PROBLEM(c.train.min_lr_ratio = 1.5f, "train.min_lr_ratio = 1.5: must be in [0, 1]");
   EXPECT_PROBLEM(c.train.min_lr_ratio = -0.1f, "train.min_lr_ratio = -0.1");
-  EXPECT_PROBLEM(c.train.warmup_steps = 121, "train.warmup_steps = 121 exceeds train.steps = 120");
   EXPECT_PROBLEM(c.train.warmup_steps = -1, "train.warmup_steps = -1: must be >= 0");
   EXPECT_PROBLEM(c.train.weight_decay = -1, "train.weight_decay = -1");
   EXPECT_PROBLEM(c.train.eps = 0, "train.eps = 0: must be > 0");
   EXPECT_PROBLEM(c.train.eval_every = -1, "train.eval_every = -1: must be >= 0");
-  EXPECT_PROBLEM(c.train.eval_batches = 0, "train.eval_batches = 0");
+  EXPECT_PROBLEM(c.train.eval_sequences = 0, "train.eval_sequences = 0");
   EXPECT_PROBLEM(c.train.checkpoint_every = -5, "train.checkpoint_every = -5");
   EXPECT_PROBLEM(c.train.log_every = 0, "train.log_every = 0");
   // Edges that are allowed.
