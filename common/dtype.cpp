@@ -20,15 +20,20 @@ std::string_view dtype_name(DType t) {
       return "U32";
     case DType::F64:
       return "F64";
+    case DType::U8:
+      return "U8";
+    case DType::BOOL:
+      return "BOOL";
   }
   return "?";
 }
 
 DType dtype_from_name(std::string_view n) {
-  for (DType t :
-       {DType::F32, DType::BF16, DType::F16, DType::I32, DType::U16, DType::U32, DType::F64})
+  for (DType t : {DType::F32, DType::BF16, DType::F16, DType::I32, DType::U16, DType::U32,
+                  DType::F64, DType::U8, DType::BOOL})
     if (dtype_name(t) == n) return t;
-  MART_FAIL("unknown dtype '", n, "' (expected one of F32, BF16, F16, I32, U16, U32, F64)");
+  MART_FAIL("unknown dtype '", n,
+            "' (expected one of F32, BF16, F16, I32, U16, U32, F64, U8, BOOL)");
 }
 
 }  // namespace mart

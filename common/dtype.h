@@ -7,7 +7,10 @@
 
 namespace mart {
 
-enum class DType : uint8_t { F32, BF16, F16, I32, U16, U32, F64 };
+// U8 and BOOL (one byte each) occur only in files: attention-mask buffers that Hugging Face
+// GPT-2 checkpoints carry (attn.bias, attn.masked_bias); MART reads past them, never computes in
+// them.
+enum class DType : uint8_t { F32, BF16, F16, I32, U16, U32, F64, U8, BOOL };
 
 constexpr size_t dtype_size(DType t) {
   switch (t) {
@@ -25,6 +28,9 @@ constexpr size_t dtype_size(DType t) {
       return 4;
     case DType::F64:
       return 8;
+    case DType::U8:
+    case DType::BOOL:
+      return 1;
   }
   return 0;
 }

@@ -101,7 +101,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
       view.dtype = dtype_from_name(dtype);
     } catch (const Error&) {
       MART_FAIL(where, ": unsupported dtype '", dtype,
-                "' (MART reads F32, BF16, F16, I32, U16, U32, F64)");
+                "' (MART reads F32, BF16, F16, I32, U16, U32, F64, U8, BOOL)");
     }
     for (const auto& d : entry["shape"]) {
       MART_CHECK(d.is_number_unsigned(), where,
