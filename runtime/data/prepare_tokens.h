@@ -15,8 +15,10 @@
 namespace mart {
 
 struct PrepareOptions {
-  double val_fraction = 0.1;      // the last fraction of the text, from a line start, is validation
-  size_t chunk_bytes = 4u << 20;  // target chunk size; a chunk ends at the next safe cut after it
+  double val_fraction = 0.1;  // the last fraction of the text, from a line start, is validation
+  // Target chunk size; a chunk ends at the next safe cut after it. Small on purpose: SentencePiece
+  // encodes 64 KiB pieces ~3x faster per byte than one 1 MiB text.
+  size_t chunk_bytes = 64u << 10;
   // Called after each chunk with the bytes of input done so far and the total.
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
