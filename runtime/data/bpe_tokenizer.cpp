@@ -4,7 +4,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <queue>
 #include <sstream>
+#include <tuple>
 #include <unordered_map>
 
 #include "common/error.h"
@@ -212,32 +214,43 @@ class BpeTokenizer final : public Tokenizer {
     });
   }
 
-  // Bytes -> ids: repeatedly join every occurrence of the lowest-ranked adjacent pair.
+  // Bytes -> ids: join the lowest-ranked adjacent pair, leftmost first, until none is a merge --
+  // GPT-2's loop, run with a heap over a linked list so a long piece costs O(n log n), not O(n^2).
   std::vector<uint32_t> merge(std::string_view piece) const {
-    std::vector<uint32_t> w(piece.size());
-    for (size_t i = 0; i < piece.size(); ++i)
-      w[i] = m_.byte_id[static_cast<unsigned char>(piece[i])];
-    std::vector<uint32_t> next;
-    while (w.size() > 1) {
-      uint32_t best_rank = UINT32_MAX, a = 0, b = 0, merged = 0;
-      for (size_t i = 0; i + 1 < w.size(); ++i) {
-        const auto it = m_.merges.find((uint64_t(w[i]) << 32) | w[i + 1]);
-        if (it != m_.merges.end() && it->second.first < best_rank)
-          best_rank = it->second.first, a = w[i], b = w[i + 1], merged = it->second.second;
-      }
-      if (best_rank == UINT32_MAX) break;
-      next.clear();
-      for (size_t i = 0; i < w.size(); ++i) {
-        if (i + 1 < w.size() && w[i] == a && w[i + 1] == b) {
-          next.push_back(merged);
-          ++i;
-        } else {
-          next.push_back(w[i]);
-        }
-      }
-      w.swap(next);
+    const size_t n = piece.size();
+    std::vector<uint32_t> id(n);
+    std::vector<size_t> prev(n), next(n);  // neighbours; prev of the first / next of the last: n
+    std::vector<char> alive(n, 1);
+    for (size_t i = 0; i < n; ++i) {
+      id[i] = m_.byte_id[static_cast<unsigned char>(piece[i])];
+      prev[i] = i == 0 ? n : i - 1;
+      next[i] = i + 1;
     }
-    return w;
+    // (rank, position, left id, right id, merged id); stale entries are skipped when popped.
+    using Cand = std::tuple<uint32_t, size_t, uint32_t, uint32_t, uint32_t>;
+    std::priority_queue<Cand, std::vector<Cand>, std::greater<Cand>> heap;
+    auto push = [&](size_t i) {
+      if (i >= n || next[i] >= n) return;
+      const auto it = m_.merges.find((uint64_t(id[i]) << 32) | id[next[i]]);
+      if (it != m_.merges.end())
+        heap.emplace(it->second.first, i, id[i], id[next[i]], it->second.second);
+    };
+    for (size_t i = 0; i + 1 < n; ++i) push(i);
+    while (!heap.empty()) {
+      const auto [rank, i, left, right, merged] = heap.top();
+      heap.pop();
+      if (!alive[i] || next[i] >= n || id[i] != left || id[next[i]] != right) continue;
+      const size_t j = next[i];
+      id[i] = merged;
+      alive[j] = 0;
+      next[i] = next[j];
+      if (next[j] < n) prev[next[j]] = i;
+      push(prev[i]);
+      push(i);
+    }
+    std::vector<uint32_t> out;
+    for (size_t i = 0; i < n; i = next[i]) out.push_back(id[i]);
+    return out;
   }
 
   BpeModel m_;

@@ -73,6 +73,10 @@ class ShardStream {
   uint64_t count_ = 0;
 };
 
+bool ascii_letter(char c) {
+  return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
 bool printable_ascii(char c) {
   return c > ' ' && c < 0x7F;
 }
@@ -82,7 +86,8 @@ void encode_part(std::string_view text, size_t begin, size_t end, const Tokenize
                  const PrepareOptions& opt, ShardStream& out) {
   const std::string_view part = text.substr(begin, end - begin);
   for (size_t pos = 0; pos < part.size();) {
-    const size_t stop = next_chunk_end(part, pos, opt.chunk_bytes);
+    const size_t stop =
+        next_chunk_end(part, pos, opt.chunk_bytes, tok.kind() == TokenizerKind::ByteLevelBpe);
     const std::string_view chunk = part.substr(pos, stop - pos);
     out.append(pos == 0 ? tok.encode(chunk) : tok.encode_continuation(chunk));
     pos = stop;
@@ -101,13 +106,19 @@ std::string human_bytes(double b) {
 
 }  // namespace
 
-size_t next_chunk_end(std::string_view text, size_t begin, size_t target) {
+size_t next_chunk_end(std::string_view text, size_t begin, size_t target, bool space_cuts) {
   const size_t min_end = begin + std::max<size_t>(target, 2);
+  const size_t space_after = min_end + 16 * std::max<size_t>(target, 2);
+  size_t space_cut = text.size();
   for (size_t i = std::max(min_end, begin + 2); i < text.size(); ++i) {
     const unsigned char next = static_cast<unsigned char>(text[i]);
     if (text[i - 1] == '\n' && printable_ascii(text[i - 2]) && next < 0x80 && next > ' ') return i;
+    if (space_cuts && space_cut == text.size() && next == ' ' && i + 1 < text.size() &&
+        ascii_letter(text[i - 1]) && ascii_letter(text[i + 1]))
+      space_cut = i;
+    if (i >= space_after && space_cut < text.size()) return space_cut;
   }
-  return text.size();
+  return space_cut;
 }
 
 size_t validation_start(std::string_view text, double val_fraction, const std::string& text_path) {

@@ -51,10 +51,12 @@ class Tokenizer {
 
 std::unique_ptr<Tokenizer> make_byte_tokenizer();
 
-// The tokenizer at `path`: "" or "byte" for bytes; a SentencePiece model file; a Hugging Face
-// tokenizer.json; an encoder.json (with vocab.bpe beside it); or a folder holding one of those
-// (tokenizer.model, tokenizer.json, or encoder.json + vocab.bpe). Throws mart::Error naming the
-// path and what was looked for when none is there, or the file and position of a malformed one.
+// The tokenizer at `path`: "" or "byte" for bytes; a SentencePiece model file (any name not
+// ending in .json/.bpe); a Hugging Face tokenizer.json (byte-level BPE); an encoder.json or a
+// vocab.bpe (the other beside it); or a folder holding one of those, tried in the order
+// tokenizer.model, tokenizer.json, encoder.json + vocab.bpe (docs/TOKENIZERS.md). Throws
+// mart::Error naming the path and what was looked for when none is there, or the file and
+// position of a malformed one.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 
 }  // namespace mart

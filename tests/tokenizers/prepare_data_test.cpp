@@ -82,6 +82,31 @@ TEST(PrepareTokens, ChunkedEqualsWholeForSentencePieceAndBpe) {
   }
 }
 
+// CRLF text has no safe newline cut; byte-level BPE then cuts at spaces between letters.
+TEST(PrepareTokens, CrlfTextIsCutAtSpacesForBpeAndEncodesAsWhole) {
+  TempDir dir("crlf");
+  std::string text;
+  for (char c : read_all(shakespeare_path()).substr(0, 100000)) {
+    if (c == '\n') text += '\r';
+    text += c;
+  }
+  write_all(dir.file("in.txt"), text);
+  const auto tok = load_tokenizer(big_vocab_tokenizer(dir));
+  EXPECT_EQ(next_chunk_end(text, 0, 1000), text.size());  // no newline cut at all
+  const size_t cut = next_chunk_end(text, 0, 1000, true);
+  ASSERT_LT(cut, text.size());
+  EXPECT_EQ(text[cut], ' ');
+  PrepareOptions opt;
+  opt.val_fraction = 0;
+  opt.chunk_bytes = 500;
+  size_t chunks = 0;
+  opt.progress = [&](uint64_t, uint64_t) { ++chunks; };
+  const PreparedData d =
+      prepare_data_with_tokenizer(dir.file("in.txt"), dir.file("o.bin"), *tok, opt);
+  EXPECT_GT(chunks, 5u);
+  EXPECT_EQ(shard_tokens(d.train_path, tok->vocab_size()), tok->encode(text));
+}
+
 // Control: cutting at every newline (not only safe ones) or encoding each chunk as a fresh text
 // changes SentencePiece's ids, so the test above can fail.
 TEST(PrepareTokens, NaiveChunkingWouldDiffer) {
