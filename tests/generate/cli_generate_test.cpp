@@ -87,3 +87,21 @@ TEST_F(CliGenerate, PromptLongerThanTheContextIsRefused) {
 
 }  // namespace
 }  // namespace mart::integ
+
+namespace mart::integ {
+namespace {
+
+// `mart plan --generate-len N` reports the KV cache generation adds: tiny-llama has 2 layers, 2 kv
+// heads of size 16; fp32 on the CPU backend: 2 layers * (K, V) * 2*100*16*4 bytes (a multiple of
+// the arena's 256-byte alignment).
+TEST(CliPlan, ReportsTheKvCacheOfGeneration) {
+  CmdResult r = run_cmd(mart_bin() +
+                        " plan --set model=tiny-llama --set backend=cpu --generate-len 100 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_EQ(j.at("generation").at("kv_cache_bytes").get<uint64_t>(), 2u * 2u * 12800u);
+  EXPECT_EQ(j.at("generation").at("positions").get<int>(), 100);
+}
+
+}  // namespace
+}  // namespace mart::integ
