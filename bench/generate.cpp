@@ -65,12 +65,18 @@ int run(int argc, char** argv) {
   int reps = 3, prompt = 16;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--backend") backend = v;
-    else if (k == "--lengths") lengths = v;
-    else if (k == "--reps") reps = std::atoi(v.c_str());
-    else if (k == "--prompt") prompt = std::atoi(v.c_str());
-    else if (k == "--json") json_path = v;
-    else MART_FAIL("bench_generate: unknown option ", k);
+    if (k == "--backend")
+      backend = v;
+    else if (k == "--lengths")
+      lengths = v;
+    else if (k == "--reps")
+      reps = std::atoi(v.c_str());
+    else if (k == "--prompt")
+      prompt = std::atoi(v.c_str());
+    else if (k == "--json")
+      json_path = v;
+    else
+      MART_FAIL("bench_generate: unknown option ", k);
   }
   std::ostringstream js;
   js << "{\"backend\":\"" << backend << "\",\"prompt\":" << prompt << ",\"reps\":" << reps

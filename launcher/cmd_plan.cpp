@@ -15,9 +15,9 @@
 #include "common/error.h"
 #include "common/units.h"
 #include "config/config_loader.h"
+#include "kernels/layout_ops.h"
 #include "launcher/commands.h"
 #include "planner/hardware.h"
-#include "kernels/layout_ops.h"
 #include "profiler/plan_job.h"
 #include "runtime/memory_budget.h"
 

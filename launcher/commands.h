@@ -8,6 +8,7 @@ void add_train(CLI::App& app);
 void add_prepare_data(CLI::App& app);
 void add_plan(CLI::App& app);     // cmd_plan.cpp
 void add_profile(CLI::App& app);  // cmd_profile.cpp
-void add_generate(CLI::App& app);  // cmd_generate.cpp
+// cmd_generate.cpp
+void add_generate(CLI::App& app);
 
 }  // namespace mart::cli

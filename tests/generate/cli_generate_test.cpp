@@ -14,14 +14,14 @@ class CliGenerate : public ::testing::Test {
     if (!fs::exists(kShakespeare)) return;
     tmp_ = new TempDir("gen");
     const std::string bin = tmp_->file("ts.bin"), val = tmp_->file("ts_val.bin");
-    CmdResult r = run_cmd(mart_bin() + " prepare-data " + sh_quote(kShakespeare) + " -o " +
-                          sh_quote(bin));
+    CmdResult r =
+        run_cmd(mart_bin() + " prepare-data " + sh_quote(kShakespeare) + " -o " + sh_quote(bin));
     ASSERT_EQ(r.exit_code, 0) << r.output;
     run_ = tmp_->file("run");
     r = run_cmd(mart_bin() + " train --no-progress --run-dir " + sh_quote(run_) +
                 " --set name=gen --set model=tiny-llama --set data.source=shards"
-                " --set data.train_pattern=" + sh_quote(bin) + " --set data.val_pattern=" +
-                sh_quote(val) +
+                " --set data.train_pattern=" +
+                sh_quote(bin) + " --set data.val_pattern=" + sh_quote(val) +
                 " --set train.micro_batch=8 --set train.seq_len=64 --set train.steps=60"
                 " --set train.warmup_steps=4 --set train.lr=1e-2 --set train.eval_every=0");
     ASSERT_EQ(r.exit_code, 0) << r.output;

@@ -44,8 +44,8 @@ TEST(DecodeKernels, CachedAttentionEqualsTheFullAttentionRows) {
     for (int p = 7; p < T; ++p) {
       std::vector<float> o(static_cast<size_t>(B) * NH * HS);
       const int at = p == 7 ? p : std::min(p + wrong, T - 1);
-      ops->attention_decode(o.data(), rows(p, 1).data(), kc.data(), vc.data(), B, 1, at, T, NH,
-                            NKV, HS);
+      ops->attention_decode(o.data(), rows(p, 1).data(), kc.data(), vc.data(), B, 1, at, T, NH, NKV,
+                            HS);
       for (int b = 0; b < B; ++b)
         for (int i = 0; i < NH * HS; ++i)
           worst = std::max(worst, std::abs(o[b * NH * HS + i] -
