@@ -43,9 +43,6 @@ Decoder::Decoder(Session& session)
   MART_CHECK(session.generation().has_value(),
              "Decoder: the Session was built without SessionOptions::generation, so its arena "
              "has no room for a KV cache; build it with generation = {batch, max_len}");
-  MART_CHECK(!session.chunked(),
-             "generation runs on resident model states; this job has memory.mode manual "
-             "(chunked states). Use memory.mode: resident for generation");
   const GenerationShape& g = *session.generation();
   B_ = g.batch, max_len_ = g.max_len, chunk_ = g.chunk;
   const auto& c = spec_.cfg;

@@ -141,3 +141,42 @@ TEST(DecodeBatch, EachSequenceOfABatchDecodesAsIfAlone) {
 
 }  // namespace
 }  // namespace mart::gentest
+
+namespace mart::gentest {
+namespace {
+
+// Chunked model states (every chunk offloaded, uploaded into 8 device buffers on demand) give the
+// same logits as resident states, bit for bit: the same kernels read the same weights.
+TEST(DecodeChunked, OffloadedWeightsDecodeLikeResidentOnes) {
+  for (ModelFamily f : {ModelFamily::GPT2, ModelFamily::Llama}) {
+    JobConfig off = tiny_gen_job(f);
+    off.memory.mode = "manual";
+    off.memory.n_persist = 0;
+    off.memory.n_buffer = 8;
+    off.memory.chunk_size = 64 << 10;
+    SessionOptions so;
+    so.executor = false;
+    so.host.pin = PinMode::kOff;  // tests need no locked memory
+    so.generation = GenerationShape{1, 0, 8};
+    Session chunked(off, so);
+    chunked.init_weights(7);
+    ASSERT_TRUE(chunked.chunked());
+    auto resident = gen_session(f, 8);
+    Decoder dc(chunked), dr(*resident);
+    std::vector<int32_t> seq = lcg_prompt(13, 256, 4);
+    std::vector<float> lc, lr;
+    int pos = 0;
+    for (int step = 0; step < 5; ++step) {
+      const int n = static_cast<int>(seq.size()) - pos;
+      std::vector<int32_t> part(seq.begin() + pos, seq.end());
+      dc.forward(part, n, pos, &lc);
+      dr.forward(part, n, pos, &lr);
+      EXPECT_EQ(lc, lr) << family_tag(f) << " step " << step;
+      pos = static_cast<int>(seq.size());
+      seq.push_back(static_cast<int32_t>(std::max_element(lr.begin(), lr.end()) - lr.begin()));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mart::gentest
