@@ -35,8 +35,9 @@ void run_generate(const GenerateArgs& a) {
   MART_CHECK(!a.prompt.empty(), "--prompt is empty: give the text to continue");
   ModelSource src = resolve_model_source(a.source);
   JobConfig cfg = src.config;
-  cfg.memory =
-      MemoryConfig{};  // forward only: every weight resident, whatever the run trained with
+  // A manual plan (chunked, offloaded weights) is kept: the decoder acquires chunks as evaluation
+  // does. memory.mode auto would profile a training step, which generation does not run: resident.
+  if (cfg.memory.mode == "auto") cfg.memory = MemoryConfig{};
   if (!a.backend.empty()) cfg.backend = a.backend;
   std::unique_ptr<Tokenizer> tok = load_tokenizer(src.tokenizer_path);
   MART_CHECK(static_cast<int64_t>(tok->vocab_size()) <= cfg.model.vocab_size, "the tokenizer (",
