@@ -108,8 +108,7 @@ class CudaOps final : public Ops {
                         int pos, int max_T, int NH, int NKV, int HS) override;
   void rope_forward_at(void* out, const void* inp, int B, int T, int pos, int NH, int NKV, int HS,
                        float theta) override;
-  void logits_forward(float* logits, const void* x, const void* wout, int N, int C,
-                      int V) override;
+  void logits_forward(float* logits, const void* x, const void* wout, int N, int C, int V) override;
 
   // ---- infrastructure shared by the op files -------------------------------------------------
   cudaStream_t stream() const { return stream_; }

@@ -158,14 +158,14 @@ void CudaOps::attention_decode(void* out, const void* qkv, void* k_cache, void* 
 void CudaOps::rope_forward_at(void* out, const void* inp, int B, int T, int pos, int NH, int NKV,
                               int HS, float theta) {
   MART_CHECK(B >= 0 && T >= 0 && NH > 0 && NKV > 0 && HS > 0 && HS % 2 == 0 && pos >= 0,
-             "rope_forward_at: bad shape B=", B, " T=", T, " pos=", pos, " NH=", NH,
-             " NKV=", NKV, " HS=", HS, " (HS must be even)");
+             "rope_forward_at: bad shape B=", B, " T=", T, " pos=", pos, " NH=", NH, " NKV=", NKV,
+             " HS=", HS, " (HS must be even)");
   MART_CHECK(theta > 0.0f, "rope_forward_at: rope theta=", theta, " must be positive");
   if (B == 0 || T == 0) return;
   const size_t W = size_t(NH + 2 * NKV) * HS, N = size_t(B) * T;
   if (out != inp)  // v heads are copied unchanged: copy everything, then rotate in place
-    MART_CUDA_CHECK(cudaMemcpyAsync(out, inp, N * W * sizeof(bf16), cudaMemcpyDeviceToDevice,
-                                    stream_));
+    MART_CUDA_CHECK(
+        cudaMemcpyAsync(out, inp, N * W * sizeof(bf16), cudaMemcpyDeviceToDevice, stream_));
   const size_t n = N * (NH + NKV) * (HS / 2);
   rope_at_kernel<<<grid_for(n, 256), 256, 0, stream_>>>(static_cast<bf16*>(out), int(N), T, pos,
                                                         NH + NKV, HS, W, double(theta));

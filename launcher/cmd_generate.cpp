@@ -35,7 +35,9 @@ void run_generate(const GenerateArgs& a) {
   MART_CHECK(!a.prompt.empty(), "--prompt is empty: give the text to continue");
   ModelSource src = resolve_model_source(a.source);
   JobConfig cfg = src.config;
-  cfg.memory = MemoryConfig{};  // forward only: every weight resident, whatever the run trained with
+  // A manual plan (chunked, offloaded weights) is kept: the decoder acquires chunks as evaluation
+  // does. memory.mode auto would profile a training step, which generation does not run: resident.
+  if (cfg.memory.mode == "auto") cfg.memory = MemoryConfig{};
   if (!a.backend.empty()) cfg.backend = a.backend;
   std::unique_ptr<Tokenizer> tok = load_tokenizer(src.tokenizer_path);
   MART_CHECK(static_cast<int64_t>(tok->vocab_size()) <= cfg.model.vocab_size, "the tokenizer (",
@@ -44,8 +46,9 @@ void run_generate(const GenerateArgs& a) {
   const int prompt_len = static_cast<int>(tok->encode(a.prompt).size());
   const int context = cfg.model.max_seq_len;
   MART_CHECK(prompt_len >= 1, "the prompt encodes to no tokens");
-  MART_CHECK(prompt_len <= context, "the prompt is ", prompt_len, " tokens but the model's context (",
-             "model.max_seq_len) is ", context, " positions; shorten the prompt");
+  MART_CHECK(prompt_len <= context, "the prompt is ", prompt_len,
+             " tokens but the model's context (", "model.max_seq_len) is ", context,
+             " positions; shorten the prompt");
   SessionOptions so;
   so.executor = false;
   // The cache holds what this call can reach, not the whole context.

@@ -4,8 +4,10 @@
 // measured profile), the plan search, and the predicted memory and speed.
 // Exit status: 0 the job fits, 3 it does not fit (the report says why and what would), other
 // non-zero values for errors (a bad config or option), so scripts can branch on it.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -13,9 +15,11 @@
 #include "common/error.h"
 #include "common/units.h"
 #include "config/config_loader.h"
+#include "kernels/layout_ops.h"
 #include "launcher/commands.h"
 #include "planner/hardware.h"
 #include "profiler/plan_job.h"
+#include "runtime/memory_budget.h"
 
 namespace mart::cli {
 namespace {
@@ -24,7 +28,19 @@ struct PlanCliArgs {
   std::string config, gpu_mem, host_mem, hardware, trace;
   std::vector<std::string> sets;
   bool json = false, explain = false, allow_compress = false;
+  int generate_len = 0;
 };
+
+// --generate-len N: what `mart generate` adds to the arena for N positions (batch 1): the KV
+// cache and the decoder's buffers, in the backend's act dtype (bf16 unless backend cpu).
+nlohmann::json generation_memory(const JobConfig& cfg, int len) {
+  MART_CHECK(len >= 1 && len <= cfg.model.max_seq_len, "--generate-len ", len,
+             " must be in [1, model.max_seq_len = ", cfg.model.max_seq_len, "]");
+  const std::unique_ptr<Ops> ops = cfg.backend == "cpu" ? make_cpu_ops() : make_cuda_layout_ops();
+  DeviceBudget d;
+  add_generation_budget(d, build_model_spec(cfg.model), *ops, 1, len, std::min(len, 64));
+  return {{"positions", len}, {"kv_cache_bytes", d.kv_cache}, {"decoder_bytes", d.decode}};
+}
 
 // `mart plan`'s exit status when the job does not fit (documented in --help and the README).
 constexpr int kExitDoesNotFit = 3;
@@ -56,10 +72,18 @@ void run_plan(const PlanCliArgs& a) {
     MART_CHECK(f.good(), "cannot open ", a.trace, " for writing");
     f << nlohmann::json{{"traceEvents", events}, {"displayTimeUnit", "ms"}}.dump() << "\n";
   }
-  if (a.json)
-    std::printf("%s\n", job_plan_json(jp).dump(2).c_str());
-  else
+  const nlohmann::json gen = a.generate_len ? generation_memory(cfg, a.generate_len) : nullptr;
+  if (a.json) {
+    nlohmann::json j = job_plan_json(jp);
+    if (!gen.is_null()) j["generation"] = gen;
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
     std::printf("%s", job_plan_text(jp, a.explain).c_str());
+    if (!gen.is_null())
+      std::printf("generation (%d positions, batch 1): KV cache %s, decoder buffers %s\n",
+                  a.generate_len, format_bytes(gen["kv_cache_bytes"].get<uint64_t>()).c_str(),
+                  format_bytes(gen["decoder_bytes"].get<uint64_t>()).c_str());
+  }
   std::fflush(stdout);
   // CLI11 returns a RuntimeError's code from app.exit() without printing anything.
   if (!jp.result.fits) throw CLI::RuntimeError(kExitDoesNotFit);
@@ -100,6 +124,9 @@ void add_plan(CLI::App& app) {
   c->add_flag("--allow-compress", a->allow_compress,
               "Let the plan compress activations, on the device or swapped to the host\n"
               "(compress, compress_swap: lossy, bounded by activations.eb)");
+  c->add_option("--generate-len", a->generate_len,
+                "Also report the KV cache and decoder memory of `mart generate` for N positions")
+      ->type_name("N");
   c->add_option("--set", a->sets, "Override a config value, e.g. --set train.micro_batch=4")
       ->type_name("KEY=VALUE");
   c->callback([a] { run_plan(*a); });

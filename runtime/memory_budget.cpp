@@ -44,8 +44,8 @@ std::string DeviceBudget::describe() const {
 
 uint64_t kv_cache_bytes(int n_layer, int n_kv_head, int head_size, int B, int max_len,
                         DType dtype) {
-  const uint64_t one = static_cast<uint64_t>(B) * n_kv_head * max_len * head_size *
-                       dtype_size(dtype);
+  const uint64_t one =
+      static_cast<uint64_t>(B) * n_kv_head * max_len * head_size * dtype_size(dtype);
   return static_cast<uint64_t>(n_layer) * 2 * arena_round(one);
 }
 

@@ -102,10 +102,10 @@ void logits_forward(float* logits, const S* x, const S* wout, int N, int C, int 
   }
 }
 
-template void attention_decode<float>(float*, const float*, float*, float*, int, int, int, int,
-                                      int, int, int);
-template void attention_decode<double>(double*, const double*, double*, double*, int, int, int,
-                                       int, int, int, int);
+template void attention_decode<float>(float*, const float*, float*, float*, int, int, int, int, int,
+                                      int, int);
+template void attention_decode<double>(double*, const double*, double*, double*, int, int, int, int,
+                                       int, int, int);
 template void logits_forward<float>(float*, const float*, const float*, int, int, int);
 template void logits_forward<double>(float*, const double*, const double*, int, int, int);
 

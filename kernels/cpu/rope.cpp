@@ -14,8 +14,8 @@ namespace {
 // Rotates by +angle (forward) or -angle (backward, the transpose of a rotation). out == inp is
 // fine: each pair is read before it is written.
 template <class S>
-void rope_apply(S* out, const S* inp, int B, int T, int pos0, int NH, int NKV, int HS,
-                float theta, bool inverse, const char* op) {
+void rope_apply(S* out, const S* inp, int B, int T, int pos0, int NH, int NKV, int HS, float theta,
+                bool inverse, const char* op) {
   MART_CHECK(B >= 0 && T >= 0 && NH > 0 && NKV > 0 && HS > 0, op, ": bad shape B=", B, " T=", T,
              " NH=", NH, " NKV=", NKV, " HS=", HS);
   MART_CHECK(HS % 2 == 0, op, ": head size HS=", HS, " must be even (rotary pairs j, j+HS/2)");
@@ -79,8 +79,7 @@ void rope_forward_at(S* out, const S* inp, int B, int T, int pos, int NH, int NK
 }
 
 template void rope_forward_at<float>(float*, const float*, int, int, int, int, int, int, float);
-template void rope_forward_at<double>(double*, const double*, int, int, int, int, int, int,
-                                      float);
+template void rope_forward_at<double>(double*, const double*, int, int, int, int, int, int, float);
 template void rope_forward<float>(float*, const float*, int, int, int, int, int, float);
 template void rope_forward<double>(double*, const double*, int, int, int, int, int, float);
 template void rope_backward<float>(float*, const float*, int, int, int, int, int, float);

@@ -43,9 +43,6 @@ Decoder::Decoder(Session& session)
   MART_CHECK(session.generation().has_value(),
              "Decoder: the Session was built without SessionOptions::generation, so its arena "
              "has no room for a KV cache; build it with generation = {batch, max_len}");
-  MART_CHECK(!session.chunked(),
-             "generation runs on resident model states; this job has memory.mode manual "
-             "(chunked states). Use memory.mode: resident for generation");
   const GenerationShape& g = *session.generation();
   B_ = g.batch, max_len_ = g.max_len, chunk_ = g.chunk;
   const auto& c = spec_.cfg;
@@ -93,9 +90,9 @@ void Decoder::forward_chunk(const int32_t* tokens, int n, int pos) {
   ModelStates& st = s_.states();
   st.acquire(0, Pass::Forward);
   // GPT-2's learned positions: rows pos.. of the table are the rows this chunk needs.
-  const void* wpe = spec_.wpe >= 0
-                        ? byte_off(st.param(spec_.wpe), static_cast<uint64_t>(pos) * c.d_model * asz_)
-                        : nullptr;
+  const void* wpe =
+      spec_.wpe >= 0 ? byte_off(st.param(spec_.wpe), static_cast<uint64_t>(pos) * c.d_model * asz_)
+                     : nullptr;
   ops_.embedding_forward(buf(layout_.x), tokens, st.param(spec_.wte), wpe, B_, n, c.d_model);
   st.release(0, Pass::Forward);
   for (int l = 0; l < c.n_layer; ++l) {
@@ -169,8 +166,7 @@ void Decoder::head(int n, std::vector<float>* logits) {
   st.release(hg, Pass::Forward);
   logits->resize(static_cast<size_t>(B_) * V);
   Device& dev = s_.device();
-  dev.memcpy_async(logits->data(), out, logits->size() * 4, CopyKind::DeviceToHost,
-                   kComputeStream);
+  dev.memcpy_async(logits->data(), out, logits->size() * 4, CopyKind::DeviceToHost, kComputeStream);
   dev.synchronize_stream(kComputeStream);
 }
 

@@ -5,8 +5,9 @@
 // activation is saved for a backward pass. The head produces the logits of each sequence's last
 // new position. Library piece: `mart generate` (generator.h) and RLHF rollouts build on it.
 //
-// Works with resident model states; chunked states (memory.mode manual) are refused (the chunk
-// manager prefetches in the training order). One thread at a time, like its Session.
+// Works with resident and chunked model states: it acquires parameter groups as an evaluation
+// does (embedding, blocks, head; forward only), which the chunk manager serves outside its
+// training prefetch order. One thread at a time, like its Session.
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -113,7 +113,8 @@ TextResult generate_text(Decoder& dec, const Tokenizer& tok, std::string_view pr
   size_t printed = 0;  // bytes of the new text already streamed
   bool stopped = false;
   auto emit = [&](size_t end) {
-    if (end > printed && opt.on_text) opt.on_text(std::string_view(r.text).substr(printed, end - printed));
+    if (end > printed && opt.on_text)
+      opt.on_text(std::string_view(r.text).substr(printed, end - printed));
     printed = std::max(printed, end);
   };
   opt.tokens.on_token = [&](int32_t t) {

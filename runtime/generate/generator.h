@@ -44,8 +44,8 @@ TokenResult generate_tokens(Decoder& dec, std::span<const int32_t> prompt,
                             const TokenLoopOptions& opt);
 
 struct TextOptions {
-  TokenLoopOptions tokens;         // on_token is taken over by generate_text
-  std::vector<std::string> stop;   // generation ends at the first occurrence; text is cut before it
+  TokenLoopOptions tokens;        // on_token is taken over by generate_text
+  std::vector<std::string> stop;  // generation ends at the first occurrence; text is cut before it
   std::function<void(std::string_view)> on_text;  // streamed pieces, valid UTF-8 where possible
 };
 

@@ -23,7 +23,8 @@ int32_t Sampler::sample(const float* logits, int V) {
   for (int i = 0; i < V; ++i)
     MART_CHECK(!std::isnan(logits[i]), "the model produced a NaN logit (token ", i,
                "): its weights are broken");
-  if (p_.temperature == 0) return static_cast<int32_t>(std::max_element(logits, logits + V) - logits);
+  if (p_.temperature == 0)
+    return static_cast<int32_t>(std::max_element(logits, logits + V) - logits);
   // Candidates by descending logit (ties: lower id first, so the order is fully determined).
   order_.resize(V);
   std::iota(order_.begin(), order_.end(), 0);

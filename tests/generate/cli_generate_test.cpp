@@ -14,14 +14,14 @@ class CliGenerate : public ::testing::Test {
     if (!fs::exists(kShakespeare)) return;
     tmp_ = new TempDir("gen");
     const std::string bin = tmp_->file("ts.bin"), val = tmp_->file("ts_val.bin");
-    CmdResult r = run_cmd(mart_bin() + " prepare-data " + sh_quote(kShakespeare) + " -o " +
-                          sh_quote(bin));
+    CmdResult r =
+        run_cmd(mart_bin() + " prepare-data " + sh_quote(kShakespeare) + " -o " + sh_quote(bin));
     ASSERT_EQ(r.exit_code, 0) << r.output;
     run_ = tmp_->file("run");
     r = run_cmd(mart_bin() + " train --no-progress --run-dir " + sh_quote(run_) +
                 " --set name=gen --set model=tiny-llama --set data.source=shards"
-                " --set data.train_pattern=" + sh_quote(bin) + " --set data.val_pattern=" +
-                sh_quote(val) +
+                " --set data.train_pattern=" +
+                sh_quote(bin) + " --set data.val_pattern=" + sh_quote(val) +
                 " --set train.micro_batch=8 --set train.seq_len=64 --set train.steps=60"
                 " --set train.warmup_steps=4 --set train.lr=1e-2 --set train.eval_every=0");
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -83,6 +83,24 @@ TEST_F(CliGenerate, PromptLongerThanTheContextIsRefused) {
   CmdResult bad = gen("--prompt x --top-p 0");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_TRUE(has(bad.output, "--top-p"));
+}
+
+}  // namespace
+}  // namespace mart::integ
+
+namespace mart::integ {
+namespace {
+
+// `mart plan --generate-len N` reports the KV cache generation adds: tiny-llama has 2 layers, 2 kv
+// heads of size 16; fp32 on the CPU backend: 2 layers * (K, V) * 2*100*16*4 bytes (a multiple of
+// the arena's 256-byte alignment).
+TEST(CliPlan, ReportsTheKvCacheOfGeneration) {
+  CmdResult r = run_cmd(mart_bin() +
+                        " plan --set model=tiny-llama --set backend=cpu --generate-len 100 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_EQ(j.at("generation").at("kv_cache_bytes").get<uint64_t>(), 2u * 2u * 12800u);
+  EXPECT_EQ(j.at("generation").at("positions").get<int>(), 100);
 }
 
 }  // namespace
