@@ -8,6 +8,7 @@
 
 #include "capi/session_handle.h"
 #include "common/error_kinds.h"
+#include "runtime/evaluation.h"
 #include "runtime/lr_schedule.h"
 
 using mart::capi::fail;
@@ -181,12 +182,17 @@ mart_status mart_session_eval_loss(mart_session* session, const int32_t* inputs,
         fail(MART_ERR_INVALID_ARGUMENT,
              "micro-batch " + std::to_string(m) + " (`targets[" + std::to_string(m * per) + ".." +
                  std::to_string((m + 1) * per) +
-                 ")`) has no valid target (all negative); the loss is a mean per micro-batch");
-    // The Trainer's validation: the sum of each micro-batch's mean, over their count.
+                 ")`) has no valid target (all negative); every micro-batch needs one");
+    // The Trainer's validation (runtime/evaluation.h): every target's loss summed sequence by
+    // sequence in one fixed order, over the valid targets.
     double sum = 0;
-    for (const mart::MicroBatch& mb : micro_batches(h, inputs, targets, n_mb))
-      sum += h.session->eval_loss(mb);
-    const double loss = sum / static_cast<double>(n_mb);
+    std::vector<double> token_losses;
+    const mart::JobConfig& c = h.session->config();
+    for (const mart::MicroBatch& mb : micro_batches(h, inputs, targets, n_mb)) {
+      h.session->eval_token_losses(mb, &token_losses);
+      mart::add_sequence_losses(token_losses, c.train.micro_batch, c.train.seq_len, &sum);
+    }
+    const double loss = sum / static_cast<double>(valid_targets(targets, 0, n_tokens));
     if (!std::isfinite(loss))
       fail(MART_ERR_NUMERIC, "the evaluation loss is " + std::to_string(loss) +
                                  " (the weights hold non-finite values: reload them)");

@@ -11,6 +11,16 @@ double EvalResult::perplexity() const {
   return std::exp(loss);
 }
 
+void add_sequence_losses(const std::vector<double>& token_losses, int rows, int seq_len,
+                         double* total) {
+  const size_t T = static_cast<size_t>(seq_len);
+  for (size_t b = 0; b < static_cast<size_t>(rows); ++b) {
+    double seq = 0;
+    for (size_t t = 0; t < T; ++t) seq += token_losses[b * T + t];
+    *total += seq;
+  }
+}
+
 EvalResult evaluate_sequences(Session& session, DataLoader& data, uint64_t sequences) {
   MART_CHECK(sequences > 0, "evaluation: no sequences to evaluate");
   const int B = session.config().train.micro_batch, T = session.config().train.seq_len;
@@ -39,11 +49,7 @@ EvalResult evaluate_sequences(Session& session, DataLoader& data, uint64_t seque
       }
     }
     session.eval_token_losses(mb, &losses);
-    for (int b = 0; b < rows; ++b) {
-      double seq = 0;
-      for (size_t t = 0; t < row_len; ++t) seq += losses[b * row_len + t];
-      total += seq;
-    }
+    add_sequence_losses(losses, rows, T, &total);
     r.sequences += static_cast<uint64_t>(rows);
     r.tokens += static_cast<uint64_t>(rows) * row_len;
   }

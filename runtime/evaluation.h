@@ -19,6 +19,12 @@ struct EvalResult {
   double perplexity() const;
 };
 
+// Adds the first `rows` sequences' losses (token_losses: [rows or more][seq_len], from
+// Session::eval_token_losses) to *total, sequence by sequence, token by token: the one summation
+// order every evaluation uses (the trainer, `mart eval`, mart_session_eval_loss).
+void add_sequence_losses(const std::vector<double>& token_losses, int rows, int seq_len,
+                         double* total);
+
 // Reads `sequences` rows from `data` (from its current position; the caller resets it).
 EvalResult evaluate_sequences(Session& session, DataLoader& data, uint64_t sequences);
 

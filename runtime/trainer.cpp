@@ -131,6 +131,8 @@ struct Trainer::Impl {
     } else {
       session->init_weights(cfg.train.seed);
     }
+    // A run stopped before its first step saves where the loader starts (its order included).
+    if (!opt.resume) st.loader = train_data->state();
     if (!lock) take_run_dir();
     double limit = max_time_seconds(cfg.train.max_time);
     if (opt.time_limit_s > 0)

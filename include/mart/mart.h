@@ -180,9 +180,9 @@ MART_API mart_status mart_session_train_step(mart_session* session, const int32_
                                              const int32_t* targets, size_t n_tokens,
                                              mart_step_params params, mart_step_result* out);
 
-/* Forward only: the mean over micro-batches of each micro-batch's mean loss (as `mart train`'s
- * validation). Same array rules as mart_session_train_step; every micro-batch needs a valid
- * target. */
+/* Forward only: the mean loss over every valid target, summed sequence by sequence in a fixed
+ * order (as `mart train`'s validation: the same value whatever the micro-batch). Same array rules
+ * as mart_session_train_step; every micro-batch needs a valid target. */
 MART_API mart_status mart_session_eval_loss(mart_session* session, const int32_t* inputs,
                                             const int32_t* targets, size_t n_tokens,
                                             double* out_loss);

@@ -169,7 +169,7 @@ class Session:
         return StepResult(**_struct_dict(out))
 
     def eval_loss(self, inputs, targets):
-        """Forward only: the mean over micro-batches of each micro-batch's mean loss."""
+        """Forward only: the mean loss over every valid target (as `mart train`'s validation)."""
         h = self._handle("eval_loss")
         x, y = self._token_pair(inputs, targets, "eval_loss")
         out = ctypes.c_double()

@@ -23,8 +23,15 @@ struct Misuse {
   std::function<mart_status(mart_session* s, const TempDir& tmp)> call;
 };
 
+// Sequential data order: checkpoint_of_another_seq_len is caught by the saved window position
+// (a random/shuffle state is a row count, which fits any seq_len).
+JobConfig sequential_job() {
+  JobConfig c = tiny_job(ModelFamily::GPT2);
+  c.data.order = "sequential";
+  return c;
+}
 const JobConfig& job() {
-  static const JobConfig c = tiny_job(ModelFamily::GPT2);
+  static const JobConfig c = sequential_job();
   return c;
 }
 constexpr size_t kN = 2 * 16;  // B*T

@@ -137,6 +137,7 @@ TEST_P(ResumeTest, ResumeOnTokenShardsWithGradAccumIsBitwiseIdentical) {
   write_shards(d, 2, 20 * 16 + 1);
   JobConfig cfg = tiny_job(GetParam(), 12);
   cfg.data.source = "shards";
+  cfg.data.order = "sequential";  // the shard walk asserted below (random/shuffle: test_data_order)
   cfg.data.train_pattern = d + "/data/train_*.bin";
   cfg.data.val_pattern = d + "/data/val.bin";
   cfg.train.grad_accum = 2;
