@@ -1,6 +1,7 @@
 #include "runtime/checkpoint/init_from.h"
 
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -22,7 +23,9 @@ std::string shown(bool v) {
 }
 std::string shown(float v) {  // shortest exact form: two values that differ never print alike
   char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  const bool whole = v == std::trunc(v) && std::fabs(v) < 1e15f;  // 500000, not 5e+05
+  const auto r = whole ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
+                       : std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, r.ptr);
 }
 std::string shown(ModelFamily f) {
