@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/regular_file.h"
+#include "config/config_fields.h"
 #include "config/yaml_reader.h"
 
 namespace mart {
@@ -66,6 +67,55 @@ void apply_override(JobConfig& c, const std::string& text) {
   config_detail::apply_yaml(c, root, Source{Source::Override, text});
 }
 
+void state_all_model_keys(std::set<std::string>& stated) {
+  JobConfig scratch;
+  for (const config_detail::Section& s : config_detail::schema(scratch))
+    if (s.name == "model")
+      for (const std::string& k : config_detail::field_names(s)) stated.insert(k);
+}
+
+// The model keys a YAML document states (apply_yaml has already checked them).
+void add_stated_keys(const YAML::Node& root, std::set<std::string>& stated) {
+  if (!root.IsMap() || !root["model"]) return;
+  const YAML::Node m = root["model"];
+  if (m.IsScalar()) return state_all_model_keys(stated);  // a preset name
+  if (!m.IsMap()) return;
+  for (const auto& kv : m) {
+    const std::string k = kv.first.as<std::string>();
+    if (k == "preset") state_all_model_keys(stated);
+    stated.insert(k);
+  }
+}
+
+void add_stated_override(const std::string& text, std::set<std::string>& stated) {
+  const std::string key = text.substr(0, text.find('='));
+  if (key == "model" || key == "model.preset") return state_all_model_keys(stated);
+  if (key.rfind("model.", 0) == 0) stated.insert(key.substr(6));
+}
+
+// What a family implies when the config does not say: GPT-2 always ties its head to wte and has
+// as many kv heads as query heads.
+void apply_family_defaults(ModelConfig& m, const std::set<std::string>& stated) {
+  const ModelFamilyTraits& fam = family_traits(m.family);
+  if (fam.always_tied && !stated.count("tied_embeddings")) m.tied_embeddings = true;
+  if (!fam.grouped_query_attention && !stated.count("n_kv_head")) m.n_kv_head = m.n_head;
+}
+
+LoadedJobConfig load_from_text(const std::string* text, const std::string& origin,
+                               const std::vector<std::string>& overrides) {
+  LoadedJobConfig l;
+  if (text) {
+    const YAML::Node root = parse_yaml(*text, origin);
+    config_detail::apply_yaml(l.config, root, Source{Source::File, origin});
+    add_stated_keys(root, l.stated_model_keys);
+  }
+  apply_overrides(l.config, overrides);
+  for (const std::string& o : overrides) add_stated_override(o, l.stated_model_keys);
+  apply_family_defaults(l.config.model, l.stated_model_keys);
+  l.origin = overrides.empty() ? origin : origin + " with --set overrides";
+  return l;
+}
+
 }  // namespace
 
 void apply_overrides(JobConfig& c, const std::vector<std::string>& overrides) {
@@ -74,26 +124,26 @@ void apply_overrides(JobConfig& c, const std::vector<std::string>& overrides) {
 
 JobConfig job_config_from_yaml_string(const std::string& text, const std::string& origin,
                                       const std::vector<std::string>& overrides) {
-  JobConfig c;
-  config_detail::apply_yaml(c, parse_yaml(text, origin), Source{Source::File, origin});
-  apply_overrides(c, overrides);
-  validate(c, overrides.empty() ? origin : origin + " with --set overrides");
-  return c;
+  LoadedJobConfig l = load_from_text(&text, origin, overrides);
+  validate(l.config, l.origin);
+  return std::move(l.config);
 }
 
-JobConfig load_job_config(const std::string& yaml_path, const std::vector<std::string>& overrides) {
-  if (yaml_path.empty()) {
-    JobConfig c;
-    apply_overrides(c, overrides);
-    validate(c, overrides.empty() ? "built-in defaults" : "built-in defaults with --set overrides");
-    return c;
-  }
+LoadedJobConfig load_job_config_unvalidated(const std::string& yaml_path,
+                                            const std::vector<std::string>& overrides) {
+  if (yaml_path.empty()) return load_from_text(nullptr, "built-in defaults", overrides);
   if (::access(yaml_path.c_str(), F_OK) != 0)
     throw Error(str("cannot read job config '", yaml_path,
                     "': no such file (configs/jobs/ holds the shipped ones)"));
   // A FIFO, device or directory is refused before it is read (it could block forever).
   const std::string text = read_regular_file(yaml_path, "job config", kMaxConfigBytes);
-  return job_config_from_yaml_string(text, yaml_path, overrides);
+  return load_from_text(&text, yaml_path, overrides);
+}
+
+JobConfig load_job_config(const std::string& yaml_path, const std::vector<std::string>& overrides) {
+  LoadedJobConfig l = load_job_config_unvalidated(yaml_path, overrides);
+  validate(l.config, l.origin);
+  return std::move(l.config);
 }
 
 }  // namespace mart

@@ -13,6 +13,7 @@
 // Unknown keys, duplicate keys and wrongly typed values are errors naming the full key path, the
 // file and line, and the fix ("did you mean 'lr'?").
 #pragma once
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,21 @@ JobConfig load_job_config(const std::string& yaml_path,
 // As load_job_config, from YAML text; `origin` names it in error messages ("config.yaml").
 JobConfig job_config_from_yaml_string(const std::string& text, const std::string& origin,
                                       const std::vector<std::string>& overrides = {});
+
+// A job config before validation, with the model keys its YAML and `--set` overrides stated:
+// `mart train --init-from DIR` takes every unstated model key from DIR's config.json and refuses a
+// stated one that differs. A preset (model: NAME, model.preset) states every model key.
+struct LoadedJobConfig {
+  JobConfig config;
+  std::set<std::string> stated_model_keys;  // field names: "n_layer", "rope_theta", ...
+  std::string origin;  // for messages: "configs/jobs/x.yaml with --set overrides"
+};
+
+// As load_job_config without the final validate(): the caller completes the model, then
+// validate(loaded.config, loaded.origin). Family defaults are applied (GPT-2 ties its embeddings
+// unless tied_embeddings is stated; an explicit false is refused by validate()).
+LoadedJobConfig load_job_config_unvalidated(const std::string& yaml_path,
+                                            const std::vector<std::string>& overrides = {});
 
 // Applies `--set` overrides without validating. Each is "key=value" with key one of: a top-level
 // key (name, backend, or model for a preset name), "section.key", or "model.preset"; the value is

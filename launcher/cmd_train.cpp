@@ -14,6 +14,7 @@
 #include "config/config_validate.h"
 #include "launcher/commands.h"
 #include "profiler/auto_plan.h"
+#include "runtime/checkpoint/init_from.h"
 #include "runtime/checkpoint/train_checkpoint.h"
 #include "runtime/preemption.h"
 #include "runtime/trainer.h"
@@ -45,6 +46,20 @@ double slurm_time_limit() {
   return left > 0 ? left : 1e-9;
 }
 
+// A fresh run's config; with --init-from, the model comes from the checkpoint (init_from.h) and
+// opt.init_from is set to its weights file.
+JobConfig fresh_config(const TrainArgs& a, TrainOptions& opt) {
+  LoadedJobConfig l = load_job_config_unvalidated(a.config, a.sets);
+  if (!a.init_from.empty()) {
+    const InitSource src = resolve_init_source(a.init_from);
+    if (src.has_config)
+      merge_init_model(l.config.model, l.stated_model_keys, src.model, l.origin, src.config_path);
+    opt.init_from = src.weights_path;
+  }
+  validate(l.config, l.origin);
+  return l.config;
+}
+
 void run_train(const TrainArgs& a) {
   MART_CHECK(!a.stop_after_given || a.stop_after >= 0, "--stop-after ", a.stop_after,
              ": must be >= 0 (the number of steps this invocation trains before saving a "
@@ -66,12 +81,14 @@ void run_train(const TrainArgs& a) {
     opt.run_dir = a.resume;
     opt.resume = true;
     opt.extend = a.extend;
+    MART_CHECK(a.init_from.empty(),
+               "--init-from starts a new run from a checkpoint's weights and "
+               "--resume continues a run; pass one of them");
   } else {
-    cfg = load_job_config(a.config, a.sets);
+    cfg = fresh_config(a, opt);
     opt.run_dir = a.run_dir.empty() ? default_run_dir("runs", cfg.name) : a.run_dir;
   }
   opt.overwrite = a.overwrite;
-  opt.init_from = a.init_from;
   opt.stop_after = a.stop_after_given ? a.stop_after : -1;
   opt.progress = !a.no_progress;
   opt.auto_planner = &auto_plan_for_training;  // memory.mode: auto
@@ -119,9 +136,12 @@ void add_train(CLI::App& app) {
                 "Continue the run in DIR from its latest checkpoint (bitwise-identical "
                 "continuation)")
       ->type_name("DIR");
-  c->add_option("--init-from", a->init_from,
-                "Initialise weights from a Hugging Face checkpoint (model.safetensors or its "
-                "directory) matching the configured model")
+  c->add_option(
+       "--init-from", a->init_from,
+       "Initialise weights from a Hugging Face folder (config.json + model.safetensors), a "
+       "MART run or checkpoint, or a model.safetensors file. The model is built from its "
+       "config.json: model keys the job config leaves out are taken from it, a stated key "
+       "that differs is refused (docs/CHECKPOINTS.md)")
       ->type_name("PATH");
   c->add_option("--stop-after", a->stop_after,
                 "Stop after this many steps of this invocation, saving a checkpoint (to resume "
