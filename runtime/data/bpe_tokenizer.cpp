@@ -381,6 +381,12 @@ BpeModel hf_model(const std::string& path) {
     m.add_merge(path, str("merge ", n), a, b);
   }
   m.ignore_merges = model.value("ignore_merges", false);
+  for (const char* affix : {"continuing_subword_prefix", "end_of_word_suffix"}) {
+    const json& a = model.contains(affix) ? model[affix] : json();
+    MART_CHECK(a.is_null() || (a.is_string() && a.get<std::string>().empty()), "tokenizer file '",
+               path, "': model.", affix, " ", a.dump(),
+               " is not supported (byte-level BPE uses none)");
+  }
   read_pre_tokenizer(m, path, j.value("pre_tokenizer", json()));
   if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
     for (const json& t : j["added_tokens"]) {

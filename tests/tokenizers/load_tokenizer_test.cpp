@@ -104,6 +104,11 @@ TEST(LoadTokenizer, MalformedFilesAreRefusedNamingTheFile) {
   write_json(dir.file("m.json"), merge);
   EXPECT_TRUE(has(error_of([&] { load_tokenizer(dir.file("m.json")); }),
                   "merge 3: merge 'zz q' uses 'zz', which is not in the vocabulary"));
+  nlohmann::json affix = tiny_tokenizer_json({{"type", "ByteLevel"}});
+  affix["model"]["continuing_subword_prefix"] = "##";
+  write_json(dir.file("affix.json"), affix);
+  EXPECT_TRUE(has(error_of([&] { load_tokenizer(dir.file("affix.json")); }),
+                  "model.continuing_subword_prefix \"##\" is not supported"));
   EXPECT_TRUE(
       has(error_of([&] { load_tokenizer(dir.path().string() + "/empty"); }), "does not exist"));
   fs::create_directories(dir.file("emptydir"));
