@@ -68,6 +68,16 @@ TEST(EvalCmd, EvaluatesARunOnAShardLikeItsOwnValidation) {
   EXPECT_EQ(all.tokens, 1600u);
   EXPECT_GT(std::fabs(all.loss - p.loss), 1e-7);  // negative control: other tokens, other loss
 
+  // The same weights as a Hugging Face folder (config.json + model.safetensors): the same loss.
+  const std::string hf = tmp.file("hf");
+  fs::create_directories(hf);
+  for (const char* f : {"config.json", "model.safetensors"})
+    fs::copy_file(latest_dir(run) + "/" + f, hf + "/" + f);
+  r = run_cmd(mart_bin() + " eval " + sh_quote(hf) + " " + sh_quote(tmp.file("val.bin")) +
+              " --sequences 10 --set train.seq_len=16 --set train.micro_batch=4");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(parse(r.output).loss, p.loss);
+
   // A missing checkpoint is named.
   r = run_cmd(mart_bin() + " eval " + sh_quote(tmp.file("nope")) + " " +
               sh_quote(tmp.file("val.bin")));
