@@ -50,6 +50,8 @@ std::vector<double> session_losses(const JobConfig& cfg, uint64_t init_seed) {
   lo.batch_size = cfg.train.micro_batch;
   lo.seq_len = cfg.train.seq_len;
   lo.vocab_size = static_cast<uint32_t>(cfg.model.vocab_size);
+  lo.order = parse_data_order(cfg.data.order, "data.order");  // the trainer's training order
+  lo.seed = cfg.train.seed;
   DataLoader data = DataLoader::from_markov(std::make_shared<MarkovSource>(ms), cfg.train.seed, lo);
   std::vector<double> losses;
   for (int step = 0; step < cfg.train.steps; ++step) {
