@@ -39,8 +39,9 @@ TEST_P(CapiCheckpoint, RoundTripContinuesBitwiseAndMartTrainResumesIt) {
 
   // Negative control: without the data position (a fresh stream) the losses differ.
   SessionPtr c = make_session(cfg, 0);
-  ASSERT_EQ(mart_session_load_hf(c.get(), (latest_checkpoint(run) + "/model.safetensors").c_str()),
-            MART_OK);
+  ASSERT_EQ(
+      mart_session_load_hf(c.get(), (latest_checkpoint(run) + "/model/model.safetensors").c_str()),
+      MART_OK);
   EXPECT_FALSE(same_losses(capi_train(c.get(), cfg, N).losses, a_rest.losses));
 
   // `mart train --resume RUN`: the checkpoint's config, the trainer's loader restore.
