@@ -202,6 +202,7 @@ TEST(Layout, RunStepAndModelFolderAllResolve) {
   }
   EXPECT_EQ(resolve_model_source(dir + "/model").kind, ModelSourceKind::MartCheckpoint);
   // A model folder that is not inside a checkpoint is a plain Hugging Face folder.
+  fs::create_directories(r.tmp.file("elsewhere"));
   fs::copy(dir + "/model", r.tmp.file("elsewhere/model"), fs::copy_options::recursive);
   EXPECT_EQ(resolve_model_source(r.tmp.file("elsewhere/model")).kind,
             ModelSourceKind::HuggingFaceFolder);

@@ -74,11 +74,12 @@ TEST(WalkBack, HalfDeletedAndScratchDirectoriesAreNeverChosen) {
   r.save(1, 0);
   r.save(2, 0);
   // An older MART's interrupted prune: a step directory without its optimizer state.
-  fs::copy(r.ckpt(2), r.ckpt(5));
+  constexpr auto all = fs::copy_options::recursive;  // model/ too
+  fs::copy(r.ckpt(2), r.ckpt(5), all);
   fs::remove(r.ckpt(5) + "/optimizer.safetensors");
   // A renamed-away checkpoint being deleted, and a save in progress, both complete inside.
-  fs::copy(r.ckpt(2), r.run + "/checkpoints/.deleting-step_00000007-h-1");
-  fs::copy(r.ckpt(2), r.run + "/checkpoints/.tmp-step_00000008-h-1");
+  fs::copy(r.ckpt(2), r.run + "/checkpoints/.deleting-step_00000007-h-1", all);
+  fs::copy(r.ckpt(2), r.run + "/checkpoints/.tmp-step_00000008-h-1", all);
   const CheckpointChoice c = newest_intact_checkpoint(r.run);
   EXPECT_EQ(c.dir, r.ckpt(2));
   ASSERT_EQ(c.skipped.size(), 1u);
