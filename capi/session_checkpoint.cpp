@@ -58,9 +58,14 @@ std::unique_ptr<mart::DataLoader> restored_stream(mart_session& h, const std::st
   return d;
 }
 
+// A weights file, a folder holding model.safetensors, or a checkpoint (step_N/model/).
 std::string hf_file(const std::string& path) {
   if (!fs::exists(path)) fail(MART_ERR_IO, "'" + path + "' does not exist");
-  return fs::is_directory(path) ? path + "/model.safetensors" : path;
+  if (!fs::is_directory(path)) return path;
+  const fs::path in_model = fs::path(path) / "model" / "model.safetensors";
+  if (!fs::exists(fs::path(path) / "model.safetensors") && fs::exists(in_model))
+    return in_model.string();
+  return path + "/model.safetensors";
 }
 
 }  // namespace

@@ -239,10 +239,12 @@ MART_API mart_status mart_session_save_checkpoint(mart_session* session, const c
  * model and that its data position fits this session's training stream (same seq_len) before
  * changing anything; restores weights, AdamW moments, steps_done and the training data position. */
 MART_API mart_status mart_session_load_checkpoint(mart_session* session, const char* path);
-/* Hugging Face weights: model.safetensors (F32/BF16/F16) or a directory holding one. Every
+/* Hugging Face weights: model.safetensors (F32/BF16/F16), a directory holding one, or a MART
+ * checkpoint directory (its model/model.safetensors). Every
  * tensor's presence, shape and dtype is checked before the first weight changes. */
 MART_API mart_status mart_session_load_hf(mart_session* session, const char* path);
-/* Writes DIR/model.safetensors (fp32) and DIR/config.json, loadable by transformers. */
+/* Writes DIR/model.safetensors (fp32), DIR/config.json and DIR/generation_config.json, loadable
+ * by transformers. */
 MART_API mart_status mart_session_save_hf(mart_session* session, const char* dir);
 
 /* ---- planning (no device needed) --------------------------------------------------------------

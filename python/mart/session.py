@@ -271,11 +271,12 @@ class Session:
                                                _lib.encode(path)))
 
     def load_hf(self, path):
-        """Loads Hugging Face weights: model.safetensors or a directory holding one."""
+        """Loads Hugging Face weights: model.safetensors, a directory holding one, or a MART
+        checkpoint (its model/ folder)."""
         check(lib.mart_session_load_hf(self._handle("load_hf"), _lib.encode(path)))
 
     def save_hf(self, directory):
-        """Writes DIR/model.safetensors (fp32) and DIR/config.json."""
+        """Writes DIR/model.safetensors (fp32), DIR/config.json and DIR/generation_config.json."""
         check(lib.mart_session_save_hf(self._handle("save_hf"), _lib.encode(directory)))
 
     # ---- token checks ---------------------------------------------------------------------------

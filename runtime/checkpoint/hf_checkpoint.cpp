@@ -48,9 +48,24 @@ bool get_bool(const nlohmann::json& v, const char* key, const std::string& origi
   return v.get<bool>();
 }
 
+nlohmann::json token_id(const std::optional<uint32_t>& id) {
+  return id ? nlohmann::json(*id) : nlohmann::json(nullptr);
+}
+
+void write_json(const std::string& path, const nlohmann::json& j) {
+  const std::string text = j.dump(2) + "\n";
+  write_file_atomic(path, text.data(), text.size());
+}
+
 }  // namespace
 
-nlohmann::json hf_config_json(const ModelConfig& c) {
+nlohmann::json hf_generation_config_json(const HfTokenIds& ids) {
+  return {{"_from_model_config", true},
+          {"bos_token_id", token_id(ids.bos)},
+          {"eos_token_id", token_id(ids.eos)}};
+}
+
+nlohmann::json hf_config_json(const ModelConfig& c, const HfTokenIds& ids) {
   const ModelFamilyTraits& fam = family_traits(c.family);
   const HfConfigKeys& k = fam.hf;
   nlohmann::json j = {{"model_type", fam.hf_model_type},
@@ -78,6 +93,8 @@ nlohmann::json hf_config_json(const ModelConfig& c) {
   }
   j["torch_dtype"] = "float32";
   j["initializer_range"] = c.init_std;
+  j["bos_token_id"] = token_id(ids.bos);
+  j["eos_token_id"] = token_id(ids.eos);
   return j;
 }
 
@@ -130,7 +147,8 @@ ModelConfig model_config_from_hf(const nlohmann::json& j, const std::string& ori
   return c;
 }
 
-void save_hf_weights(const ModelSpec& spec, ModelStates& states, const std::string& dir) {
+void save_hf_weights(const ModelSpec& spec, ModelStates& states, const std::string& dir,
+                     const HfTokenIds& ids) {
   ckpt_fs::create_directories(dir);
   std::vector<std::vector<float>> data(spec.params.size());
   SafetensorsWriter w;
@@ -148,8 +166,8 @@ void save_hf_weights(const ModelSpec& spec, ModelStates& states, const std::stri
   w.set_metadata("format", "pt");
   w.set_metadata("producer", "mart");
   w.write(dir + "/model.safetensors");
-  const std::string cfg = hf_config_json(spec.cfg).dump(2) + "\n";
-  write_file_atomic(dir + "/config.json", cfg.data(), cfg.size());
+  write_json(dir + "/config.json", hf_config_json(spec.cfg, ids));
+  write_json(dir + "/generation_config.json", hf_generation_config_json(ids));
 }
 
 void load_hf_weights(const ModelSpec& spec, ModelStates& states, const std::string& path) {

@@ -46,8 +46,12 @@ ModelSource from_mart_checkpoint(const std::string& dir, ModelSourceKind kind) {
   ModelSource src;
   src.kind = kind;
   src.config = saved.config;
-  src.weights_path = (fs::path(dir) / "model.safetensors").string();
-  src.tokenizer_path = saved.config.data.tokenizer;
+  const fs::path model_dir = checkpoint_model_dir(dir);
+  src.weights_path = (model_dir / "model.safetensors").string();
+  // The copy inside model/ (format 3), so a moved original does not matter; format 2 checkpoints
+  // and byte-tokenizer runs have none and name the job's tokenizer.
+  src.tokenizer_path = tokenizer_in_folder(model_dir);
+  if (src.tokenizer_path.empty()) src.tokenizer_path = saved.config.data.tokenizer;
   src.description = "checkpoint " + dir + " (step " + std::to_string(saved.state.step) + ")";
   return src;
 }
@@ -76,6 +80,12 @@ ModelSource resolve_model_source(const std::string& path) {
   }
   if (path_exists(p / kManifestName)) {
     return from_mart_checkpoint(path, ModelSourceKind::MartCheckpoint);
+  }
+  // step_N/model: the checkpoint it belongs to, verified, with its saved job config.
+  fs::path q = p.lexically_normal();
+  if (!q.has_filename()) q = q.parent_path();
+  if (q.filename() == kCheckpointModelDir && path_exists(q.parent_path() / kManifestName)) {
+    return from_mart_checkpoint(q.parent_path().string(), ModelSourceKind::MartCheckpoint);
   }
   if (path_exists(p / "config.json")) return from_hf_folder(p);
   MART_FAIL("model '", path,

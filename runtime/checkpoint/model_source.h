@@ -10,7 +10,7 @@ namespace mart {
 
 enum class ModelSourceKind {
   RunDirectory,       // RUN/: its newest intact checkpoint
-  MartCheckpoint,     // RUN/checkpoints/step_N/
+  MartCheckpoint,     // RUN/checkpoints/step_N/ or its model/ folder
   HuggingFaceFolder,  // config.json + model.safetensors (+ tokenizer files)
 };
 
@@ -24,9 +24,10 @@ struct ModelSource {
   std::string description;     // "checkpoint runs/x/checkpoints/step_00000100", for logs
 };
 
-// Resolves PATH (see ModelSourceKind). A MART checkpoint is verified (manifest and checksums) and a
-// run directory walks back to its newest intact checkpoint. Throws mart::Error naming PATH and what
-// was expected there when it is none of these.
+// Resolves PATH (see ModelSourceKind). The tokenizer is the copy in the checkpoint's model/ folder
+// when it has one (format 3), else the saved data.tokenizer. A MART checkpoint is verified
+// (manifest and checksums) and a run directory walks back to its newest intact checkpoint. Throws
+// mart::Error naming PATH and what was expected there when it is none of these.
 ModelSource resolve_model_source(const std::string& path);
 
 }  // namespace mart

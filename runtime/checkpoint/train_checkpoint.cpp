@@ -14,6 +14,7 @@
 #include "runtime/checkpoint/checkpoint_dir.h"
 #include "runtime/checkpoint/checkpoint_fs.h"
 #include "runtime/checkpoint/checkpoint_manifest.h"
+#include "runtime/checkpoint/checkpoint_tokenizer.h"
 #include "runtime/checkpoint/hf_checkpoint.h"
 #include "runtime/checkpoint/weight_checks.h"
 
@@ -91,11 +92,12 @@ void check_model_matches(const std::string& dir, const ModelConfig& a, const Mod
 }
 
 SavedTrainerState read_verified_state(const std::string& dir, bool json_only) {
-  verify_checkpoint_manifest(dir, json_only);
+  const int version = verify_checkpoint_manifest(dir, json_only);
   const std::string path = dir + "/trainer_state.json";
   SavedTrainerState s =
       parse_trainer_state(ckpt_fs::read_small_file(path, "checkpoint file"), path);
-  check_hf_config_matches(dir, s.config.model);
+  const bool flat = version == kFlatCheckpointFormatVersion;
+  check_hf_config_matches(flat ? dir : dir + "/" + kCheckpointModelDir, s.config.model);
   return s;
 }
 
@@ -136,7 +138,13 @@ void write_checkpoint_files(const std::string& tmp, const JobConfig& cfg, const 
   const std::string state_text = trainer_state_text(cfg, st);
   // What is written must read back: refuse to save a state the loader would reject.
   parse_trainer_state(state_text, "the trainer state being saved");
-  save_hf_weights(spec, states, tmp);
+  // model/ holds exactly what transformers' from_pretrained reads; the training state stays beside
+  // it, so tools that load every *.safetensors of the model folder never see the optimizer.
+  const std::string model_dir = tmp + "/" + kCheckpointModelDir;
+  ckpt_fs::create_directories(model_dir);
+  const HfTokenIds ids = copy_tokenizer_files(cfg.data.tokenizer, model_dir);
+  save_hf_weights(spec, states, model_dir, ids);
+  ckpt_fs::fsync_dir(model_dir);
   write_adam_state(tmp + "/optimizer.safetensors", spec, states);
   write_text(tmp + "/trainer_state.json", state_text);
   write_checkpoint_manifest(tmp);  // last: a directory without it is never a checkpoint
@@ -203,7 +211,7 @@ TrainState load_verified_checkpoint(const std::string& dir, const SavedTrainerSt
   // Both files are checked whole before the first value is written (load_hf_weights checks every
   // weight first), so a bad file leaves the model as it was.
   const std::unique_ptr<SafetensorsFile> opt = open_adam_state(dir, spec);
-  load_hf_weights(spec, states, dir + "/model.safetensors");
+  load_hf_weights(spec, states, checkpoint_model_dir(dir) + "/model.safetensors");
   for (size_t i = 0; i < spec.params.size(); ++i) {
     const ParamInfo& p = spec.params[i];
     states.write_adam(static_cast<int>(i),

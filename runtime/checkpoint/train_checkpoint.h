@@ -1,18 +1,23 @@
 // Training checkpoints: everything needed to continue a run bitwise-identically.
 //   RUN/checkpoints/step_00000120/
-//     model.safetensors, config.json   Hugging Face weights (runtime/checkpoint/hf_checkpoint.h)
+//     model/                            exactly what transformers' from_pretrained reads:
+//       model.safetensors, config.json,   Hugging Face weights and config (hf_checkpoint.h),
+//       generation_config.json            bos/eos from the tokenizer
+//       tokenizer.model | tokenizer.json  data.tokenizer's files, when set (checkpoint_tokenizer.h)
 //     optimizer.safetensors             AdamW m and v per tensor ("<name>.exp_avg", ".exp_avg_sq")
 //     trainer_state.json                step, job config, data-loader state (trainer_state.cpp)
-//     manifest.json                     sizes + CRC32C of the four files above, itself checksummed
-//                                       (checkpoint_manifest.h: format_version 2)
+//     manifest.json                     sizes + CRC32C of every file above by relative path,
+//                                       itself checksummed (checkpoint_manifest.h: format 3;
+//                                       format 2, the same files flat without model/, still loads)
 //   RUN/checkpoints/latest              name of the newest complete checkpoint (a hint: the loader
 //                                       picks the newest intact step_* directory)
-// Saving: every file is written into RUN/checkpoints/.tmp-step_N-HOST-PID, fsync'ed, the directory
-// renamed into place and the parent fsync'ed, then `latest` replaced atomically; only then are
-// older checkpoints pruned, each first renamed to .deleting-step_M-HOST-PID so a half-deleted one
-// is never mistaken for a checkpoint. A crash at any point leaves the previous checkpoint intact.
-// Loading: the manifest, every file's size and CRC32C, trainer_state.json's values, config.json
-// against the saved job config, and then every weight's value are checked before state changes.
+// Saving: every file is written into RUN/checkpoints/.tmp-step_N-HOST-PID (model/ fsync'ed too),
+// fsync'ed, the directory renamed into place and the parent fsync'ed, then `latest` replaced
+// atomically; only then are older checkpoints pruned, each first renamed to
+// .deleting-step_M-HOST-PID so a half-deleted one is never mistaken for a checkpoint. A crash at
+// any point leaves the previous checkpoint intact. Loading: the manifest, every file's size and
+// CRC32C, trainer_state.json's values, config.json against the saved job config, and then every
+// weight's value are checked before state changes.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,6 +1,7 @@
-// trainer_state.json (format 2): {"format_version": 2, "step", "tokens_seen", "best_val_loss",
-// "loader": {shard, position, epoch}, "config": the job config}. Written and read here; every
-// number is range-checked on read so a damaged or hand-edited file is named, key by key.
+// trainer_state.json (format 3; format 2's is the same but for the number): {"format_version": 3,
+// "step", "tokens_seen", "best_val_loss", "loader": {shard, position, epoch}, "config": the job
+// config}. Written and read here; every number is range-checked on read so a damaged or hand-edited
+// file is named, key by key.
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -90,8 +91,9 @@ SavedTrainerState parse_trainer_state(const std::string& json_text, const std::s
   }
   MART_CHECK(j.is_object(), origin, ": must be a JSON object, got ", j.type_name());
   const nlohmann::json& v = key(j, "format_version", origin);
-  MART_CHECK(v == kCheckpointFormatVersion, origin, ": format_version is ", v.dump(),
-             "; this MART reads format_version ", kCheckpointFormatVersion);
+  MART_CHECK(v == kCheckpointFormatVersion || v == kFlatCheckpointFormatVersion, origin,
+             ": format_version is ", v.dump(), "; this MART reads format_version ",
+             kFlatCheckpointFormatVersion, " and ", kCheckpointFormatVersion);
   for (auto it = j.begin(); it != j.end(); ++it) {
     static const char* known[] = {"format_version", "step",   "tokens_seen",
                                   "best_val_loss",  "loader", "config"};

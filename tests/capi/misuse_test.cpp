@@ -250,7 +250,7 @@ std::vector<Misuse> session_misuses() {
                {"model.safetensors fails its CRC32C check"},
                [](mart_session* s, const TempDir& tmp) {
                  const std::string dir = other_checkpoint(tmp, job());
-                 flip_byte(dir + "/model.safetensors", 5);
+                 flip_byte(dir + "/model/model.safetensors", 5);
                  return mart_session_load_checkpoint(s, dir.c_str());
                }});
   m.push_back({"truncated_checkpoint",
@@ -286,7 +286,7 @@ std::vector<Misuse> session_misuses() {
                  JobConfig other = job();
                  other.model.d_ff = 64;  // every tensor before the first MLP matches
                  return mart_session_load_hf(
-                     s, (other_checkpoint(tmp, other) + "/model.safetensors").c_str());
+                     s, (other_checkpoint(tmp, other) + "/model/model.safetensors").c_str());
                }});
   m.push_back(
       {"nonfinite_gradient",

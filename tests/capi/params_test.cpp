@@ -46,7 +46,7 @@ TEST_P(CapiParams, CopyOutEqualsTheCheckpointAndCopyInEqualsLoading) {
   char* ckpt = nullptr;
   ASSERT_EQ(mart_session_save_checkpoint(a.get(), tmp.file("run").c_str(), &ckpt), MART_OK)
       << mart_last_error();
-  const std::string model_file = std::string(ckpt) + "/model.safetensors";
+  const std::string model_file = std::string(ckpt) + "/model/model.safetensors";
   mart_string_free(ckpt);
 
   // 1. Copy-out equals the file, shapes in the Hugging Face layout.
@@ -112,8 +112,8 @@ TEST(CapiParamsControl, SetKeepsTheMomentsAndInitWeightsMatchesCreate) {
   ASSERT_EQ(mart_session_save_checkpoint(s.get(), tmp.file("b").c_str(), &p2), MART_OK);
   EXPECT_EQ(testutil::read_all(std::string(p1) + "/optimizer.safetensors"),
             testutil::read_all(std::string(p2) + "/optimizer.safetensors"));
-  EXPECT_NE(testutil::read_all(std::string(p1) + "/model.safetensors"),
-            testutil::read_all(std::string(p2) + "/model.safetensors"));
+  EXPECT_NE(testutil::read_all(std::string(p1) + "/model/model.safetensors"),
+            testutil::read_all(std::string(p2) + "/model/model.safetensors"));
   mart_string_free(p1);
   mart_string_free(p2);
 

@@ -114,7 +114,8 @@ def trainer_state_corpus():
     variant("loader_negative.json", lambda k: k["loader"].update(position=-1))
     variant("config_type_error.json", lambda k: k["config"]["model"].update(n_layer="4"))
     variant("no_config.json", lambda k: k.pop("config"))
-    variant("format_version_2.json", lambda k: k.update(format_version=2))
+    variant("format_version_2.json", lambda k: k.update(format_version=2))  # flat, still read
+    variant("format_version_4.json", lambda k: k.update(format_version=4))  # from the future
     put("trainer_state", "not_an_object.json", "[1, 2, 3]")
 
 

@@ -59,7 +59,7 @@ TEST_P(BadInputTest, FlippedByteInOptimizerStateFailsCrcCheck) {
 
 TEST_P(BadInputTest, TruncatedModelFileFailsSizeCheck) {
   StoppedRun r(GetParam());
-  const std::string model = r.ckpt() + "/model.safetensors";
+  const std::string model = r.ckpt() + "/model/model.safetensors";
   std::string b = read_all(model);
   const size_t full = b.size();
   write_all(model, b.substr(0, full - 100));

@@ -80,7 +80,7 @@ TEST(Cli, PrepareDataThenTrainLowersValidationLoss) {
   EXPECT_EQ(summary.at("steps").get<int>(), 40);
   EXPECT_EQ(summary.at("final_val_loss").get<double>(), vals.back().second);
   EXPECT_TRUE(fs::exists(run + "/config.yaml"));
-  EXPECT_TRUE(fs::exists(latest_dir(run) + "/model.safetensors"));
+  EXPECT_TRUE(fs::exists(latest_dir(run) + "/model/model.safetensors"));
 }
 
 // libgomp reads OMP_WAIT_POLICY before main, so mart re-executes itself with PASSIVE when the

@@ -8,6 +8,7 @@
 
 #include "runtime/data/markov_corpus.h"
 #include "runtime/data/token_shard.h"
+#include "tests/common/flat_checkpoint.h"
 #include "tests/integration/integ_util.h"
 
 namespace mart::integ {
@@ -43,7 +44,7 @@ void expect_same_metrics(const std::string& run_a, const std::string& run_b, int
 void expect_same_final_state(const std::string& run_a, const std::string& run_b) {
   const std::string a = latest_dir(run_a), b = latest_dir(run_b);
   EXPECT_EQ(fs::path(a).filename(), fs::path(b).filename());
-  for (const char* f : {"model.safetensors", "optimizer.safetensors"}) {
+  for (const char* f : {"model/model.safetensors", "optimizer.safetensors"}) {
     SCOPED_TRACE(f);
     std::string x = read_all(a + "/" + f), y = read_all(b + "/" + f);
     ASSERT_GT(x.size(), 1000u);
@@ -99,6 +100,24 @@ TEST_P(ResumeTest, ResumeOnSyntheticDataIsBitwiseIdentical) {
 
   expect_same_metrics(full, split, 12);
   expect_same_final_state(full, split);
+}
+
+// A format 2 checkpoint (flat, as MART wrote before the model/ folder) still resumes bitwise.
+TEST_P(ResumeTest, ResumeFromFormatTwoCheckpointIsBitwiseIdentical) {
+  TempDir tmp;
+  JobConfig cfg = tiny_job(GetParam(), 8);
+  const std::string full = tmp.file("full"), split = tmp.file("split");
+  train(cfg, full);
+  train(cfg, split, /*stop_after=*/4);
+  const std::string ckpt = latest_dir(split);
+  testutil::make_flat_checkpoint(ckpt);
+  ASSERT_FALSE(fs::exists(ckpt + "/model"));  // really the old layout
+  ASSERT_TRUE(fs::exists(ckpt + "/model.safetensors"));
+  ASSERT_TRUE(has(read_all(ckpt + "/manifest.json"), "\"format_version\": 2"));
+  train(cfg, split, -1, /*resume=*/true);
+  expect_same_metrics(full, split, 8);
+  expect_same_final_state(full, split);  // the new checkpoint is format 3 again
+  EXPECT_TRUE(fs::exists(latest_dir(split) + "/model/model.safetensors"));
 }
 
 // Two resumes in a row: the checkpoint written at a stop is itself resumable.

@@ -27,8 +27,8 @@ struct Source {
     fs::create_directories(hf);
     fs::create_directories(bare);
     for (const char* f : {"model.safetensors", "config.json"})
-      fs::copy_file(latest_dir(run) + "/" + f, hf + "/" + f);
-    fs::copy_file(latest_dir(run) + "/model.safetensors", bare + "/model.safetensors");
+      fs::copy_file(latest_dir(run) + "/model/" + f, hf + "/" + f);
+    fs::copy_file(latest_dir(run) + "/model/model.safetensors", bare + "/model.safetensors");
   }
   // The tiny model's architecture as job-config YAML, with the given rope_theta and norm_eps.
   std::string job_yaml(const std::string& name, const char* theta, const char* eps) const {

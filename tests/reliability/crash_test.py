@@ -107,7 +107,7 @@ def negative_controls(env):
     shutil.copytree(env.ref, copy)
     ckpt = os.path.join(copy, "checkpoints", ru.latest_name(copy))
     expect("a pristine checkpoint", ru.verify_checkpoint(ckpt), False)
-    with open(os.path.join(ckpt, "model.safetensors"), "r+b") as f:
+    with open(ru.weights_file(ckpt), "r+b") as f:
         f.seek(-5, os.SEEK_END)
         b = f.read(1)
         f.seek(-5, os.SEEK_END)

@@ -212,10 +212,17 @@ def verify_checkpoint(ckpt):
                 problems.append(f"{p}: {len(data)} bytes, {manifest} says {e.get('bytes')}")
             elif crc32c(data) != e.get("crc32c"):
                 problems.append(f"{p}: CRC-32C differs from {manifest}")
-    for need in ("model.safetensors", "optimizer.safetensors"):
-        if need not in covered:
-            problems.append(f"{ckpt}: {need} is not covered by a checksum manifest")
+    # Format 3 keeps the weights in model/ (what transformers reads); format 2 kept them flat.
+    for need in (("model/model.safetensors", "model.safetensors"), ("optimizer.safetensors",)):
+        if not covered.intersection(need):
+            problems.append(f"{ckpt}: {need[0]} is not covered by a checksum manifest")
     return problems
+
+
+def weights_file(ckpt):
+    """A checkpoint's model.safetensors: in model/ (format 3) or flat (format 2)."""
+    inside = os.path.join(ckpt, "model", "model.safetensors")
+    return inside if os.path.exists(inside) else os.path.join(ckpt, "model.safetensors")
 
 
 def checkpoint_dirs(run_dir):
@@ -264,7 +271,7 @@ def final_state_diff(ref_run, run_dir):
     if a != b:
         return [f"latest is {b}, reference {a}"]
     problems = []
-    for f in ("model.safetensors", "optimizer.safetensors"):
+    for f in ("model/model.safetensors", "optimizer.safetensors"):
         pa = os.path.join(ref_run, "checkpoints", a, f)
         pb = os.path.join(run_dir, "checkpoints", b, f)
         if not os.path.exists(pb) or not same_bytes(pa, pb):

@@ -52,8 +52,8 @@ TEST(Manifest, EditedTrainerStateFieldsAreDetected) {
 TEST(Manifest, EditedConfigJsonIsDetected) {
   RunFixture r;
   const std::string dir = r.save(3);
-  edit_json(dir + "/config.json", [](nlohmann::json& j) { j["rope_theta"] = 500000; });
-  expect_load_fails(r, dir, {"corrupt checkpoint: " + dir + "/config.json"});
+  edit_json(dir + "/model/config.json", [](nlohmann::json& j) { j["rope_theta"] = 500000; });
+  expect_load_fails(r, dir, {"corrupt checkpoint: " + dir + "/model/config.json"});
 }
 
 TEST(Manifest, EmptiedOrEditedFileListIsDetected) {
@@ -66,9 +66,9 @@ TEST(Manifest, EmptiedOrEditedFileListIsDetected) {
   expect_load_fails(r, dir, {m, "fails its own CRC32C check"});
   // A size edited.
   write_all(m, original);
-  edit_json(m, [](nlohmann::json& j) { j["files"]["config.json"]["bytes"] = 1; });
+  edit_json(m, [](nlohmann::json& j) { j["files"]["model/config.json"]["bytes"] = 1; });
   expect_load_fails(r, dir, {"fails its own CRC32C check"});
-  // Emptied by someone who also recomputed the checksum: the table must list all four files.
+  // Emptied by someone who also recomputed the checksum: the table must list every required file.
   write_all(m, original);
   edit_json(m, [](nlohmann::json& j) {
     j["files"] = nlohmann::json::object();
@@ -76,7 +76,7 @@ TEST(Manifest, EmptiedOrEditedFileListIsDetected) {
         nlohmann::json{{"format_version", j["format_version"]}, {"files", j["files"]}}.dump();
     j["manifest_crc32c"] = crc32c(canon.data(), canon.size());
   });
-  expect_load_fails(r, dir, {m, "lists 0 files"});
+  expect_load_fails(r, dir, {m, "does not list model/config.json"});
   // Removed altogether.
   fs::remove(m);
   expect_load_fails(r, dir, {m, "is missing"});
@@ -87,7 +87,7 @@ TEST(Manifest, ConfigJsonMustAgreeWithTheSavedConfig) {
     RunFixture r(f);
     const std::string dir = r.save(3);
     const bool llama = f == ModelFamily::Llama;
-    edit_json(dir + "/config.json", [&](nlohmann::json& j) {
+    edit_json(dir + "/model/config.json", [&](nlohmann::json& j) {
       if (llama)
         j["rope_theta"] = 500000;
       else
@@ -95,7 +95,7 @@ TEST(Manifest, ConfigJsonMustAgreeWithTheSavedConfig) {
     });
     reseal(dir);  // past the checksum: the comparison itself must catch it
     expect_load_fails(r, dir,
-                      {dir + "/config.json says model.",
+                      {dir + "/model/config.json says model.",
                        llama ? "rope_theta 500000, trainer_state.json's config 10000"
                              : "n_head 2, trainer_state.json's config 4"});
   }
@@ -105,7 +105,7 @@ TEST(Manifest, ConfigJsonMustAgreeWithTheSavedConfig) {
 TEST(Manifest, EveryArchitecturalFieldOfConfigJsonIsCompared) {
   RunFixture r;
   const std::string dir = r.save(3);
-  const std::string cfg = dir + "/config.json";
+  const std::string cfg = dir + "/model/config.json";
   const std::string original = read_all(cfg);
   const std::vector<std::pair<std::string, nlohmann::json>> edits = {
       {"num_hidden_layers", 3},        {"hidden_size", 64},       {"num_attention_heads", 8},
@@ -131,7 +131,7 @@ TEST(Manifest, EveryArchitecturalFieldOfConfigJsonIsCompared) {
 TEST(Manifest, WrongTypesInConfigJsonNameTheKey) {
   RunFixture r;
   const std::string dir = r.save(3);
-  edit_json(dir + "/config.json", [](nlohmann::json& j) { j["num_hidden_layers"] = "two"; });
+  edit_json(dir + "/model/config.json", [](nlohmann::json& j) { j["num_hidden_layers"] = "two"; });
   reseal(dir);
   expect_load_fails(r, dir, {"config.json: key 'num_hidden_layers' must be a positive integer"});
 }

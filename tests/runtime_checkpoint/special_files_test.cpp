@@ -35,8 +35,8 @@ void make_fifo(const std::string& path) {
 }
 
 TEST(SpecialFiles, FifoInPlaceOfACheckpointFileIsRefused) {
-  for (const char* name : {"trainer_state.json", "model.safetensors", "optimizer.safetensors",
-                           "config.json", "manifest.json"}) {
+  for (const char* name : {"trainer_state.json", "model/model.safetensors", "optimizer.safetensors",
+                           "model/config.json", "manifest.json"}) {
     SCOPED_TRACE(name);
     RunFixture r;
     const std::string dir = r.save(3);

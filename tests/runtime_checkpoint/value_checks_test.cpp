@@ -34,7 +34,7 @@ void expect_refused(const std::function<void(ExecutorRig&)>& load,
 TEST(ValueChecks, NonFiniteWeightsAreCountedAndNamed) {
   RunFixture r;
   const std::string dir = r.save(3);
-  const std::string model = dir + "/model.safetensors";
+  const std::string model = dir + "/model/model.safetensors";
   edit_tensor(model, kUpProj, [](std::vector<float>& v) {
     v[0] = v[5] = v[7] = std::numeric_limits<float>::quiet_NaN();
   });
@@ -53,7 +53,7 @@ TEST(ValueChecks, NonFiniteWeightsAreCountedAndNamed) {
 TEST(ValueChecks, AbsurdMagnitudesAreRefusedAndOrdinaryOnesLoad) {
   RunFixture r;
   const std::string dir = r.save(3);
-  const std::string model = dir + "/model.safetensors";
+  const std::string model = dir + "/model/model.safetensors";
   edit_tensor(model, kUpProj, [](std::vector<float>& v) { v[2] = 9999.0f; });  // within the limit
   reseal(dir);
   ExecutorRig ok(tiny_model(), 2, 8, {}, {}, 777);
@@ -68,7 +68,7 @@ TEST(ValueChecks, AbsurdMagnitudesAreRefusedAndOrdinaryOnesLoad) {
 TEST(ValueChecks, HuggingFaceInitFromFileIsCheckedToo) {
   RunFixture r;
   const std::string dir = r.save(3);
-  const std::string model = dir + "/model.safetensors";
+  const std::string model = dir + "/model/model.safetensors";
   edit_tensor(model, kUpProj, [](std::vector<float>& v) { v[4] = NAN; });
   expect_refused([&](ExecutorRig& b) { load_hf_weights(b.spec, *b.states, model); },
                  {model + ": tensor " + kUpProj + " has 1 NaN values"});

@@ -35,7 +35,7 @@ TEST(WalkBack, DamagedNewestIsSkippedWithItsReason) {
   EXPECT_TRUE(has(c.skipped[0], "step_00000003: corrupt checkpoint: "));
   EXPECT_TRUE(has(c.skipped[0], "optimizer.safetensors fails its CRC32C check"));
   // Two damaged: both named, newest first.
-  fs::remove(r.ckpt(2) + "/model.safetensors");
+  fs::remove(r.ckpt(2) + "/model/model.safetensors");
   c = newest_intact_checkpoint(r.run);
   EXPECT_EQ(c.dir, r.ckpt(1));
   ASSERT_EQ(c.skipped.size(), 2u);
@@ -50,13 +50,13 @@ TEST(WalkBack, NoIntactCheckpointListsEveryOne) {
   RunFixture r;
   r.save(1, 0);
   r.save(2, 0);
-  flip_last_byte(r.ckpt(1) + "/model.safetensors");
+  flip_last_byte(r.ckpt(1) + "/model/model.safetensors");
   fs::remove(r.ckpt(2) + "/trainer_state.json");
   const std::string e = error_of([&] { newest_intact_checkpoint(r.run); });
   EXPECT_TRUE(has(e, "no intact checkpoint to resume in '" + r.run + "'"));
   EXPECT_TRUE(has(e, "step_00000002: corrupt checkpoint: " + r.ckpt(2) + "/trainer_state.json"));
   EXPECT_TRUE(has(e, "step_00000001: corrupt checkpoint: " + r.ckpt(1) +
-                         "/model.safetensors fails its CRC32C check"));
+                         "/model/model.safetensors fails its CRC32C check"));
 }
 
 TEST(WalkBack, LatestNamingAMissingDirectoryDoesNotMatter) {
@@ -74,11 +74,12 @@ TEST(WalkBack, HalfDeletedAndScratchDirectoriesAreNeverChosen) {
   r.save(1, 0);
   r.save(2, 0);
   // An older MART's interrupted prune: a step directory without its optimizer state.
-  fs::copy(r.ckpt(2), r.ckpt(5));
+  constexpr auto all = fs::copy_options::recursive;  // model/ too
+  fs::copy(r.ckpt(2), r.ckpt(5), all);
   fs::remove(r.ckpt(5) + "/optimizer.safetensors");
   // A renamed-away checkpoint being deleted, and a save in progress, both complete inside.
-  fs::copy(r.ckpt(2), r.run + "/checkpoints/.deleting-step_00000007-h-1");
-  fs::copy(r.ckpt(2), r.run + "/checkpoints/.tmp-step_00000008-h-1");
+  fs::copy(r.ckpt(2), r.run + "/checkpoints/.deleting-step_00000007-h-1", all);
+  fs::copy(r.ckpt(2), r.run + "/checkpoints/.tmp-step_00000008-h-1", all);
   const CheckpointChoice c = newest_intact_checkpoint(r.run);
   EXPECT_EQ(c.dir, r.ckpt(2));
   ASSERT_EQ(c.skipped.size(), 1u);

@@ -91,7 +91,7 @@ TrainRun train(const JobConfig& cfg, const std::string& dir) {
     if (!line.empty()) r.metrics.push_back(nlohmann::json::parse(line));
   std::string latest = read_all(dir + "/checkpoints/latest");
   while (!latest.empty() && (latest.back() == '\n' || latest.back() == ' ')) latest.pop_back();
-  r.weights = read_all(dir + "/checkpoints/" + latest + "/model.safetensors");
+  r.weights = read_all(dir + "/checkpoints/" + latest + "/model/model.safetensors");
   r.optimizer = read_all(dir + "/checkpoints/" + latest + "/optimizer.safetensors");
   return r;
 }
