@@ -72,7 +72,7 @@ TEST(EvalCmd, EvaluatesARunOnAShardLikeItsOwnValidation) {
   const std::string hf = tmp.file("hf");
   fs::create_directories(hf);
   for (const char* f : {"config.json", "model.safetensors"})
-    fs::copy_file(latest_dir(run) + "/" + f, hf + "/" + f);
+    fs::copy_file(latest_dir(run) + "/model/" + f, hf + "/" + f);
   r = run_cmd(mart_bin() + " eval " + sh_quote(hf) + " " + sh_quote(tmp.file("val.bin")) +
               " --sequences 10 --set train.seq_len=16 --set train.micro_batch=4");
   ASSERT_EQ(r.exit_code, 0) << r.output;
