@@ -134,6 +134,19 @@ def write_safetensors(path, tensors):
             f.write(blob)
 
 
+@torch.no_grad()
+def eval_loss(model, args):
+    """Mean token loss over windows w = 0..N-1 covering [w*T, w*T + T + 1), as `mart eval` reads."""
+    data, T = read_shard(args.eval_data), args.eval_len
+    total, count = 0.0, 0
+    for w in range(args.eval_sequences):
+        chunk = data[w * T:w * T + T + 1]
+        logits = model(chunk[:-1].unsqueeze(0)).double()
+        total += F.cross_entropy(logits[0], chunk[1:], reduction="sum").item()
+        count += T
+    return total / count
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--train", required=True, help="llm.c token shard")
@@ -142,6 +155,10 @@ def main():
     ap.add_argument("--vocab-size", type=int, required=True)
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--eval-data", help="also print the loss over the first --eval-sequences "
+                    "windows of this shard (as `mart eval` reads them), for a cross-check")
+    ap.add_argument("--eval-sequences", type=int, default=8)
+    ap.add_argument("--eval-len", type=int, default=64)
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -178,6 +195,8 @@ def main():
     with open(os.path.join(args.out, "generation_config.json"), "w") as f:
         json.dump({"bos_token_id": 1, "eos_token_id": 2}, f, indent=2)
     shutil.copy(args.tokenizer, os.path.join(args.out, "tokenizer.model"))
+    if args.eval_data:
+        print(f"torch eval loss {eval_loss(model, args):.6f}")
     print(f"wrote {args.out}: model.safetensors, config.json, generation_config.json, "
           f"tokenizer.model")
 

@@ -61,7 +61,8 @@ ModelSource from_hf_folder(const fs::path& dir) {
   ModelSource src;
   src.kind = ModelSourceKind::HuggingFaceFolder;
   src.config.model = model_config_from_hf(read_json_file(config), config.string());
-  src.config.train.seq_len = std::min(src.config.train.seq_len, src.config.model.max_seq_len);
+  // A folder has no training config: evaluate and generate at the model's full context.
+  src.config.train.seq_len = src.config.model.max_seq_len;
   src.weights_path = (dir / "model.safetensors").string();
   MART_CHECK(path_exists(src.weights_path), "model folder '", dir.string(),
              "' has a config.json but no model.safetensors");
