@@ -168,12 +168,25 @@ TEST(CpuConsistency, SumsqFixedBlockOrder) {
   const size_t n = 3 * 4096 + 1234;
   auto x = randv<float>(n, 70, -1, 1);
   for (size_t i = 0; i < n; i += 97) x[i] *= 1e4f;
+  // The documented order: per 4096-element block, 8 lanes (element i in lane i % 8, counted from
+  // the block start) summed in order, the lanes added in order; then the blocks in order.
   double want = 0.0;
+  for (size_t b0 = 0; b0 < n; b0 += 4096) {
+    double lane[8] = {};
+    for (size_t i = b0; i < std::min(n, b0 + 4096); i++)
+      lane[(i - b0) % 8] += static_cast<double>(x[i]) * x[i];
+    double s = 0.0;
+    for (double v : lane) s += v;
+    want += s;
+  }
+  // Negative control: one running sum per block (the order before the lanes) differs in the bits.
+  double one_chain = 0.0;
   for (size_t b0 = 0; b0 < n; b0 += 4096) {
     double s = 0.0;
     for (size_t i = b0; i < std::min(n, b0 + 4096); i++) s += static_cast<double>(x[i]) * x[i];
-    want += s;
+    one_chain += s;
   }
+  EXPECT_NE(one_chain, want);
   for (int threads : {1, 2, 3}) {
     OmpThreads scoped(threads);
     const double got = cpu::sumsq(x.data(), n);
