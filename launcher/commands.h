@@ -10,6 +10,6 @@ void add_plan(CLI::App& app);     // cmd_plan.cpp
 void add_profile(CLI::App& app);  // cmd_profile.cpp
 void add_train_tokenizer(CLI::App& app);
 void add_generate(CLI::App& app);  // cmd_generate.cpp
-void add_eval(CLI::App& app);     // cmd_eval.cpp
+void add_eval(CLI::App& app);      // cmd_eval.cpp
 
 }  // namespace mart::cli
