@@ -9,6 +9,7 @@
 #include "runtime/checkpoint/init_from.h"
 #include "runtime/checkpoint/model_source.h"
 #include "runtime/data/tokenizer.h"
+#include "tests/common/byte_level_vocab.h"
 #include "tests/common/flat_checkpoint.h"
 #include "tests/runtime_checkpoint/ckpt_test_util.h"
 
@@ -57,20 +58,7 @@ void fill_adam(ExecutorRig& rig) {
 // A Hugging Face byte-level BPE file under a name of its own, with a tokenizer_config.json beside
 // it naming "ab" (id 256) as its bos and eos token.
 std::string write_bpe_tokenizer(const std::string& dir) {
-  nlohmann::json vocab = nlohmann::json::object();
-  uint32_t n = 0;
-  for (uint32_t b = 0; b < 256; ++b) {
-    const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-    const uint32_t cp = printable ? b : 256 + n++;
-    std::string u;
-    if (cp < 0x80) {
-      u.push_back(static_cast<char>(cp));
-    } else {
-      u.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      u.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-    vocab[u] = b;
-  }
+  nlohmann::json vocab = mart::test::byte_level_vocab();  // GPT-2's byte alphabet, ids 0..255
   vocab["ab"] = 256;
   const nlohmann::json tok = {
       {"normalizer", nullptr},

@@ -2,6 +2,7 @@
 // cannot use (each names the file and what is wrong).
 #include "runtime/data/tokenizer.h"
 #include "runtime/data/unicode_classes.h"
+#include "tests/common/byte_level_vocab.h"
 #include "tests/tokenizers/tok_util.h"
 
 namespace mart::toktest {
@@ -9,20 +10,7 @@ namespace {
 
 // A minimal byte-level BPE tokenizer.json whose pre_tokenizer / normalizer the caller sets.
 nlohmann::json tiny_tokenizer_json(const nlohmann::json& pre_tokenizer) {
-  nlohmann::json vocab = nlohmann::json::object();
-  uint32_t n = 0;
-  for (uint32_t b = 0; b < 256; ++b) {
-    const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-    const uint32_t cp = printable ? b : 256 + n++;
-    std::string u;
-    if (cp < 0x80) {
-      u.push_back(static_cast<char>(cp));
-    } else {
-      u.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      u.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-    vocab[u] = b;
-  }
+  nlohmann::json vocab = mart::test::byte_level_vocab();  // GPT-2's byte alphabet, ids 0..255
   vocab["ab"] = 256;
   vocab
       ["\xC4\xA0"

@@ -6,6 +6,7 @@
 #include "runtime/data/prepare_tokens.h"
 #include "runtime/data/token_shard.h"
 #include "runtime/data/train_tokenizer.h"
+#include "tests/common/byte_level_vocab.h"
 #include "tests/tokenizers/tok_util.h"
 
 namespace mart::toktest {
@@ -30,21 +31,7 @@ const std::string& sp_model() {  // one small model for the whole binary
 // A tiny byte-level BPE tokenizer.json: 256 bytes, one merge, and an added token with id 70000,
 // so its vocabulary (70001) needs uint32 shards.
 std::string big_vocab_tokenizer(const TempDir& dir) {
-  nlohmann::json vocab = nlohmann::json::object();
-  // GPT-2's byte-to-unicode alphabet, built as the loader expects it.
-  uint32_t n = 0;
-  for (uint32_t b = 0; b < 256; ++b) {
-    const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-    const uint32_t cp = printable ? b : 256 + n++;
-    std::string u;
-    if (cp < 0x80) {
-      u.push_back(static_cast<char>(cp));
-    } else {
-      u.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      u.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-    vocab[u] = b;
-  }
+  nlohmann::json vocab = mart::test::byte_level_vocab();  // GPT-2's byte alphabet, ids 0..255
   vocab["th"] = 256;
   nlohmann::json j = {
       {"added_tokens", {{{"id", 70000}, {"content", "<|big|>"}}}},
