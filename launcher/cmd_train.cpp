@@ -93,13 +93,16 @@ void run_train(const TrainArgs& a) {
   opt.progress = !a.no_progress;
   opt.auto_planner = &auto_plan_for_training;  // memory.mode: auto
   opt.time_limit_s = slurm_time_limit();
-  // Handlers for this run only: installed after the config is known, restored when it ends.
+  // Handlers for this run: installed after the config is known; restored if the run fails, kept
+  // until exit once it has finished.
   std::optional<ScopedStopSignals> signals;
   if (!cfg.train.stop_signals.empty()) {
     signals.emplace(cfg.train.stop_signals);
     opt.stop_flag = signals->flag();
   }
   const TrainSummary s = Trainer(cfg, opt).run();
+  // The run's files are complete: a signal from here to exit must not turn it into a kill.
+  if (signals) signals->keep_until_exit();
   if (s.resumable_stop()) throw CLI::RuntimeError(kExitResumable);  // exits 75, prints nothing
 }
 

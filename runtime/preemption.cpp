@@ -98,6 +98,7 @@ ScopedStopSignals::ScopedStopSignals(const std::vector<std::string>& names) {
 }
 
 ScopedStopSignals::~ScopedStopSignals() {
+  if (!restore_on_destroy_) return;  // keep_until_exit: the handlers stay, and so does the claim
   for (size_t i = 0; i < sigs_.size(); ++i) ::sigaction(sigs_[i], &old_[i], nullptr);
   g_installed.store(false);
 }

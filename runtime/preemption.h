@@ -38,10 +38,16 @@ class ScopedStopSignals {
   ScopedStopSignals& operator=(const ScopedStopSignals&) = delete;
   // 0 until a signal arrives, then its number.
   const std::atomic<int>* flag() const;
+  // Leaves the handlers installed after this object is destroyed, until the process exits: the
+  // launcher calls it once a run has finished, so a signal arriving while the process returns
+  // through main and exit() only sets the flag, instead of killing a completed run with status
+  // 128+N (a supervisor would take that for a failure).
+  void keep_until_exit() { restore_on_destroy_ = false; }
 
  private:
   std::vector<int> sigs_;
   std::vector<struct sigaction> old_;
+  bool restore_on_destroy_ = true;
 };
 
 // Seconds left in the Slurm job (SLURM_JOB_END_TIME, epoch seconds, set in the job's environment

@@ -105,7 +105,12 @@ struct BpeModel {
       MART_CHECK(bytes.has_value(), "tokenizer file '", file, "': vocabulary entry '", tok,
                  "' is not written in GPT-2's byte-to-unicode alphabet; this is not a "
                  "byte-level BPE vocabulary");
-      set_token(id.get<uint32_t>(), std::move(*bytes));
+      // Two tokens on one id would decode one of them as the other (a fuzzer found it).
+      const uint32_t n = id.get<uint32_t>();
+      MART_CHECK(n >= id_bytes.size() || !id_bytes[n] || *id_bytes[n] == *bytes, "tokenizer file '",
+                 file, "': vocabulary entry '", tok, "' has id ", n,
+                 ", which another entry already has; each id must name one token");
+      set_token(n, std::move(*bytes));
     }
     for (uint32_t b = 0; b < 256; ++b) {
       const auto it = bytes_id.find(std::string(1, static_cast<char>(b)));

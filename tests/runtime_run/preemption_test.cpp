@@ -141,6 +141,31 @@ TEST(PreemptionHandlers, AnInheritedIgnoreStaysIgnored) {
       ::testing::ExitedWithCode(0), "");
 }
 
+// A finished run: the launcher keeps the handlers past the scope, so a SIGTERM arriving while the
+// process exits only sets the flag (found by the SIGTERM crash trials: status -15 for a complete
+// run). Control: without keep_until_exit the scope restores SIG_DFL and the same raise kills.
+TEST(PreemptionHandlers, KeptHandlersOutliveTheScope) {
+  EXPECT_EXIT(
+      {
+        const std::atomic<int>* flag = nullptr;
+        {
+          ScopedStopSignals sigs({"TERM"});
+          flag = sigs.flag();
+          sigs.keep_until_exit();
+        }
+        ::raise(SIGTERM);
+        std::_Exit(flag->load() == SIGTERM ? 0 : 2);
+      },
+      ::testing::ExitedWithCode(0), "SIGTERM received");
+  EXPECT_EXIT(
+      {
+        { ScopedStopSignals sigs({"TERM"}); }
+        ::raise(SIGTERM);
+        std::_Exit(0);  // not reached
+      },
+      ::testing::KilledBySignal(SIGTERM), "");
+}
+
 TEST(PreemptionHandlers, OneInstallationAtATime) {
   ScopedStopSignals a({"USR2"});
   EXPECT_TRUE(has(error_of([] { ScopedStopSignals b({"USR2"}); }), "already installed"));
