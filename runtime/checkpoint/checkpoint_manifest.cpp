@@ -104,28 +104,27 @@ void write_flat_checkpoint_manifest(const std::string& dir) {
   write_manifest(dir, kFlatCheckpointFormatVersion, {kFlatFiles.begin(), kFlatFiles.end()});
 }
 
-std::string checkpoint_model_dir(const std::string& dir) {
+// DIR/manifest.json parsed (any JSON value: callers check its shape); throws naming the file when
+// it is missing or not JSON.
+nlohmann::json read_manifest_json(const std::string& dir) {
   const std::string path = dir + "/" + kManifestName;
   if (!ckpt_fs::exists(path)) fail_no_manifest(dir);
-  nlohmann::json m;
   try {
-    m = nlohmann::json::parse(ckpt_fs::read_small_file(path, "checkpoint manifest"));
+    return nlohmann::json::parse(ckpt_fs::read_small_file(path, "checkpoint manifest"));
   } catch (const nlohmann::json::exception&) {
     MART_FAIL("corrupt checkpoint: ", path, " is not valid JSON");
   }
+}
+
+std::string checkpoint_model_dir(const std::string& dir) {
+  const nlohmann::json m = read_manifest_json(dir);
   const bool flat = m.is_object() && m.value("format_version", 0) == kFlatCheckpointFormatVersion;
   return flat ? dir : dir + "/" + kCheckpointModelDir;
 }
 
 int verify_checkpoint_manifest(const std::string& dir, bool json_only) {
   const std::string path = dir + "/" + kManifestName;
-  if (!ckpt_fs::exists(path)) fail_no_manifest(dir);
-  nlohmann::json m;
-  try {
-    m = nlohmann::json::parse(ckpt_fs::read_small_file(path, "checkpoint manifest"));
-  } catch (const nlohmann::json::exception&) {
-    MART_FAIL("corrupt checkpoint: ", path, " is not valid JSON");
-  }
+  const nlohmann::json m = read_manifest_json(dir);
   const bool shape_ok = m.is_object() && m.size() == 3 && m.contains("format_version") &&
                         m.contains("files") && m["files"].is_object() &&
                         m.contains("manifest_crc32c") && m["manifest_crc32c"].is_number_unsigned();
