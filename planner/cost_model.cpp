@@ -118,7 +118,7 @@ MemoryPrediction predict_memory(const CostContext& ctx, const PlanChoice& plan,
 }
 
 TimePrediction predict_time(const CostContext& ctx, const PlanChoice& plan, const CostOptions& opt,
-                            EventSim& sim, nlohmann::json* trace) {
+                            EventSim& sim, nlohmann::json* trace, StepWindow* window) {
   const HardwareProfile& hw = ctx.profile.hardware;
   MART_CHECK(opt.steps >= 1, "cost model: at least one step must be simulated");
   sim.clear();
@@ -135,6 +135,7 @@ TimePrediction predict_time(const CostContext& ctx, const PlanChoice& plan, cons
   const int k = opt.steps - 1;
   const double t0 = k > 0 ? sim.end(s.step_end[k - 1]) : 0.0, t1 = sim.end(s.step_end[k]);
   t.iteration_s = t1 - t0;
+  if (window) *window = {t0, t1};
   for (int r = 0; r < kResources; ++r) t.busy_s[r] = sim.busy(static_cast<Resource>(r), t0, t1);
   t.uploads = s.uploads / opt.steps;
   t.upload_bytes = s.upload_bytes / opt.steps;

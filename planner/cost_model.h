@@ -97,9 +97,16 @@ ActBytes activation_bytes(const CostContext& ctx, const ModeCounts& blocks,
 // The compress budget with the profile's codec workspace filled in.
 CompressBudget compress_budget(const CostContext& ctx, const CompressBudget& c);
 
+// The reported (last) simulated step: [t0, t1] in the simulation's seconds.
+struct StepWindow {
+  double t0 = 0, t1 = 0;
+};
+
 // Simulates `opt.steps` steps. `sim` is scratch space (reuse it across calls); `trace`, when
-// given, receives Chrome trace events of every simulated step.
+// given, receives Chrome trace events of every simulated step; `window`, when given, the reported
+// step's bounds in `sim` (planner/sim_timeline.h draws that step from it).
 TimePrediction predict_time(const CostContext& ctx, const PlanChoice& plan, const CostOptions& opt,
-                            EventSim& sim, nlohmann::json* trace = nullptr);
+                            EventSim& sim, nlohmann::json* trace = nullptr,
+                            StepWindow* window = nullptr);
 
 }  // namespace mart

@@ -196,6 +196,7 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
   std::vector<PlanPoint> pts;
   uint64_t min_device = UINT64_MAX, min_pinned = UINT64_MAX, min_host = UINT64_MAX;
   int min_device_b = 0;
+  uint64_t min_host_over = UINT64_MAX;  // the least host overflow of a device-fitting plan
   bool device_fit = false;
   const double h2d = hw.h2d_bps, d2h = hw.d2h_bps, cpu_adam = hw.cpu_adam_elems_per_s;
   const double share = hw.compute_on_host ? std::max(1.0, 2 * hw.host_overlap_rate) : 0;
@@ -266,7 +267,11 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
         const int nb0 = std::max(1, cs.min_buf[0]);
         const uint64_t need =
             chunk_state_device_bytes(lay, 0, nb0, asz, nt) + B.fixed + (L > 0 ? B.rbody : 0);
-        if (need < min_device) min_device = need, min_device_b = mb.micro_batch;
+        if (need < min_device) {
+          min_device = need, min_device_b = mb.micro_batch;
+          R.closest = PlanChoice{mb.micro_batch, G, cs.elems, 0, nb0, {}};
+          R.closest.blocks[ActMode::Checkpoint] = L;
+        }
       }
       for (int np = 0; np <= nc; ++np) {
         const uint64_t chunk_host = chunk_state_host_bytes(lay, np, asz);
@@ -322,7 +327,20 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
                 const uint64_t host = pinned + (hw.compute_on_host ? device : 0);
                 min_pinned = std::min(min_pinned, pinned);
                 min_host = std::min(min_host, host);
-                if (pinned > R.pinned_limit || host > R.host_memory) continue;
+                if (pinned > R.pinned_limit || host > R.host_memory) {
+                  const uint64_t over =
+                      std::max(pinned > R.pinned_limit ? pinned - R.pinned_limit : 0,
+                               host > R.host_memory ? host - R.host_memory : 0);
+                  if (over < min_host_over) {
+                    min_host_over = over;
+                    R.closest = PlanChoice{mb.micro_batch, G, cs.elems, np, nb, {}};
+                    R.closest.blocks[ActMode::Swap] = s;
+                    R.closest.blocks[ActMode::Checkpoint] = c;
+                    R.closest.blocks[ActMode::Compress] = z;
+                    R.closest.blocks[ActMode::CompressSwap] = w;
+                  }
+                  continue;
+                }
                 if (c >= best_c) continue;  // dominated (above)
                 best_c = c;
                 // Encode + decode of every compressed and compress_swap block, per micro-batch.
@@ -357,6 +375,7 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
 
   if (pts.empty()) {
     R.fits = false;
+    R.has_closest = min_device != UINT64_MAX;
     if (!device_fit) {
       R.reason = "device";
       R.message = "nothing fits in " + format_bytes(cap) +

@@ -83,6 +83,11 @@ struct SearchResult {
   std::vector<std::string> suggestions;
   PlanCandidate best;
   std::vector<PlanCandidate> alternatives;
+  // Nothing fits: the plan nearest to fitting, for drawing what overflows (`mart plan --html`):
+  // reason "device": the smallest device plan `message` names; "host": of the plans the device
+  // holds, the one that overflows host memory least. Valid when has_closest.
+  PlanChoice closest;
+  bool has_closest = false;
   // Search statistics.
   uint64_t points = 0;     // plans priced in memory
   uint64_t feasible = 0;   // survivors (fit, minimal checkpointing)
