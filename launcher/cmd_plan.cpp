@@ -1,5 +1,6 @@
 // mart plan [CONFIG] [--gpu-mem SIZE] [--host-mem SIZE] [--hardware NAME|FILE.yaml|PROFILE.json]
-//           [--json] [--explain] [--trace OUT.json] [--set key=value ...]
+//           [--json] [--explain] [--trace OUT.json] [--html PLAN.html [--measured RUN_DIR]]
+//           [--set key=value ...]
 // Needs no GPU and no data: an analytic profile of the job on a hardware description (or a
 // measured profile), the plan search, and the predicted memory and speed.
 // Exit status: 0 the job fits, 3 it does not fit (the report says why and what would), other
@@ -19,13 +20,14 @@
 #include "launcher/commands.h"
 #include "planner/hardware.h"
 #include "profiler/plan_job.h"
+#include "report/plan_page.h"
 #include "runtime/memory_budget.h"
 
 namespace mart::cli {
 namespace {
 
 struct PlanCliArgs {
-  std::string config, gpu_mem, host_mem, hardware, trace;
+  std::string config, gpu_mem, host_mem, hardware, trace, html, measured;
   std::vector<std::string> sets;
   bool json = false, explain = false, allow_compress = false;
   int generate_len = 0;
@@ -56,7 +58,24 @@ uint64_t memory_option(const char* option, const std::string& text) {
   return bytes;
 }
 
+// --html PLAN.html [--measured RUN_DIR]: the plan page (report/plan_page.h). Written whether or
+// not the job fits (a page of a job that does not fit shows what overflows).
+void write_plan_html(const PlanCliArgs& a, const JobPlan& jp) {
+  MeasuredRun measured;
+  if (!a.measured.empty()) measured = load_measured_run(a.measured);
+  PlanPageInput in{a.config.empty() ? "the default job" : a.config,
+                   jp.profile_note,
+                   &jp.profile,
+                   &jp.options,
+                   &jp.result,
+                   a.measured.empty() ? nullptr : &measured};
+  plan_page(in).write(a.html);  // a write error names the path
+  std::fprintf(stderr, "mart plan: wrote %s\n", a.html.c_str());
+}
+
 void run_plan(const PlanCliArgs& a) {
+  MART_CHECK(a.measured.empty() || !a.html.empty(), "--measured ", a.measured,
+             " needs --html PLAN.html (the page it is drawn on)");
   const JobConfig cfg = load_job_config(a.config, a.sets);
   PlanArgs pa;
   pa.hardware = a.hardware;
@@ -72,6 +91,7 @@ void run_plan(const PlanCliArgs& a) {
     MART_CHECK(f.good(), "cannot open ", a.trace, " for writing");
     f << nlohmann::json{{"traceEvents", events}, {"displayTimeUnit", "ms"}}.dump() << "\n";
   }
+  if (!a.html.empty()) write_plan_html(a, jp);
   const nlohmann::json gen = a.generate_len ? generation_memory(cfg, a.generate_len) : nullptr;
   if (a.json) {
     nlohmann::json j = job_plan_json(jp);
@@ -121,6 +141,17 @@ void add_plan(CLI::App& app) {
   c->add_option("--trace", a->trace,
                 "Write the best plan's simulated schedule as a Chrome/Perfetto trace (JSON)")
       ->type_name("OUT.json");
+  c->add_option("--html", a->html,
+                "Write a self-contained HTML page of the plan: memory regions as stacked bars, the "
+                "simulated\niteration as a timeline, block modes, runner-up plans (also when "
+                "nothing fits)")
+      ->type_name("PLAN.html");
+  c->add_option(
+       "--measured", a->measured,
+       "With --html: also draw a training run's measured iteration (RUN_DIR/timeline.json, "
+       "from\n`mart train` with train.trace_step set) against the prediction, and its "
+       "summary.json peak")
+      ->type_name("RUN_DIR");
   c->add_flag("--allow-compress", a->allow_compress,
               "Let the plan compress activations, on the device or swapped to the host\n"
               "(compress, compress_swap: lossy, bounded by activations.eb)");

@@ -52,6 +52,15 @@ std::string chunks_text(const Profile& p, const PlanChoice& c) {
          format_bytes(c.chunk_elems * static_cast<uint64_t>(p.model.act_bytes));
 }
 
+// A two-column table whose first column names each row (no header row).
+using Rows = std::vector<std::pair<std::string, std::string>>;
+std::string key_table(const Rows& rows) {
+  std::string s = "<table>\n";
+  for (const auto& [k, v] : rows)
+    s += "<tr><th>" + html_escape(k) + "</th><td>" + html_escape(v) + "</td></tr>\n";
+  return s + "</table>\n";
+}
+
 int n_buffers(const Profile& p, const PlanChoice& c) {
   return c.n_persist >= model_chunks(p.model, c.chunk_elems).n_chunks() ? 0 : c.n_buffer;
 }
@@ -59,7 +68,7 @@ int n_buffers(const Profile& p, const PlanChoice& c) {
 std::string summary_section(const PlanPageInput& in) {
   const Profile& p = *in.profile;
   const SearchResult& r = *in.result;
-  std::vector<std::vector<std::string>> rows = {{"", ""}};
+  Rows rows;
   rows.push_back({"fits", r.fits ? "yes" : "NO (" + r.reason + " memory)"});
   rows.push_back({"model", p.model.name + ": " + params(p.model.n_params) + " parameters, " +
                                std::to_string(p.model.n_layer) + " blocks, sequence " +
@@ -76,7 +85,7 @@ std::string summary_section(const PlanPageInput& in) {
   if (!r.fits) {
     rows.push_back({"why not", r.message});
     for (const std::string& s : r.suggestions) rows.push_back({"would fit with", s});
-    return html_table(rows);
+    return key_table(rows);
   }
   const PlanCandidate& b = r.best;
   rows.push_back({"iteration", seconds(b.time.iteration_s) + " predicted (steady state)"});
@@ -96,12 +105,12 @@ std::string summary_section(const PlanPageInput& in) {
        std::to_string(r.points) + " plans priced in memory, " + std::to_string(r.feasible) +
            " fit, " + std::to_string(r.simulated) + " simulated" +
            (r.exhaustive ? " (branch and bound closed)" : " (stopped by the work bound)")});
-  return html_table(rows);
+  return key_table(rows);
 }
 
 std::string plan_section(const Profile& p, const PlanCandidate& b) {
   const PlanChoice& k = b.plan;
-  std::vector<std::vector<std::string>> rows = {{"", ""}};
+  Rows rows;
   rows.push_back({"micro-batch", std::to_string(k.micro_batch) + " x " +
                                      std::to_string(k.grad_accum) + " accumulation"});
   rows.push_back({"chunks", chunks_text(p, k) + ", " + std::to_string(k.n_persist) +
@@ -118,7 +127,7 @@ std::string plan_section(const Profile& p, const PlanCandidate& b) {
     busy += std::string(r ? ", " : "") + resource_name(static_cast<Resource>(r)) + " " +
             seconds(b.time.busy_s[r]);
   rows.push_back({"busy", busy});
-  return html_table(rows);
+  return key_table(rows);
 }
 
 // The device bar and the host bar of one plan's regions.
@@ -202,7 +211,8 @@ std::string runner_ups_section(const Profile& p, const SearchResult& r) {
     std::string why = a.why;
     if (why.empty())
       why = a.time.iteration_s > t0
-                ? "slower: " + percent(a.time.iteration_s / t0 - 1) + " more time per iteration"
+                ? "slower by " + seconds(a.time.iteration_s - t0) + " per iteration (+" +
+                      fixed(100 * (a.time.iteration_s / t0 - 1), 3) + "%)"
                 : "ties the chosen plan, which is simpler";
     row("runner-up " + std::to_string(i + 1), a, why);
   }
