@@ -191,7 +191,20 @@ std::string block_modes_section(const Profile& p, const PlanChoice& k) {
   return "<p>Block 0 first: " + html_escape(modes_summary(p, k)) + ".</p>\n" + c.str();
 }
 
-std::string runner_ups_section(const Profile& p, const SearchResult& r) {
+// A runner-up's own `why` is set only when it is faster than the chosen plan; otherwise it is
+// slower, within the tie margin (the chosen plan is simpler: search.h's tie rule) or beyond it.
+std::string why_not_chosen(const PlanCandidate& a, double best_s, double margin) {
+  if (!a.why.empty()) return a.why;
+  const double extra = a.time.iteration_s / best_s - 1;
+  const std::string by =
+      seconds(a.time.iteration_s - best_s) + " (+" + fixed(100 * extra, 3) + "%)";
+  if (extra <= margin)
+    return "ties the chosen plan (" + by + ", within the " + fixed(100 * margin, 0) +
+           "% tie margin), which is simpler";
+  return "slower by " + by + " per iteration";
+}
+
+std::string runner_ups_section(const Profile& p, const SearchResult& r, double margin) {
   if (r.alternatives.empty()) return "<p>The search kept no other plan.</p>\n";
   std::vector<std::vector<std::string>> rows = {{"plan", "micro-batch", "chunks", "persistent",
                                                  "buffers", "activations", "iteration", "tokens/s",
@@ -208,13 +221,7 @@ std::string runner_ups_section(const Profile& p, const SearchResult& r) {
   const double t0 = r.best.time.iteration_s;
   for (size_t i = 0; i < r.alternatives.size(); ++i) {
     const PlanCandidate& a = r.alternatives[i];
-    std::string why = a.why;
-    if (why.empty())
-      why = a.time.iteration_s > t0
-                ? "slower by " + seconds(a.time.iteration_s - t0) + " per iteration (+" +
-                      fixed(100 * (a.time.iteration_s / t0 - 1), 3) + "%)"
-                : "ties the chosen plan, which is simpler";
-    row("runner-up " + std::to_string(i + 1), a, why);
+    row("runner-up " + std::to_string(i + 1), a, why_not_chosen(a, t0, margin));
   }
   return html_table(rows);
 }
@@ -308,7 +315,8 @@ HtmlPage plan_page(const PlanPageInput& in) {
                          render_timeline(sim, o));
     page.add_section("block-modes", "Activation modes per block",
                      block_modes_section(p, r.best.plan));
-    page.add_section("runner-ups", "Runner-up plans", runner_ups_section(p, r));
+    page.add_section("runner-ups", "Runner-up plans",
+                     runner_ups_section(p, r, in.options->prefer_simpler));
   }
   if (in.measured) {
     const MeasuredRun& m = *in.measured;
