@@ -64,11 +64,11 @@ void draw_bar(SvgCanvas& c, const MemoryBar& b, double y, double plot_w) {
       caption += ": over by " + format_bytes(b.total - b.budget);
     }
   }
-  if (b.marker) {
+  if (b.marker && (!b.budget || b.marker < b.budget)) {  // a limit equal to the budget: not drawn
     const double xm = x_of(b.marker);
     c.line(xm, y - 4, xm, y + kBarH + 4, "#d62728", 1.2, "2 2");
-    c.text(xm + 3, y + kBarH + 14, b.marker_label + " " + format_bytes(b.marker),
-           SvgCanvas::Anchor::Start, 10, "#d62728");
+    c.text(xm - 3, y + kBarH + 14, b.marker_label + " " + format_bytes(b.marker),
+           SvgCanvas::Anchor::End, 10, "#d62728");
   }
   c.text(kLeft, y + kBarH + 26, caption, SvgCanvas::Anchor::Start, 11,
          b.total > b.budget && b.budget ? "#d62728" : "#333");

@@ -25,7 +25,7 @@ struct MemoryBar {
   uint64_t total = 0;   // what the segments must add up to (e.g. the predicted device peak)
   uint64_t budget = 0;  // 0: none
   std::string budget_label;
-  uint64_t marker = 0;  // a second limit inside the bar (e.g. pinned), 0: none
+  uint64_t marker = 0;  // a second, lower limit (e.g. pinned); 0 or >= budget: not drawn
   std::string marker_label;
 };
 

@@ -51,5 +51,14 @@ TEST(MemoryBars, OverTheBudgetSaysByHowMuch) {
   EXPECT_NE(s.find("over by 200 B"), std::string::npos) << s;
 }
 
+TEST(MemoryBars, ALowerLimitIsMarkedAndAnEqualOneIsNot) {
+  MemoryBar b = device_bar();
+  b.marker = 900;
+  b.marker_label = "pinned limit";
+  EXPECT_NE(render_memory_bars({b}).find(">pinned limit 900 B</text>"), std::string::npos);
+  b.marker = b.budget;
+  EXPECT_EQ(render_memory_bars({b}).find("pinned limit"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mart
