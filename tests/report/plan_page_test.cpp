@@ -68,6 +68,22 @@ TEST(PlanPage, NothingFitsShowsTheOverflowAndNoTimeline) {
   EXPECT_NE(html.find("nearest to fitting"), std::string::npos);
 }
 
+TEST(PlanPage, HostThatCannotHoldTheOffloadedStatesShowsTheHostOverflow) {
+  Profile p = test::toy_profile();
+  SearchOptions opt;
+  opt.device_capacity = kOffloadDevice;
+  opt.global_batch = 2;
+  opt.host_memory = opt.pinned_limit = 256ull << 20;  // the offloaded states need GiBs
+  const SearchResult r = search_plan(p, opt);
+  ASSERT_FALSE(r.fits);
+  ASSERT_EQ(r.reason, "host");
+  const std::string html = plan_page({"toy", "test", &p, &opt, &r, nullptr}).str();
+  EXPECT_NE(html.find("NO (host memory)"), std::string::npos);
+  EXPECT_GT(test::segment_bytes(html, "host_[a-z_]+"), opt.host_memory);
+  EXPECT_NE(html.find("over by"), std::string::npos);
+  EXPECT_EQ(test::count_of(html, "<section id=\"timeline\">"), 0);
+}
+
 struct RunDir {
   fs::path dir =
       fs::temp_directory_path() /
