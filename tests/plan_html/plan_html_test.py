@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """`mart plan --html` pages, opened in headless Chromium by tests/browser/check_html.py.
 
-  1. llama-7b on 24 GiB (offloaded: uploads, offloads and CPU Adam): every section, the four
-     busy lanes, the main memory regions; the device segments add up to the --json peak exactly.
+  1. GPT-2 1.5B on an RTX 3090 cut to 4 GiB (offloaded chunks, 43 swapped and 4 checkpointed
+     blocks): every section, the four busy lanes with uploads, offloads, swaps, recomputes and CPU
+     Adam, the main memory regions; the device segments add up to the --json peak exactly.
   2. llama-7b on 2 GiB (nothing fits, exit 3): the page is still written, with the summary and
      the memory bars of the plan nearest to fitting, and no timeline.
-  3. --measured RUN_DIR with a hand-made RUN/timeline.json (format mart-timeline-1, read back by
-     the C++ reader, which checks every field) and summary.json: the measured timeline and the
-     predicted-versus-measured table.
+  3. llama-7b on 24 GiB with --measured RUN_DIR and a hand-made RUN/timeline.json (format
+     mart-timeline-1, read back by the C++ reader, which checks every field) and summary.json:
+     the measured timeline and the predicted-versus-measured table.
   4. Errors: --measured on a run without timeline.json names train.trace_step; --measured without
      --html is refused.
 Screenshots land in --out. Exit 0 pass, 1 fail, 77 Chromium missing (skip). --no-browser runs the
@@ -77,15 +78,17 @@ def device_segment_bytes(html):
         if not n.startswith("host_"))
 
 
-def offloaded(args, job):
+def offloaded(args):
     page = os.path.join(args.out, "offloaded.html")
-    r = mart(args, [job, "--gpu-mem", "24GiB", "--json", "--html", page], 0)
+    job = os.path.join(args.source, "configs/jobs/gpt2-1.5b.yaml")
+    r = mart(args, [job, "--hardware", "rtx3090", "--gpu-mem", "4GiB", "--json", "--html", page],
+             0)
     predicted = json.loads(r.stdout)["predicted"]
     sections = ["summary", "plan", "memory", "timeline", "block-modes", "runner-ups"]
     lanes = ["compute", "h2d", "d2h", "cpu_adam"]
     segments = ["resident_chunks", "device_optimizer_states", "chunk_buffers", "block_inputs",
-                "act_keep", "act_recompute", "head", "scratch", "host_master_adam",
-                "host_grad_landing"]
+                "act_keep", "act_recompute", "act_swap_stage", "head", "scratch",
+                "host_master_adam", "host_grad_landing", "host_swap"]
     s = check_page(args, page, "offloaded",
                    [a for x in sections for a in ("--expect-section", x)] +
                    [a for x in lanes for a in ("--expect-lane", x)] +
@@ -94,10 +97,14 @@ def offloaded(args, job):
     if device_segment_bytes(html) != predicted["peak_device_bytes"]:
         fail(f"device segments add up to {device_segment_bytes(html)} bytes, the plan's peak is "
              f"{predicted['peak_device_bytes']}")
-    # One span per upload and offload of the step (the cost model counts them).
+    # One span per upload and offload of the step (the cost model counts them), besides swaps.
     if s["lanes"].get("d2h", 0) < predicted["offloads"]:
         fail(f"d2h lane has {s['lanes'].get('d2h')} spans, fewer than the "
              f"{predicted['offloads']} offloads per step")
+    for what in ("<title>upload chunk ", "<title>offload chunk ", "<title>swap out block ",
+                 "<title>swap in block ", "<title>recompute block ", "<title>cpu adam chunk "):
+        if what not in html:
+            fail(f"no span labelled {what[7:]!r}... in the simulated timeline")
     return predicted
 
 
@@ -116,7 +123,8 @@ def does_not_fit(args, job):
         fail("the page of a job that does not fit does not say by how much it overflows")
 
 
-def measured(args, job, predicted):
+def measured(args, job):
+    predicted = json.loads(mart(args, [job, "--gpu-mem", "24GiB", "--json"], 0).stdout)["predicted"]
     run = os.path.join(args.out, "run")
     os.makedirs(run, exist_ok=True)
     spans = []
@@ -180,9 +188,9 @@ def main():
     shutil.rmtree(args.out, ignore_errors=True)
     os.makedirs(args.out)
     job = os.path.join(args.source, "configs/jobs/llama-7b.yaml")
-    predicted = offloaded(args, job)
+    offloaded(args)
     does_not_fit(args, job)
-    measured(args, job, predicted)
+    measured(args, job)
     errors(args, job)
     print("plan_html:", "FAILED" if failures else "ok", f"({len(failures)} failure(s))")
     return 1 if failures else 0
