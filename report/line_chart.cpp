@@ -95,6 +95,7 @@ Ranges data_ranges(const LineChartSpec& spec) {
   if (r.any)
     for (const ReferenceLine& ref : spec.references)
       if (std::isfinite(ref.y)) take(r.x_lo, ref.y);
+  if (r.any && spec.y_from_zero && spec.y_scale == YScale::Linear) take(r.x_lo, 0);
   return r;
 }
 

@@ -35,6 +35,7 @@ struct LineChartSpec {
   std::vector<ChartSeries> series;
   std::vector<ReferenceLine> references;
   YScale y_scale = YScale::Linear;
+  bool y_from_zero = false;  // linear axis includes 0 (memory, throughput: sizes read from 0)
   double width = 900, height = 300;
 };
 
