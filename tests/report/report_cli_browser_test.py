@@ -55,6 +55,15 @@ def main():
         runs.append(d)
     if failures:
         return report_failures()
+    # summary.json's planned regions (the stacked bar) add up to the planned device budget.
+    import json
+    for d in runs:
+        plan = json.load(open(os.path.join(d, "summary.json")))["plan"]
+        check(sum(plan["device_regions"].values()) == plan["device_budget_bytes"],
+              f"{d}: device_regions {plan['device_regions']} do not add up to "
+              f"device_budget_bytes {plan['device_budget_bytes']}")
+        check(all("tokens" in json.loads(line) for line in open(os.path.join(d, "metrics.jsonl"))),
+              f"{d}: a metrics line without tokens")
 
     # One run: the default output is RUN/report.html, and its path is printed.
     r = run([mart, "report", runs[0]])
@@ -88,7 +97,6 @@ def main():
         return report_failures() or 77
     check(c.returncode == 0, "check_html failed on the overlay report")
     if c.returncode == 0:
-        import json
         found = json.load(open(json_out))["series"]
         runs_of_loss = sorted({s["run"] for s in found if s["name"] == "loss"})
         check(runs_of_loss == ["lr-1e-2", "lr-3e-3"], f"loss series runs: {runs_of_loss}")
