@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`mart report` end to end: two tiny runs trained by the mart binary (N steps each, different lr),
-one report overlaying them, checked in headless Chromium (tests/browser/check_html.py): every
+one report overlaying them (the second run also recomputes block 0), checked in headless Chromium (tests/browser/check_html.py): every
 section, one series per run with N points for loss, lr, grad_norm, tokens/s, step time and device
 memory, one point per evaluation for val_loss, the planned regions, a screenshot. Negative
 control: a run whose metrics.jsonl lost its last line must fail the N-point expectation.
@@ -49,9 +49,12 @@ def main():
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     runs = []
-    for name, lr in (("lr-3e-3", "3e-3"), ("lr-1e-2", "1e-2")):
+    # The second run also recomputes block 0 (checkpoint), so the block-mode strips differ.
+    recompute = ["--set", "memory.mode=manual", "--set", "activations.n_checkpoint=1"]
+    for name, lr, extra in (("lr-3e-3", "3e-3", []), ("lr-1e-2", "1e-2", recompute)):
         d = os.path.join(out, name)
-        run([mart, "train", "--no-progress", *TINY, "--set", f"train.lr={lr}", "--run-dir", d])
+        run([mart, "train", "--no-progress", *TINY, "--set", f"train.lr={lr}", *extra,
+             "--run-dir", d])
         runs.append(d)
     if failures:
         return report_failures()
@@ -81,6 +84,9 @@ def main():
     check(r.stdout.strip() == page, f"printed {r.stdout!r}")
     if failures:
         return report_failures()
+    text = open(page).read()
+    for cell in ("block 0: keep", "block 0: checkpoint", "block 1: keep"):
+        check(f"<title>{cell}</title>" in text, f"no block-mode cell {cell!r}")
     expect = []
     for metric in ("loss", "lr", "grad_norm", "tokens_per_s", "step_s", "peak_device_bytes"):
         expect += ["--expect-series", f"{metric}={STEPS}"]
