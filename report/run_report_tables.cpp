@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <functional>
 #include <set>
 
 #include "common/units.h"
@@ -29,7 +30,7 @@ std::string bytes_text(std::optional<double> b) {
   return b ? format_bytes(static_cast<uint64_t>(*b)) : "-";
 }
 
-std::string text_at(const nlohmann::json& j, std::initializer_list<const char*> path) {
+std::string text_at(const nlohmann::json& j, const std::vector<const char*>& path) {
   const nlohmann::json* cur = &j;
   for (const char* key : path) {
     if (!cur->is_object() || !cur->contains(key)) return "-";
@@ -82,15 +83,15 @@ std::string num_or_dash(double v, int digits) {
 
 std::string runs_table(const std::vector<RunData>& runs) {
   std::vector<std::vector<std::string>> rows = {
-      {"run", "directory", "status", "steps", "final loss", "best loss", "final val loss",
-       "tokens/s (median)", "peak device memory", "train time (sum of step times)", "params",
-       "device"}};
-  std::string notes;
+      {"run", "status", "steps", "final loss", "best loss", "final val loss", "tokens/s (median)",
+       "peak device memory", "train time (sum of step times)", "params", "device"}};
+  std::string notes, dirs;
   for (const RunData& r : runs) {
     const RunTotals t = totals(r);
     const bool summary = r.summary.is_object();
     const auto params = json_number(r.summary, {"params"});
-    rows.push_back({r.name, r.dir, summary ? "summary.json written" : "no summary.json (running?)",
+    dirs += "<li><b>" + html_escape(r.name) + "</b>: <code>" + html_escape(r.dir) + "</code></li>";
+    rows.push_back({r.name, summary ? "summary.json written" : "no summary.json (running?)",
                     fixed(t.last_step, 0), num_or_dash(t.final_loss, 4),
                     num_or_dash(t.best_loss, 4), num_or_dash(t.final_val, 4),
                     num_or_dash(t.median_tokens_per_s, 0), bytes_text(t.peak_bytes),
@@ -101,56 +102,80 @@ std::string runs_table(const std::vector<RunData>& runs) {
                ": the last line of metrics.jsonl was incomplete (written while the run was "
                "stopped or still running) and is left out.</p>\n";
   }
-  return html_table(rows) + notes;
+  return html_table(rows) + "<ul class=\"muted\">" + dirs + "</ul>\n" + notes;
 }
+
+namespace {
+
+bool has_planner(const RunData& r) {
+  return r.summary.is_object() && r.summary.contains("planner");
+}
+
+// The plan table's cell for one run: how the plan was chosen, its memory mode, pinned memory.
+std::string chosen_by(const RunData& r) {
+  return has_planner(r)
+             ? "the planner (memory.mode auto): profile, then search"
+             : "the job config (memory.mode " + text_at(r.summary, {"plan", "memory_mode"}) + ")";
+}
+std::string memory_mode(const RunData& r) {
+  const std::string m = text_at(r.summary, {"plan", "memory_mode"});
+  return has_planner(r) ? "auto (planned as " + m + ")" : m;  // the session reports the plan's
+}
+std::string pinned_host(const RunData& r) {
+  return bytes_text(json_number(r.summary, {"plan", "pinned_host_bytes"}));
+}
+
+}  // namespace
 
 std::string plan_section(const std::vector<RunData>& runs) {
   std::vector<std::string> head = {"field"};
   for (const RunData& r : runs) head.push_back(r.name);
   std::vector<std::vector<std::string>> rows = {head};
-  using Path = std::initializer_list<const char*>;
-  struct Field {
+  using Cell = std::function<std::string(const RunData&)>;
+  auto at = [](std::initializer_list<const char*> path) {
+    const std::vector<const char*> p(path);
+    return Cell([p](const RunData& r) { return text_at(r.summary, p); });
+  };
+  struct Row {
     const char* label;
-    Path path;
+    Cell cell;
+    bool planner_only;  // shown only when some run was planned by memory.mode auto
   };
-  const Field fields[] = {
-      {"memory mode", {"plan", "memory_mode"}},
-      {"model states", {"plan", "model_states"}},
-      {"micro-batch", {"plan", "micro_batch"}},
-      {"gradient accumulation", {"plan", "grad_accum"}},
-      {"device budget", {"plan", "device_budget"}},
-      {"planner: profile source", {"planner", "profile", "source"}},
-      {"planner: binding resource", {"planner", "binding_resource"}},
-      {"planner: why this is the binding resource", {"planner", "why"}},
-      {"planner: why this plan", {"planner", "why_chosen"}},
+  const Row table[] = {
+      {"chosen by", chosen_by, false},
+      {"memory mode", memory_mode, false},
+      {"model states", at({"plan", "model_states"}), false},
+      {"micro-batch", at({"plan", "micro_batch"}), false},
+      {"gradient accumulation", at({"plan", "grad_accum"}), false},
+      {"device budget", at({"plan", "device_budget"}), false},
+      {"pinned host memory", pinned_host, false},
+      {"planner: profile source", at({"planner", "profile", "source"}), true},
+      {"planner: binding resource", at({"planner", "binding_resource"}), true},
+      {"planner: why this is the binding resource", at({"planner", "why"}), true},
+      {"planner: why this plan", at({"planner", "why_chosen"}), true},
   };
-  for (const Field& f : fields) {
-    std::vector<std::string> row = {f.label};
-    for (const RunData& r : runs) row.push_back(text_at(r.summary, f.path));
-    rows.push_back(row);
+  const bool any_planner = std::any_of(runs.begin(), runs.end(), has_planner);
+  for (const Row& row : table) {
+    if (row.planner_only && !any_planner) continue;
+    std::vector<std::string> cells = {row.label};
+    for (const RunData& r : runs) cells.push_back(row.cell(r));
+    rows.push_back(cells);
   }
-  std::vector<std::string> pinned = {"pinned host memory"}, chosen = {"chosen by"};
-  for (size_t i = 0; i < runs.size(); ++i) {
-    const RunData& r = runs[i];
-    if (r.summary.contains("planner"))  // the session reports the planned mode (manual)
-      rows[1][i + 1] = "auto (planned as " + rows[1][i + 1] + ")";
-    pinned.push_back(bytes_text(json_number(r.summary, {"plan", "pinned_host_bytes"})));
-    const std::string mode = text_at(r.summary, {"plan", "memory_mode"});
-    chosen.push_back(r.summary.contains("planner")
-                         ? "the planner (memory.mode auto): profile, then search"
-                         : "the job config (memory.mode " + mode + ")");
-  }
-  rows.insert(rows.begin() + 6, pinned);
-  rows.insert(rows.begin() + 1, chosen);
   std::string s = html_table(rows);
-  bool any = false;
-  for (const RunData& r : runs) any = any || r.summary.contains("plan");
-  if (!any)
+  const bool any_plan = std::any_of(runs.begin(), runs.end(), [](const RunData& r) {
+    return r.summary.is_object() && r.summary.contains("plan");
+  });
+  if (!any_plan)
     s += "<p class=\"muted\">no summary.json yet: the plan is recorded when a run ends.</p>\n";
   return s;
 }
 
 namespace {
+
+// The width of a legend entry: a 12 px swatch, the label, a gap.
+double legend_item_width(const std::string& label) {
+  return 30 + 7.0 * static_cast<double>(label.size());
+}
 
 // The colour of an activation mode's cells (by its index in kActModeTraits).
 const char* mode_color(ActMode m) {
@@ -174,8 +199,17 @@ std::string block_modes_section(const std::vector<RunData>& runs) {
       most = std::max(most, r.summary["plan"]["block_modes"].size());
   if (most == 0) return "<p class=\"muted\">no summary.json with the plan's block modes yet.</p>\n";
   const double cell = std::min(kCell, 720.0 / static_cast<double>(most));
-  SvgCanvas c(kLabel + cell * static_cast<double>(most) + 20, kRow * (runs.size() + 1) + 10);
   std::set<ActMode> used;
+  for (const RunData& r : runs)
+    if (r.summary.contains("plan") && r.summary["plan"].contains("block_modes"))
+      for (const nlohmann::json& m : r.summary["plan"]["block_modes"])
+        if (m.is_string())
+          if (const std::optional<ActMode> mode = find_mode(m.get<std::string>()))
+            used.insert(*mode);
+  double legend = 0;
+  for (ActMode m : used) legend += legend_item_width(act_mode_name(m));
+  SvgCanvas c(kLabel + std::max(cell * static_cast<double>(most), legend) + 20,
+              kRow * static_cast<double>(runs.size() + 1) + 10);
   for (size_t i = 0; i < runs.size(); ++i) {
     const double y = 8 + kRow * static_cast<double>(i);
     c.text(kLabel - 8, y + 15, runs[i].name, SvgCanvas::Anchor::End, 12);
@@ -186,7 +220,6 @@ std::string block_modes_section(const std::vector<RunData>& runs) {
     for (size_t b = 0; b < modes.size(); ++b) {
       const std::string name = modes[b].is_string() ? modes[b].get<std::string>() : "?";
       const std::optional<ActMode> m = find_mode(name);
-      if (m) used.insert(*m);
       c.rect(kLabel + cell * static_cast<double>(b), y, cell - 2, 20, m ? mode_color(*m) : "#ccc",
              "block", "block " + std::to_string(b) + ": " + name);
     }
@@ -197,7 +230,7 @@ std::string block_modes_section(const std::vector<RunData>& runs) {
   for (ActMode m : used) {
     c.rect(x, ly + 4, 12, 12, mode_color(m));
     c.text(x + 16, ly + 14, act_mode_name(m), SvgCanvas::Anchor::Start, 11);
-    x += 30 + 7.0 * static_cast<double>(std::string(act_mode_name(m)).size());
+    x += legend_item_width(act_mode_name(m));
   }
   return c.str() +
          "<p class=\"muted\">Block 0 (nearest the embedding) on the left; hover a cell for its "
@@ -225,7 +258,7 @@ std::string predicted_section(const std::vector<RunData>& runs) {
     if (const auto b = json_number(s, {"plan", "device_budget_bytes"}); b && t.peak_bytes)
       rows.push_back({r.name, "peak device memory", bytes_text(b), bytes_text(t.peak_bytes),
                       rel_diff(*b, *t.peak_bytes), "the plan's arena budget (exact formulas)"});
-    if (!s.contains("planner")) continue;
+    if (!has_planner(r)) continue;
     const char* by = "the planner's cost model (memory.mode auto)";
     if (const auto p = json_number(s, {"planner", "predicted", "iteration_s"}))
       if (const auto m = json_number(s, {"median_step_s"}))
@@ -284,7 +317,7 @@ std::string device_regions_bars(const std::vector<RunData>& runs) {
   for (size_t k : used) {
     c.rect(x, ly + 4, 12, 12, series_color(static_cast<int>(k)));
     c.text(x + 16, ly + 14, kRegions[k], SvgCanvas::Anchor::Start, 11);
-    x += 30 + 7.0 * static_cast<double>(std::string(kRegions[k]).size());
+    x += legend_item_width(kRegions[k]);
   }
   return "<h3>Planned device regions</h3>\n" + c.str() +
          "<p class=\"muted\">The arena's regions as planned (summary.json plan.device_regions); "

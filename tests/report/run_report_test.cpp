@@ -116,3 +116,32 @@ TEST(RunReport, RunWithoutSummaryStillReports) {
 
 }  // namespace
 }  // namespace mart
+
+namespace mart {
+namespace {
+
+// memory.mode auto: summary.json carries the planner's object; the plan table says who chose the
+// plan and why, and the predictions table compares the planner's step time with the measured one.
+TEST(RunReport, AutoPlanShowsThePlannersReasonAndPredictions) {
+  TempDir tmp;
+  auto runs = two_runs(tmp);
+  EXPECT_FALSE(has(build_run_report(runs, {}).str(), "planner: binding resource"));
+  runs[1].summary["plan"]["memory_mode"] = "manual";
+  runs[1].summary["planner"] = {
+      {"binding_resource", "compute"},
+      {"why", "compute is busy 100% of the step"},
+      {"why_chosen", "the fastest plan found"},
+      {"profile", {{"source", "measured"}}},
+      {"predicted", {{"iteration_s", 0.4}, {"tokens_per_s", 80.0}, {"pinned_host_bytes", 0}}}};
+  const std::string html = build_run_report(runs, {}).str();
+  EXPECT_TRUE(has(html, "<td>the planner (memory.mode auto): profile, then search</td>"));
+  EXPECT_TRUE(has(html, "<td>auto (planned as manual)</td>"));
+  EXPECT_TRUE(has(html, "<td>planner: binding resource</td><td>-</td><td>compute</td>"));
+  EXPECT_TRUE(has(html, "<td>the fastest plan found</td>"));
+  // median_step_s 0.5 measured against 0.4 predicted: +25%.
+  EXPECT_TRUE(has(html, "<td>step time (median)</td><td>0.4 s</td><td>0.5 s</td><td>+25.0%</td>"));
+  EXPECT_TRUE(has(html, "<td>tokens/s</td><td>80</td><td>64</td><td>-20.0%</td>"));
+}
+
+}  // namespace
+}  // namespace mart
