@@ -11,5 +11,6 @@ void add_profile(CLI::App& app);  // cmd_profile.cpp
 void add_train_tokenizer(CLI::App& app);
 void add_generate(CLI::App& app);  // cmd_generate.cpp
 void add_eval(CLI::App& app);      // cmd_eval.cpp
+void add_report(CLI::App& app);    // cmd_report.cpp
 
 }  // namespace mart::cli

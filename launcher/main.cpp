@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   mart::cli::add_train_tokenizer(app);
   mart::cli::add_generate(app);
   mart::cli::add_eval(app);
+  mart::cli::add_report(app);
   // "mart trian": say which word is wrong and what was meant, not just "subcommand required".
   if (argc > 1 && argv[1][0] != '-') {
     std::vector<std::string> names;

@@ -194,7 +194,16 @@ nlohmann::json Session::plan_json() {
           {"grad_accum", cfg_.train.grad_accum},
           {"device_budget_bytes", device_budget_bytes()},
           {"pinned_host_bytes", pinned_host_bytes()},
-          {"device_budget", device_budget_describe()}};
+          {"device_budget", device_budget_describe()},
+          {"device_regions",  // the arena's planned regions (runtime/memory_budget.h), bytes
+           {{"model_states", budget_.model_states},
+            {"block_inputs", budget_.block_inputs},
+            {"activations", budget_.activations},
+            {"head", budget_.head},
+            {"scratch", budget_.scratch},
+            {"io", budget_.io},
+            {"kv_cache", budget_.kv_cache},
+            {"decode", budget_.decode}}}};
 }
 
 }  // namespace mart

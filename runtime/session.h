@@ -134,7 +134,7 @@ class Session {
   uint64_t pinned_host_bytes() const { return host_bytes_; }
   // The plan the stack runs under (summary.json's "plan", mart_session_plan_json): memory_mode,
   // model_states, block_modes, micro_batch, grad_accum, device_budget_bytes, pinned_host_bytes,
-  // device_budget (text).
+  // device_budget (text), device_regions (the budget's regions in bytes).
   nlohmann::json plan_json();
 
  private:

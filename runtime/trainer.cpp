@@ -375,7 +375,8 @@ struct Trainer::Impl {
                         {"grad_norm", r.grad_norm},
                         {"step_s", r.seconds},
                         {"tokens_per_s", tokens_per_step() / r.seconds},
-                        {"peak_device_bytes", session->arena().stats().peak_in_use}};
+                        {"peak_device_bytes", session->arena().stats().peak_in_use},
+                        {"tokens", st.tokens_seen}};
     const bool eval_now = t.eval_every > 0 && (st.step % t.eval_every == 0 || st.step == t.steps);
     if (eval_now && val_data && eval_sequences > 0) evaluate_into(m);
     return m;

@@ -3,7 +3,8 @@
 // warmup+cosine schedule, evaluates, checkpoints, and writes the run directory:
 //   RUN/config.yaml      the resolved job config
 //   RUN/metrics.jsonl    one object per step: step, loss, lr, grad_norm, step_s, tokens_per_s,
-//                        peak_device_bytes (+ val_loss on evaluation steps)
+//                        peak_device_bytes, tokens (seen so far) (+ val_loss on evaluation
+//                        steps)
 //   RUN/summary.json     final/best loss, throughput, peak memory, the plan used
 //   RUN/checkpoints/     see runtime/checkpoint/train_checkpoint.h
 //   RUN/.lock            held for the life of the run (runtime/run_dir.h)

@@ -140,8 +140,9 @@ MART_API mart_status mart_session_config_json(mart_session* session, char** out_
 
 /* The plan the session runs under and its memory figures as JSON: memory_mode, model_states,
  * block_modes, micro_batch, grad_accum, device_budget_bytes, device_budget (text),
- * pinned_host_bytes, peak_device_bytes, and for memory.mode auto the planner's object
- * (profile source, plan, predicted). Caller frees with mart_string_free. */
+ * device_regions (the budget's arena regions in bytes), pinned_host_bytes, peak_device_bytes,
+ * and for memory.mode auto the planner's object (profile source, plan, predicted). Caller frees
+ * with mart_string_free. */
 MART_API mart_status mart_session_plan_json(mart_session* session, char** out_json);
 
 /* ---- training ------------------------------------------------------------------------------ */

@@ -33,6 +33,7 @@ void expect_same_metrics(const std::string& run_a, const std::string& run_b, int
     EXPECT_EQ(a[i].at("loss").get<double>(), b[i].at("loss").get<double>());
     EXPECT_EQ(a[i].at("grad_norm").get<double>(), b[i].at("grad_norm").get<double>());
     EXPECT_EQ(a[i].at("lr").get<double>(), b[i].at("lr").get<double>());
+    EXPECT_EQ(a[i].at("tokens").get<uint64_t>(), b[i].at("tokens").get<uint64_t>());
     EXPECT_EQ(a[i].contains("val_loss"), b[i].contains("val_loss"));
     if (a[i].contains("val_loss") && b[i].contains("val_loss")) {
       EXPECT_EQ(a[i].at("val_loss").get<double>(), b[i].at("val_loss").get<double>());
