@@ -266,11 +266,7 @@ MeasuredRun load_measured_run(const std::string& dir) {
   MART_CHECK(is_regular_file(tl_path), "--measured ", dir, ": no ", tl_path,
              "; train with train.trace_step set (e.g. --set train.trace_step=2) so that `mart "
              "train` records one iteration's timeline there");
-  const nlohmann::json tj =
-      nlohmann::json::parse(read_regular_file(tl_path, "timeline"), nullptr, false);
-  MART_CHECK(!tj.is_discarded(), tl_path,
-             " is not valid JSON (a run interrupted while writing it?)");
-  m.timeline = timeline_from_json(tj, tl_path);
+  m.timeline = load_timeline_file(tl_path);
   const std::string sum_path = dir + "/summary.json";
   if (!is_regular_file(sum_path)) return m;
   const nlohmann::json sj =

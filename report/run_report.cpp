@@ -8,6 +8,7 @@
 #include "common/units.h"
 #include "report/line_chart.h"
 #include "report/svg.h"
+#include "report/timeline_chart.h"
 
 namespace mart {
 namespace {
@@ -133,20 +134,29 @@ bool has_timeline(const std::vector<RunData>& runs) {
   return false;
 }
 
-// ==== MERGE POINT: the measured timeline ===================================================
-// report/timeline_chart.h (written by another helper) provides render_timeline(StepTimeline);
-// at merge time this function reads each run's timeline.json with timeline_from_json
-// (common/step_timeline.h) and appends render_timeline's SVG per run. Until then the section lists
-// the files it will draw. Nothing is added when no run holds a timeline.json.
+// Each run's RUN/timeline.json (written by `mart train` for train.trace_step), one chart per run
+// on a shared time scale so runs compare at a glance. Nothing is added when no run holds one.
 void add_timeline_section(HtmlPage& page, const std::vector<RunData>& runs) {
-  std::string body;
+  std::vector<std::pair<const RunData*, StepTimeline>> timelines;
+  double scale = 0;
   for (const RunData& r : runs)
-    if (!r.timeline_path.empty())
-      body += "<p>" + html_escape(r.name) + ": <code>" + html_escape(r.timeline_path) +
-              "</code> (the timeline drawing is added with report/timeline_chart.h)</p>\n";
-  if (!body.empty()) page.add_section("timeline", "Measured iteration timeline", body);
+    if (!r.timeline_path.empty()) {
+      timelines.emplace_back(&r, load_timeline_file(r.timeline_path));
+      scale = std::max(scale, timelines.back().second.duration_s);
+    }
+  if (timelines.empty()) return;
+  std::string body;
+  for (size_t i = 0; i < timelines.size(); ++i) {
+    const auto& [run, t] = timelines[i];
+    TimelineChartOptions o;
+    o.time_scale_s = scale;
+    o.legend = i + 1 == timelines.size();
+    body += "<h3>" + html_escape(run->name) + ": step " + std::to_string(t.step) + " on " +
+            html_escape(t.device) + ", " + format_tick(t.duration_s * 1e3) + " ms</h3>\n" +
+            render_timeline(t, o);
+  }
+  page.add_section("timeline", "Measured iteration timeline", body);
 }
-// ==== END MERGE POINT ======================================================================
 
 std::string default_title(const std::vector<RunData>& runs) {
   std::string t = "MART report: ";

@@ -4,7 +4,10 @@
 #include <array>
 #include <cstdio>
 
+#include "common/error.h"
+#include "common/regular_file.h"
 #include "common/units.h"
+#include "nlohmann/json.hpp"
 #include "report/html.h"
 #include "report/svg.h"
 
@@ -128,6 +131,13 @@ std::string render_timeline(const StepTimeline& t, const TimelineChartOptions& o
     }
   }
   return c.str();
+}
+
+StepTimeline load_timeline_file(const std::string& path) {
+  const nlohmann::json j =
+      nlohmann::json::parse(read_regular_file(path, "timeline"), nullptr, false);
+  MART_CHECK(!j.is_discarded(), path, " is not valid JSON (a run interrupted while writing it?)");
+  return timeline_from_json(j, path);
 }
 
 }  // namespace mart

@@ -27,4 +27,8 @@ const char* span_kind_color(SpanKind kind);
 
 std::string render_timeline(const StepTimeline& t, const TimelineChartOptions& opt = {});
 
+// Reads and checks a timeline file (RUN/timeline.json); throws mart::Error naming the path and,
+// for a damaged file, what is wrong with it (never the JSON library's own message).
+StepTimeline load_timeline_file(const std::string& path);
+
 }  // namespace mart

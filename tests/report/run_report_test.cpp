@@ -4,6 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include "common/error.h"
+#include "common/step_timeline.h"
+#include "nlohmann/json.hpp"
+
 #include "tests/report/report_test_util.h"
 
 namespace mart {
@@ -97,10 +103,35 @@ TEST(RunReport, PlanBlockModesRegionsAndPredictions) {
 TEST(RunReport, TimelineSectionOnlyWithATimelineFile) {
   TempDir tmp;
   auto runs = two_runs(tmp);
+  StepTimeline t;
+  t.device = "cpu";
+  t.step = 2;
+  t.duration_s = 0.5;
+  t.spans.push_back({TimelineLane::Compute, SpanKind::Forward, 0.0, 0.2, 0, -1, 0, "forward 0"});
+  t.spans.push_back({TimelineLane::H2D, SpanKind::Upload, 0.05, 0.1, -1, 1, 4096, "upload 1"});
   runs[1].timeline_path = tmp.file("b/run/timeline.json");
+  {
+    std::ofstream f(runs[1].timeline_path);
+    f << timeline_to_json(t).dump();
+  }
   const std::string html = build_run_report(runs, {}).str();
   EXPECT_TRUE(has(html, "<section id=\"timeline\">"));
   EXPECT_TRUE(has(html, "href=\"#timeline\""));
+  EXPECT_TRUE(has(html, "<g class=\"lane\" data-name=\"compute\""));
+  EXPECT_TRUE(has(html, "<g class=\"lane\" data-name=\"h2d\""));
+  EXPECT_FALSE(has(html, "<g class=\"lane\" data-name=\"d2h\""));  // no span there
+
+  // A damaged timeline.json is an error naming the file, not the JSON library's message.
+  {
+    std::ofstream f(runs[1].timeline_path);
+    f << "{\"format\": \"mart-timeline-1\", \"spa";
+  }
+  try {
+    build_run_report(runs, {});
+    FAIL() << "a damaged timeline.json was accepted";
+  } catch (const Error& e) {
+    EXPECT_TRUE(has(e.what(), "timeline.json is not valid JSON")) << e.what();
+  }
 }
 
 TEST(RunReport, RunWithoutSummaryStillReports) {
