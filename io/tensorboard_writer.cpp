@@ -9,13 +9,11 @@
 
 #include "common/error.h"
 #include "io/atomic_file.h"
-#include "io/tensorboard_event.pb.h"
 
 namespace mart {
 namespace {
 
 namespace fs = std::filesystem;
-namespace pb = mart::tensorboard;
 
 constexpr const char* kPrefix = "events.out.tfevents.";
 constexpr const char* kSuffix = ".mart";
@@ -25,6 +23,12 @@ bool is_mart_event_file(const std::string& name) {
   const std::string p = kPrefix, s = kSuffix;
   return name.size() > p.size() + s.size() && name.compare(0, p.size(), p) == 0 &&
          name.compare(name.size() - s.size(), s.size(), s) == 0;
+}
+
+// A temporary of an atomic write a killed process left (write_file_atomic: NAME.tmp.<pid>).
+bool is_mart_event_temporary(const std::string& name) {
+  const std::string p = kPrefix, t = std::string(kSuffix) + ".tmp.";
+  return name.compare(0, p.size(), p) == 0 && name.find(t) != std::string::npos;
 }
 
 std::string host_name() {
@@ -42,40 +46,6 @@ double now_unix() {
 }
 
 }  // namespace
-
-std::string tb_encode_event(const TbEvent& e) {
-  pb::Event ev;
-  ev.set_wall_time(e.wall_time);
-  ev.set_step(e.step);
-  if (!e.file_version.empty()) {
-    ev.set_file_version(e.file_version);
-  } else {
-    pb::Summary* s = ev.mutable_summary();
-    for (const TbScalar& x : e.scalars) {
-      pb::SummaryValue* v = s->add_value();
-      v->set_tag(x.tag);
-      v->set_simple_value(x.value);
-    }
-  }
-  std::string out;
-  MART_CHECK(ev.SerializeToString(&out), "cannot encode the TensorBoard event of step ", e.step);
-  return out;
-}
-
-TbEvent tb_decode_event(std::string_view bytes, const std::string& what) {
-  pb::Event ev;
-  MART_CHECK(ev.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())), what,
-             ": a record is not a TensorBoard Event message (the file is damaged or not an "
-             "event file)");
-  TbEvent e;
-  e.wall_time = ev.wall_time();
-  e.step = ev.step();
-  if (ev.what_case() == pb::Event::kFileVersion) e.file_version = ev.file_version();
-  if (ev.what_case() == pb::Event::kSummary)
-    for (const pb::SummaryValue& v : ev.summary().value())
-      e.scalars.push_back({v.tag(), v.simple_value()});
-  return e;
-}
 
 std::string tb_event_file_name(double unix_seconds) {
   return str(kPrefix, static_cast<long long>(std::floor(unix_seconds)), ".", host_name(), kSuffix);
@@ -112,8 +82,12 @@ std::string TensorBoardWriter::start_file(const std::string& dir,
       out.write(rec.data(), rec.size());
     }
   });
-  for (const std::string& old : tb_event_files(dir)) {
-    if (old == name) continue;
+  std::vector<std::string> stale;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n != name && (is_mart_event_file(n) || is_mart_event_temporary(n))) stale.push_back(n);
+  }
+  for (const std::string& old : stale) {
     fs::remove(dir + "/" + old, ec);
     MART_CHECK(!ec, "cannot remove the stale TensorBoard file '", dir, "/", old,
                "': ", ec.message(), " (remove it by hand: it shows steps this run redoes)");

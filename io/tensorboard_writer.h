@@ -41,7 +41,8 @@ class TensorBoardWriter {
  public:
   // Creates `dir` when missing and writes a new event file there holding the file_version
   // record and then `history` (a resumed run's kept steps; empty for a fresh run), atomically
-  // (io/atomic_file.h); then removes every other MART event file in `dir`, so TensorBoard shows
+  // (io/atomic_file.h); then removes every other MART event file in `dir` (and temporaries a
+  // killed writer left), so TensorBoard shows
   // exactly `history` and what is written after it. Later events are appended. `write_fn`
   // replaces write(2) for the appends (tests). Errors: mart::Error naming the file.
   TensorBoardWriter(const std::string& dir, const std::vector<TbEvent>& history,

@@ -193,8 +193,8 @@ def negative_control(ck, event_file, tmp):
         print(f"read_events: negative control reported: {e}")
 
 
-def train(mart, cfg, run, extra):
-    cmd = [mart, "train", cfg, "--no-progress"] + extra
+def train(mart, args):
+    cmd = [mart, "train", "--no-progress"] + args
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         print(r.stdout, r.stderr, file=sys.stderr)
@@ -225,8 +225,8 @@ def main():
         cfg = os.path.join(tmp, "job.yaml")
         open(cfg, "w").write(CONFIG)
         run = os.path.join(tmp, "run")
-        train(args.mart, cfg, run, ["--run-dir", run, "--stop-after", "4"])
-        train(args.mart, cfg, run, ["--resume", run])
+        train(args.mart, [cfg, "--run-dir", run, "--stop-after", "4"])
+        train(args.mart, ["--resume", run])
         with open(os.path.join(run, "metrics.jsonl")) as f:
             lines = [json.loads(l) for l in f if l.strip()]
         ck.expect([l["step"] for l in lines] == list(range(1, 8)), "steps 1..7 in metrics.jsonl")
