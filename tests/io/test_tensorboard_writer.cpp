@@ -85,12 +85,14 @@ TEST(TensorBoardWriter, NewWriterRemovesOlderMartEventFilesOnly) {
   write_all(dir + "/events.out.tfevents.1.oldhost.mart", "stale");
   write_all(dir + "/events.out.tfevents.1.otherhost", "not ours");  // e.g. another logger
   write_all(dir + "/notes.txt", "keep");
+  write_all(dir + "/events.out.tfevents.2.oldhost.mart.tmp.123", "torn");  // a killed rebuild
   TensorBoardWriter w(dir, {});
   const auto files = tb_event_files(dir);
   ASSERT_EQ(files.size(), 1u);
   EXPECT_EQ(dir + "/" + files[0], w.path());
   EXPECT_TRUE(std::filesystem::exists(dir + "/events.out.tfevents.1.otherhost"));
   EXPECT_TRUE(std::filesystem::exists(dir + "/notes.txt"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/events.out.tfevents.2.oldhost.mart.tmp.123"));
   EXPECT_EQ(read_events(w.path()).size(), 1u);
 }
 
