@@ -120,13 +120,15 @@ def is_number(v):
 
 
 class Checker:
-    def __init__(self):
+    def __init__(self, quiet=False):
         self.failures = 0
+        self.quiet = quiet
 
     def expect(self, cond, what):
         if not cond:
             self.failures += 1
-            print("FAIL:", what, file=sys.stderr)
+            if not self.quiet:
+                print("FAIL:", what, file=sys.stderr)
         return cond
 
 
@@ -149,7 +151,8 @@ def check_events(ck, pb, event_file, lines):
         want = {k: f32(v) for k, v in line.items() if k != "step" and is_number(v)}
         ck.expect(got == want, f"step {line['step']}: event scalars {got} != jsonl {want}")
         scalars += len(want)
-    print(f"read_events: {len(steps)} events, {scalars} scalars equal metrics.jsonl")
+    if not ck.quiet:
+        print(f"read_events: {len(steps)} events, {scalars} scalars compared with metrics.jsonl")
 
 
 def check_csv(ck, csv_path, lines):
@@ -235,6 +238,14 @@ def main():
         if ck.expect(len(files) == 1, f"one event file after the resume: {files}"):
             check_events(ck, pb, files[0], lines)
             negative_control(ck, files[0], tmp)
+            # Negative control of the comparison: one loss changed in the last float32 bit.
+            wrong = [dict(l) for l in lines]
+            wrong[2]["loss"] = struct.unpack("<f", struct.pack("<I", struct.unpack(
+                "<I", struct.pack("<f", wrong[2]["loss"]))[0] ^ 1))[0]
+            quiet = Checker(quiet=True)
+            check_events(quiet, pb, files[0], wrong)
+            if ck.expect(quiet.failures == 1, f"a changed loss gave {quiet.failures} failures, not 1"):
+                print("read_events: negative control: a loss changed by one float32 ulp is caught")
         check_csv(ck, os.path.join(run, "metrics.csv"), lines)
     if ck.failures:
         print(f"read_events: {ck.failures} check(s) failed", file=sys.stderr)
