@@ -62,6 +62,8 @@ std::vector<Section> schema(JobConfig& c) {
         {"micro_batch_auto", K::Bool, &t.micro_batch_auto},
         {"checkpoint_every", K::Int, &t.checkpoint_every},
         {"log_every", K::Int, &t.log_every},
+        {"tensorboard", K::Bool, &t.tensorboard},
+        {"metrics_csv", K::Bool, &t.metrics_csv},
         {"max_time", K::String, &t.max_time},
         {"stop_signals", K::StringList, &t.stop_signals}}},
       {"memory",

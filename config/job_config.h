@@ -78,6 +78,10 @@ struct TrainConfig {
   int eval_batches = 0;
   int checkpoint_every = 0;  // 0: only at the end
   int log_every = 1;
+  // Views of metrics.jsonl kept in the run directory (docs/LOGGING.md): TensorBoard event files
+  // in RUN/tensorboard/ and RUN/metrics.csv.
+  bool tensorboard = true;
+  bool metrics_csv = false;
   // Wall-clock limit of one `mart train` invocation: seconds ("3600") or "[D-]H:MM:SS"; "0" = none.
   // The run stops with a checkpoint before it (runtime/preemption.h) and exits 75, resumable.
   std::string max_time = "0";

@@ -17,6 +17,8 @@ foreach(_m ${_mart_modules})
     list(APPEND _mart_objects $<TARGET_OBJECTS:${_m}>)
   endif()
 endforeach()
+# io's TensorBoard codec is a prebuilt object (CMakeLists.txt), which TARGET_OBJECTS leaves out.
+list(APPEND _mart_objects ${MART_TB_CODEC_OBJECT})
 add_library(mart_static STATIC ${_mart_objects})
 set_target_properties(mart_static PROPERTIES OUTPUT_NAME mart LINKER_LANGUAGE CXX
   ARCHIVE_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR} EXPORT_NAME mart_static)

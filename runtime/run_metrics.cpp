@@ -89,6 +89,11 @@ int trim_metrics(const std::string& path, int step) {
   return last;
 }
 
+void for_each_metrics_line(const std::string& path,
+                           const std::function<void(const nlohmann::json& line)>& f) {
+  for_each_line(path, [&](const std::string&, const nlohmann::json& j) { f(j); });
+}
+
 MetricsTotals metrics_totals(const std::string& path) {
   MetricsTotals t;
   std::vector<double> step_s;

@@ -7,6 +7,8 @@
 #include <functional>
 #include <string>
 
+#include "nlohmann/json_fwd.hpp"
+
 namespace mart {
 
 // write(2)-style function; tests inject one that fails (disk full) without root.
@@ -34,6 +36,11 @@ class AppendFile {
 // Keeps the complete lines of `path` with step <= `step` (a resumed run rewrites what came after;
 // a torn last line from a crash or a full disk is dropped). Returns the last step kept (0: none).
 int trim_metrics(const std::string& path, int step);
+
+// Calls f on every complete line of metrics.jsonl in order (an object with an integer "step"),
+// stopping at a torn or unparseable one; nothing when the file does not exist.
+void for_each_metrics_line(const std::string& path,
+                           const std::function<void(const nlohmann::json& line)>& f);
 
 // Totals over every complete line of metrics.jsonl.
 struct MetricsTotals {

@@ -491,7 +491,8 @@ struct Trainer::Impl {
     evaluate_into(m);
     m["val_perplexity"] = last_eval.perplexity();
     m["peak_device_bytes"] = session->arena().stats().peak_in_use;
-    MetricsLog metrics(opt.run_dir, /*resume=*/false, 0, opt.metrics_write);
+    MetricsLog metrics(opt.run_dir, /*resume=*/false, 0, opt.metrics_write,
+                       {cfg.train.tensorboard, cfg.train.metrics_csv});
     metrics.append(m);
     metrics.sync();
     TrainSummary s;
@@ -522,7 +523,8 @@ struct Trainer::Impl {
   TrainSummary run() {
     if (cfg.train.steps == 0 && !opt.resume) return evaluate_only();
     write_text(opt.run_dir + "/config.yaml", to_yaml(cfg));
-    MetricsLog metrics(opt.run_dir, opt.resume, st.step, opt.metrics_write);
+    MetricsLog metrics(opt.run_dir, opt.resume, st.step, opt.metrics_write,
+                       {cfg.train.tensorboard, cfg.train.metrics_csv});
     print_header();
     LoopResult res = train_loop(metrics);
     std::string ckpt;

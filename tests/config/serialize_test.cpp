@@ -52,6 +52,8 @@ JobConfig everything_changed() {
   c.data.order = "shuffle";
   c.train.checkpoint_every = 20;
   c.train.log_every = 5;
+  c.train.tensorboard = false;
+  c.train.metrics_csv = true;
   c.train.max_time = "1:30:00";
   c.train.stop_signals = {"USR1", "TERM"};
   c.memory.device_capacity = (24ull << 30) + 1;
@@ -94,7 +96,9 @@ TEST(ConfigSerialize, JsonShape) {
             "0.003");  // shortest form, not 0.00300000002
   size_t keys = 0;
   for (auto& [k, v] : j.items()) keys += v.is_object() ? v.size() : 1;
-  EXPECT_EQ(keys, 57u);  // every field of job_config.h
+  EXPECT_EQ(j["train"]["tensorboard"], false);
+  EXPECT_EQ(j["train"]["metrics_csv"], true);
+  EXPECT_EQ(keys, 59u);  // every field of job_config.h
 }
 
 TEST(ConfigSerialize, JsonMissingKeysKeepDefaultsUnknownKeysFail) {

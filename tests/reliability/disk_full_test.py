@@ -152,7 +152,9 @@ def checkpoint_case(mart, work):
 def metrics_case(mart, work):
     """metrics.jsonl fills the tmpfs while checkpoints go to the big disk: the run must stop with
     a checkpoint of the step it reached, and resume loses at most the line that failed."""
-    job = ru.job_args(STEPS_METRICS, train__checkpoint_every=0)
+    # TensorBoard's event file off: it grows beside metrics.jsonl, and which of the two needs the
+    # next tmpfs page first would decide the file the message names.
+    job = ru.job_args(STEPS_METRICS, train__checkpoint_every=0, train__tensorboard="false")
     ref = os.path.join(work, "ref-metrics")
     rc, _, log = ru.run(mart, ["train"] + job + ["--run-dir", ref], ref + ".log")
     assert rc == 0, f"reference run failed (status {rc}): {log[-2000:]}"
