@@ -14,9 +14,9 @@ namespace {
 // The usual metrics first, in the order a reader looks for them; other fields follow
 // alphabetically.
 constexpr const char* kLeadingColumns[] = {
-    "step",           "loss",          "val_loss",  "lr",
-    "grad_norm",      "tokens_per_s",  "step_s",    "peak_device_bytes",
-    "val_perplexity", "val_sequences", "val_tokens"};
+    "step",          "tokens",       "loss",   "val_loss",          "lr",
+    "grad_norm",     "tokens_per_s", "step_s", "peak_device_bytes", "val_perplexity",
+    "val_sequences", "val_tokens"};
 
 int column_rank(const std::string& name) {
   const auto* b = std::begin(kLeadingColumns);

@@ -42,9 +42,10 @@ TEST(TrainerViews, StopAndResumeKeepBothViewsEqualToMetricsJsonl) {
   expect_csv_matches_jsonl(run);
   expect_tb_matches_jsonl(run);
   const Rows rows = parse_csv(testutil::read_all(run + "/metrics.csv"));
-  EXPECT_EQ(rows[0][2], "val_loss");  // evaluation at steps 2, 4, 6
-  EXPECT_EQ(rows[1][2], "");
-  EXPECT_NE(rows[2][2], "");
+  EXPECT_EQ(rows[0][1], "tokens");    // step, tokens, loss, val_loss, ...
+  EXPECT_EQ(rows[0][3], "val_loss");  // evaluation at steps 2, 4, 6
+  EXPECT_EQ(rows[1][3], "");
+  EXPECT_NE(rows[2][3], "");
 }
 
 TEST(TrainerViews, OverwriteRemovesTheOldViews) {
