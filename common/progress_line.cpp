@@ -58,6 +58,26 @@ std::string rate_text(const ProgressFormat& f, double per_s) {
 
 }  // namespace
 
+ProgressFormat ProgressFormat::items(std::string noun, std::string prefix) {
+  ProgressFormat f;
+  f.noun = std::move(noun);
+  f.prefix = std::move(prefix);
+  return f;
+}
+
+ProgressFormat ProgressFormat::bytes() {
+  ProgressFormat f;
+  f.unit = ProgressUnit::Bytes;
+  f.rate = true;
+  return f;
+}
+
+ProgressOptions ProgressOptions::when(bool enabled) {
+  ProgressOptions o;
+  o.enabled = enabled;
+  return o;
+}
+
 ProgressPrinter::ProgressPrinter(std::string phase, uint64_t total, ProgressFormat format,
                                  ProgressOptions options, uint64_t start)
     : phase_(std::move(phase)),

@@ -33,6 +33,11 @@ struct ProgressFormat {
   std::string prefix;  // before the amount: "step "
   std::string noun;    // after the amount (Items): "candidates"
   bool rate = false;   // also show the observed rate ("| 410.00 MiB/s", "| 12.0 candidates/s")
+
+  // "[phase] PREFIX done/total NOUN"
+  static ProgressFormat items(std::string noun, std::string prefix = {});
+  // "[phase] 1.20 GiB/3.10 GiB | 410.00 MiB/s"
+  static ProgressFormat bytes();
 };
 
 struct ProgressOptions {
@@ -44,6 +49,9 @@ struct ProgressOptions {
   double tty_every_s = 0.2;       // TTY redraw limit
   double plain_every_s = 5.0;     // non-TTY line limit (0: every update)
   bool keep_on_finish = true;     // TTY: false erases the line at finish()
+
+  // Defaults, enabled or not (`--no-progress`, TrainOptions::progress).
+  static ProgressOptions when(bool enabled);
 };
 
 // The default delay: $MART_PROGRESS_DELAY_S when set (seconds >= 0), else 2. Throws mart::Error

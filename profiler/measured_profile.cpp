@@ -62,6 +62,12 @@ JobConfig one_block_job(const JobConfig& cfg, const ModelConfig& one_cfg) {
 
 }  // namespace
 
+int measurement_count(const JobConfig& cfg, const MeasureOptions& opt) {
+  const size_t n =
+      opt.micro_batches.empty() ? micro_batch_candidates(cfg).size() : opt.micro_batches.size();
+  return kHardwareMeasurements + static_cast<int>(n);
+}
+
 Profile measure_model(const JobConfig& cfg, Device& dev, Ops& ops, const HardwareProfile& hw,
                       const MeasureOptions& opt) {
   const ModelSpec full = build_model_spec(cfg.model);
@@ -242,6 +248,10 @@ Profile measure_model(const JobConfig& cfg, Device& dev, Ops& ops, const Hardwar
                    B, mb.block_forward_s * 1e3, mb.block_backward_s * 1e3,
                    mb.block_recompute_s * 1e3, mb.head_s * 1e3);
     p.micro_batches.push_back(mb);
+    if (opt.progress)
+      opt.progress(kHardwareMeasurements + static_cast<int>(p.micro_batches.size()),
+                   kHardwareMeasurements + static_cast<int>(bs.size()),
+                   "micro-batch " + std::to_string(B) + " block");
   }
   std::sort(p.micro_batches.begin(), p.micro_batches.end(),
             [](auto& a, auto& b) { return a.micro_batch < b.micro_batch; });
