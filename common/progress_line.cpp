@@ -24,6 +24,10 @@ double progress_delay_s() {
   return v;
 }
 
+const char* progress_clear() {
+  return isatty(fileno(stderr)) ? "\r\033[K" : "";
+}
+
 std::string format_eta(double s) {
   if (!std::isfinite(s) || s < 0) return "--:--:--";
   const long long t = std::llround(s);

@@ -58,6 +58,11 @@ struct ProgressOptions {
 // naming the variable when it is set to anything else.
 double progress_delay_s();
 
+// "\r\033[K" when stderr is a terminal, else "": a message printed while a progress line may be
+// on screen starts with it, so it replaces that line instead of running on after it (the next
+// update draws the progress line again below).
+const char* progress_clear();
+
 // "0:01:12", "12:05:00": hours:minutes:seconds, rounded to the second; "--:--:--" for a negative
 // or non-finite value.
 std::string format_eta(double seconds);

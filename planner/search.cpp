@@ -432,8 +432,10 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
   auto work_left = [&] {
     return R.simulated < static_cast<uint64_t>(opt.max_simulations) && R.sim_ops <= opt.max_sim_ops;
   };
-  const uint64_t sim_most =
-      std::min<uint64_t>(pts.size(), static_cast<uint64_t>(std::max(0, opt.max_simulations)));
+  // The most simulations this search may run (the progress callback's total): the estimate_first
+  // ones are not bounded by max_simulations.
+  const uint64_t sim_most = std::min<uint64_t>(
+      pts.size(), static_cast<uint64_t>(std::max({0, opt.max_simulations, opt.estimate_first})));
   auto simulate = [&](size_t i) {
     const PlanPoint& q = pts[i];
     auto& ctx = ctxs[{q.mb_index, q.size_index}];

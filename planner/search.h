@@ -67,7 +67,8 @@ struct SearchOptions {
   CostOptions cost;
   // Progress, for a progress line only (the plan never depends on it): called after each
   // simulation with (simulations run, the most this search may run: min(survivors,
-  // max_simulations)), and once at the end with (simulations run, simulations run).
+  // max(max_simulations, estimate_first))), and once at the end with (simulations run,
+  // simulations run).
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
 

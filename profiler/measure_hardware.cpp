@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/progress_line.h"
 #include "kernels/codec.h"
 #include "kernels/cpu/cpu_adam.h"
 #include "memory/device_arena.h"
@@ -252,10 +253,10 @@ HardwareProfile measure_hardware(Device& dev, Ops& ops, const JobConfig& cfg,
   arena.free(r);
   if (opt.verbose)
     std::fprintf(stderr,
-                 "mart profile: H2D %.1f GB/s, D2H %.1f GB/s (both: %.1f / %.1f), matmul "
+                 "%smart profile: H2D %.1f GB/s, D2H %.1f GB/s (both: %.1f / %.1f), matmul "
                  "%.2f TFLOP/s, CPU Adam %.2f G/s, device Adam %.2f G/s\n",
-                 h.h2d_bps / 1e9, h.d2h_bps / 1e9, h.h2d_duplex_bps / 1e9, h.d2h_duplex_bps / 1e9,
-                 h.matmul_flops / 1e12, h.cpu_adam_elems_per_s / 1e9,
+                 progress_clear(), h.h2d_bps / 1e9, h.d2h_bps / 1e9, h.h2d_duplex_bps / 1e9,
+                 h.d2h_duplex_bps / 1e9, h.matmul_flops / 1e12, h.cpu_adam_elems_per_s / 1e9,
                  h.device_adam_elems_per_s / 1e9);
   return hardware_from_json(to_json(h));  // validates
 }

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/progress_line.h"
 #include "memory/activation_manager.h"
 #include "memory/device_arena.h"
 #include "memory/host_allocator.h"
@@ -243,9 +244,9 @@ Profile measure_model(const JobConfig& cfg, Device& dev, Ops& ops, const Hardwar
       arena.free(*r);
     if (opt.verbose)
       std::fprintf(stderr,
-                   "mart profile: micro-batch %d: block forward %.3f ms, backward %.3f ms, "
+                   "%smart profile: micro-batch %d: block forward %.3f ms, backward %.3f ms, "
                    "recompute %.3f ms, head %.3f ms\n",
-                   B, mb.block_forward_s * 1e3, mb.block_backward_s * 1e3,
+                   progress_clear(), B, mb.block_forward_s * 1e3, mb.block_backward_s * 1e3,
                    mb.block_recompute_s * 1e3, mb.head_s * 1e3);
     p.micro_batches.push_back(mb);
     if (opt.progress)

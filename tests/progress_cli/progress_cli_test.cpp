@@ -114,6 +114,35 @@ TEST(ProgressCli, TrainShowsTrainEvalAndCheckpointPhases) {
   EXPECT_EQ(read_all(tmp.file("run") + w), read_all(tmp.file("run2") + w));
 }
 
+TEST(ProgressCli, EvalShowsSequencesAndTheLossIsTheSameWithout) {
+  TempDir tmp("progress_eval");
+  write_all(tmp.file("in.txt"), some_text());
+  ASSERT_EQ(mart(tmp, "prepare-data --no-progress " + quote(tmp.file("in.txt")) + " -o " +
+                          quote(tmp.file("d")))
+                .exit_code,
+            0);
+  const CmdRun t = mart(tmp, "train --no-progress --run-dir " + quote(tmp.file("run")) +
+                                 " --set model=tiny-llama --set model.vocab_size=256"
+                                 " --set data.source=shards --set data.train_pattern=" +
+                                 quote(tmp.file("d.bin")) +
+                                 " --set train.micro_batch=2 --set train.seq_len=32"
+                                 " --set train.steps=2 --set train.warmup_steps=1"
+                                 " --set train.eval_every=0");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const std::string args =
+      quote(tmp.file("run")) + " " + quote(tmp.file("d_val.bin")) + " --sequences 6";
+  CmdRun r = mart(tmp, "eval " + args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(has(r.err, "[eval] 6/6 sequences | ")) << r.err;
+  EXPECT_TRUE(has(r.err, "ETA ")) << r.err;
+  CmdRun q = mart(tmp, "eval --no-progress " + args);
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  EXPECT_FALSE(has(q.err, "[eval]")) << q.err;
+  EXPECT_FALSE(has(q.err, "ETA")) << q.err;
+  EXPECT_TRUE(has(r.out, "loss ")) << r.out;
+  EXPECT_EQ(r.out, q.out);
+}
+
 TEST(ProgressCli, MemoryModeAutoShowsProfileAndPlan) {
   TempDir tmp("progress_auto");
   CmdRun r = mart(tmp, "train --run-dir " + quote(tmp.file("run")) + kTinyTrain +
