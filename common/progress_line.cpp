@@ -96,6 +96,14 @@ ProgressPrinter::ProgressPrinter(std::string phase, uint64_t total, ProgressForm
   last_done_ = start;
 }
 
+ProgressPrinter::~ProgressPrinter() {
+  if (!opt_.enabled || finished_ || !shown_ || !tty_) return;
+  try {
+    emit("\n");
+  } catch (...) {  // a destructor must not throw; the line merely stays unterminated
+  }
+}
+
 double ProgressPrinter::now() const {
   if (opt_.clock) return opt_.clock();
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();

@@ -12,7 +12,9 @@
 //     so a resumed run's rate counts only this invocation's work); "--:--:--" until done moves.
 //   - finish() ends the line: the final state is written if it was not yet, then '\n' on a TTY
 //     (or, with keep_on_finish false, the TTY line is erased: nested phases such as [eval]
-//     inside [train]). Nothing at all when nothing was shown. The destructor does not write.
+//     inside [train]). Nothing at all when nothing was shown. A printer destroyed unfinished
+//     (an error unwinding) only ends a shown TTY line with '\n', so the error message that
+//     follows starts on its own line.
 //   - Clock and sink are injectable, so tests need no real sleeps and no real stderr.
 // Not thread-safe: one thread drives a printer.
 #pragma once
@@ -71,6 +73,7 @@ class ProgressPrinter {
  public:
   ProgressPrinter(std::string phase, uint64_t total, ProgressFormat format = {},
                   ProgressOptions options = {}, uint64_t start = 0);
+  ~ProgressPrinter();
   ProgressPrinter(const ProgressPrinter&) = delete;
   ProgressPrinter& operator=(const ProgressPrinter&) = delete;
 

@@ -158,6 +158,28 @@ TEST(ProgressLine, TtyNestedPhaseErasesItsLine) {
   EXPECT_EQ(r.out, "\r\033[K[eval] 4/4 batches | ETA 0:00:00\r\033[K");
 }
 
+TEST(ProgressLine, DestroyedUnfinishedEndsAShownTtyLineOnly) {
+  Rig r;
+  {
+    ProgressPrinter p("train", 10, {}, r.opts(true, 0));
+    r.t += 1;
+    p.update(3);
+  }  // e.g. an exception unwinding: the error message must start on its own line
+  EXPECT_EQ(r.out.back(), '\n');
+  EXPECT_EQ(r.out.find("[train] 3/10"), 4u);  // after "\r\033[K"
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1);
+  Rig plain;  // not a TTY: lines already end in '\n'; nothing more
+  {
+    ProgressPrinter p("train", 10, {}, plain.opts(false, 0));
+    plain.t += 1;
+    p.update(3);
+  }
+  EXPECT_EQ(std::count(plain.out.begin(), plain.out.end(), '\n'), 1);
+  Rig quiet;  // nothing shown: nothing written
+  { ProgressPrinter p("train", 10, {}, quiet.opts(true, 5)); }
+  EXPECT_EQ(quiet.out, "");
+}
+
 TEST(ProgressLine, DisabledWritesNothing) {
   Rig r;
   ProgressOptions o = r.opts(false, 0);
