@@ -55,6 +55,17 @@ std::string some_text() {
   return t;
 }
 
+TEST(ProgressCli, EveryCommandWithALineOffersNoProgress) {
+  TempDir tmp("progress_help");
+  for (const char* cmd : {"train", "eval", "plan", "profile", "prepare-data"}) {
+    const CmdRun r = mart(tmp, std::string(cmd) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_TRUE(has(r.out, "--no-progress")) << cmd << ":\n" << r.out;
+  }
+  // Negative control: a command without a progress line has no such flag.
+  EXPECT_FALSE(has(mart(tmp, "generate --help").out, "--no-progress"));
+}
+
 TEST(ProgressCli, PrepareDataShowsBytesAndEtaAndNoProgressSilencesIt) {
   TempDir tmp("progress_prep");
   write_all(tmp.file("in.txt"), some_text());
