@@ -221,12 +221,21 @@ std::string SafetensorsWriter::header_bytes() const {
   return out + json;
 }
 
-void SafetensorsWriter::write(const std::string& path) const {
+void SafetensorsWriter::write(const std::string& path,
+                              const std::function<void(uint64_t bytes)>& on_bytes) const {
   const std::string header = header_bytes();
   const auto order = data_order();
+  constexpr uint64_t kPiece = uint64_t{64} << 20;
   write_file_atomic(path, [&](FileSink& sink) {
     sink.write(header.data(), header.size());
-    for (const Entry* e : order) sink.write(e->data, e->nbytes);
+    uint64_t done = 0;
+    for (const Entry* e : order)
+      for (uint64_t at = 0; at < e->nbytes; at += kPiece) {
+        const uint64_t n = std::min(kPiece, e->nbytes - at);
+        sink.write(static_cast<const char*>(e->data) + at, n);
+        done += n;
+        if (on_bytes) on_bytes(done);
+      }
   });
 }
 

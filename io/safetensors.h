@@ -5,6 +5,7 @@
 // then the raw little-endian tensor bytes, offsets relative to the start of that data section.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -63,7 +64,10 @@ class SafetensorsWriter {
   void add(const std::string& name, DType dtype, std::vector<int64_t> shape, const void* data);
   void set_metadata(const std::string& key, const std::string& value);
   // Writes the file atomically; the previous file at `path`, if any, survives a failure.
-  void write(const std::string& path) const;
+  // on_bytes (optional, for a progress line): the tensor-data bytes written so far, called after
+  // every piece of at most 64 MiB.
+  void write(const std::string& path,
+             const std::function<void(uint64_t bytes)>& on_bytes = {}) const;
   // The exact bytes write() puts before the tensor data (length prefix + padded JSON).
   std::string header_bytes() const;
 

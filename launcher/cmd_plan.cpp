@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/progress_line.h"
 #include "common/units.h"
 #include "config/config_loader.h"
 #include "kernels/layout_ops.h"
@@ -29,7 +30,7 @@ namespace {
 struct PlanCliArgs {
   std::string config, gpu_mem, host_mem, hardware, trace, html, measured;
   std::vector<std::string> sets;
-  bool json = false, explain = false, allow_compress = false;
+  bool json = false, explain = false, allow_compress = false, no_progress = false;
   int generate_len = 0;
 };
 
@@ -82,7 +83,15 @@ void run_plan(const PlanCliArgs& a) {
   pa.gpu_mem = memory_option("--gpu-mem", a.gpu_mem);
   pa.host_mem = memory_option("--host-mem", a.host_mem);
   pa.allow_compress = a.allow_compress;
+  // [plan] 1830/5000 candidates | ETA 0:00:02 on stderr; the plan never depends on it.
+  ProgressPrinter bar("plan", 0, ProgressFormat::items("candidates"),
+                      ProgressOptions::when(!a.no_progress));
+  pa.progress = [&bar](uint64_t done, uint64_t total) {
+    bar.set_total(total);
+    bar.update(done);
+  };
   const JobPlan jp = plan_job(cfg, pa);
+  bar.finish();
   if (!a.trace.empty()) {
     MART_CHECK(jp.result.fits, "--trace: nothing fits, so there is no schedule to trace");
     nlohmann::json events = nlohmann::json::array();
@@ -160,6 +169,7 @@ void add_plan(CLI::App& app) {
       ->type_name("N");
   c->add_option("--set", a->sets, "Override a config value, e.g. --set train.micro_batch=4")
       ->type_name("KEY=VALUE");
+  c->add_flag("--no-progress", a->no_progress, "No [plan] progress line on stderr");
   c->callback([a] { run_plan(*a); });
 }
 

@@ -1,8 +1,8 @@
 // mart prepare-data TEXT -o OUT.bin [--tokenizer PATH]: tokenise a text file into llm.c shards.
-#include <chrono>
 #include <cstdio>
 #include <string>
 
+#include "common/progress_line.h"
 #include "launcher/commands.h"
 #include "runtime/data/byte_tokenizer.h"
 #include "runtime/data/prepare_tokens.h"
@@ -15,26 +15,28 @@ namespace {
 struct Args {
   std::string text, out, tokenizer;
   double val_fraction = 0.1;
+  bool no_progress = false;
 };
 
 void run_prepare(const Args& a) {
   const auto tok = load_tokenizer(a.tokenizer);
+  // [prepare-data] 12.00 MiB/100.00 MiB | 4.10 MiB/s | ETA 0:00:21 (input bytes tokenised)
+  ProgressPrinter bar("prepare-data", 0, ProgressFormat::bytes(),
+                      ProgressOptions::when(!a.no_progress));
+  const auto progress = [&bar](uint64_t done, uint64_t total) {
+    bar.set_total(total);
+    bar.update(done);
+  };
   PreparedData d;
   if (tok->kind() == TokenizerKind::Byte) {
-    d = prepare_data(a.text, a.out, a.val_fraction);  // exact byte split, as before
+    d = prepare_data(a.text, a.out, a.val_fraction, progress);  // exact byte split, as before
   } else {
     PrepareOptions opt;
     opt.val_fraction = a.val_fraction;
-    ProgressLine bar;
-    const auto t0 = std::chrono::steady_clock::now();
-    opt.progress = [&](uint64_t done, uint64_t total) {
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      const std::string line = bar.update(done, total, s);
-      if (!line.empty()) std::fputs(line.c_str(), stderr);
-    };
+    opt.progress = progress;
     d = prepare_data_with_tokenizer(a.text, a.out, *tok, opt);
-    std::fputs(bar.finish().c_str(), stderr);
   }
+  bar.finish();
   const bool u16 = d.format == TokenFormat::U16;
   std::printf("tokenizer: %s\n", tok->describe().c_str());
   std::printf("wrote %s (%llu tokens, %s)", d.train_path.c_str(),
@@ -75,6 +77,7 @@ void add_prepare_data(CLI::App& app) {
                 "'byte' (default), a SentencePiece tokenizer.model, a Hugging Face tokenizer.json\n"
                 "(byte-level BPE), GPT-2's encoder.json (vocab.bpe beside it), or a folder\n"
                 "holding one. Large inputs stream in chunks with a progress line on stderr");
+  c->add_flag("--no-progress", a->no_progress, "No [prepare-data] progress line on stderr");
   c->callback([a] { run_prepare(*a); });
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/progress_line.h"
 #include "common/regular_file.h"
 #include "config/config_loader.h"
 #include "launcher/commands.h"
@@ -20,6 +21,7 @@ struct ProfileArgs {
   std::string config, out;
   std::vector<std::string> sets;
   int reps = 3;
+  bool no_progress = false;
 };
 
 // Timed repetitions per measurement: at least one, and few enough that `mart profile` stays a
@@ -39,7 +41,15 @@ void run_profile(const ProfileArgs& a) {
   MeasureOptions mo;
   mo.reps = a.reps;
   mo.verbose = true;
+  // [profile] 3/9 measurements | matmul | ETA 0:00:04
+  ProgressPrinter bar("profile", 0, ProgressFormat::items("measurements"),
+                      ProgressOptions::when(!a.no_progress));
+  mo.progress = [&bar](int done, int total, const std::string& what) {
+    bar.set_total(static_cast<uint64_t>(total));
+    bar.update(static_cast<uint64_t>(done), what);
+  };
   const Profile p = measured_profile(cfg, *dev, *ops, mo);
+  bar.finish();
   save_profile(p, a.out);
   std::fprintf(stderr, "mart profile: wrote %s (%zu micro-batch sizes, %s)\n", a.out.c_str(),
                p.micro_batches.size(), p.hardware.name.c_str());
@@ -57,6 +67,7 @@ void add_profile(CLI::App& app) {
   c->add_option("-o,--output", a->out, "Where to write the profile JSON")->required();
   c->add_option("--reps", a->reps, "Timed repetitions per measurement (median)")->type_name("N");
   c->add_option("--set", a->sets, "Override a config value")->type_name("KEY=VALUE");
+  c->add_flag("--no-progress", a->no_progress, "No [profile] progress line on stderr");
   c->callback([a] { run_profile(*a); });
 }
 

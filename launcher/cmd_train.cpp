@@ -91,7 +91,7 @@ void run_train(const TrainArgs& a) {
   opt.overwrite = a.overwrite;
   opt.stop_after = a.stop_after_given ? a.stop_after : -1;
   opt.progress = !a.no_progress;
-  opt.auto_planner = &auto_plan_for_training;  // memory.mode: auto
+  opt.auto_planner = auto_planner_with_progress(opt.progress);  // memory.mode: auto
   opt.time_limit_s = slurm_time_limit();
   // Handlers for this run: installed after the config is known; restored if the run fails, kept
   // until exit once it has finished.

@@ -451,6 +451,10 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
   auto work_left = [&] {
     return R.simulated < static_cast<uint64_t>(opt.max_simulations) && R.sim_ops <= opt.max_sim_ops;
   };
+  // The most simulations this search may run (the progress callback's total): the estimate_first
+  // ones are not bounded by max_simulations.
+  const uint64_t sim_most = std::min<uint64_t>(
+      pts.size(), static_cast<uint64_t>(std::max({0, opt.max_simulations, opt.estimate_first})));
   auto simulate = [&](size_t i) {
     const PlanPoint& q = pts[i];
     auto& ctx = ctxs[{q.mb_index, q.size_index}];
@@ -466,6 +470,7 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
     top.insert(std::upper_bound(top.begin(), top.end(), std::make_pair(t, i)),
                std::make_pair(t, i));
     if (top.size() > keep_n) top.pop_back();
+    if (opt.progress) opt.progress(R.simulated, sim_most);
   };
   for (size_t k = 0; k < by_est.size() && k < static_cast<size_t>(opt.estimate_first); ++k)
     simulate(by_est[k]);
@@ -512,6 +517,7 @@ SearchResult search_plan(const Profile& p, const SearchOptions& opt) {
     simulate(i);
     chosen = simplest_in_margin();
   }
+  if (opt.progress) opt.progress(R.simulated, R.simulated);
   auto candidate = [&](size_t i) {
     const PlanPoint& q = pts[i];
     const PlanChoice pc = plan_of(q);

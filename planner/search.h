@@ -33,6 +33,7 @@
 // memory) and what would fit.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,11 @@ struct SearchOptions {
   uint64_t max_sim_ops = 3'000'000;
   int max_simulations = 4000;
   CostOptions cost;
+  // Progress, for a progress line only (the plan never depends on it): called after each
+  // simulation with (simulations run, the most this search may run: min(survivors,
+  // max(max_simulations, estimate_first))), and once at the end with (simulations run,
+  // simulations run).
+  std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
 struct PlanCandidate {

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "common/error_kinds.h"
+#include "common/progress_line.h"
 #include "common/units.h"
 #include "device/device.h"
 #include "profiler/measured_profile.h"
@@ -12,16 +13,32 @@
 
 namespace mart {
 
-nlohmann::json auto_plan_for_training(JobConfig& cfg, Device& dev, Ops& ops) {
+namespace {
+
+nlohmann::json auto_plan(JobConfig& cfg, Device& dev, Ops& ops, bool progress) {
   MeasureOptions mo;
   mo.reps = 5;  // medians of five: steadier on a busy machine, still seconds
+  ProgressPrinter measuring("profile", 0, ProgressFormat::items("measurements"),
+                            ProgressOptions::when(progress));
+  mo.progress = [&measuring](int done, int total, const std::string& what) {
+    measuring.set_total(static_cast<uint64_t>(total));
+    measuring.update(static_cast<uint64_t>(done), what);
+  };
   Profile p = measured_profile(cfg, dev, ops, mo);
+  measuring.finish();
   // The capacity the trainer will enforce: memory.device_capacity, else what the device has free.
   const uint64_t capacity =
       cfg.memory.device_capacity ? cfg.memory.device_capacity : dev.free_memory();
   PlanArgs a;
   a.gpu_mem = capacity;
+  ProgressPrinter searching("plan", 0, ProgressFormat::items("candidates"),
+                            ProgressOptions::when(progress));
+  a.progress = [&searching](uint64_t done, uint64_t total) {
+    searching.set_total(total);
+    searching.update(done);
+  };
   JobPlan jp = plan_with_profile(cfg, std::move(p), a);
+  searching.finish();
   jp.profile_note = "measured on " + jp.profile.hardware.name;
   const SearchResult& r = jp.result;
   if (!r.fits) {
@@ -51,6 +68,18 @@ nlohmann::json auto_plan_for_training(JobConfig& cfg, Device& dev, Ops& ops) {
   nlohmann::json j = job_plan_json(jp);
   j["profile_json"] = to_json(jp.profile);
   return j;
+}
+
+}  // namespace
+
+nlohmann::json auto_plan_for_training(JobConfig& cfg, Device& dev, Ops& ops) {
+  return auto_plan(cfg, dev, ops, /*progress=*/false);
+}
+
+AutoPlanner auto_planner_with_progress(bool progress) {
+  return [progress](JobConfig& cfg, Device& dev, Ops& ops) {
+    return auto_plan(cfg, dev, ops, progress);
+  };
 }
 
 }  // namespace mart

@@ -5,6 +5,7 @@
 #pragma once
 #include "config/job_config.h"
 #include "nlohmann/json_fwd.hpp"
+#include "runtime/auto_planner.h"
 
 namespace mart {
 
@@ -15,5 +16,8 @@ class Ops;
 // (profile source, plan, predicted). Throws mart::Error when nothing fits, with the reason and
 // what would fit.
 nlohmann::json auto_plan_for_training(JobConfig& cfg, Device& dev, Ops& ops);
+// The same planner with [profile] and [plan] progress lines on stderr when `progress` (`mart
+// train` without --no-progress); auto_plan_for_training itself shows none.
+AutoPlanner auto_planner_with_progress(bool progress);
 
 }  // namespace mart

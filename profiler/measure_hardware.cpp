@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/progress_line.h"
 #include "kernels/codec.h"
 #include "kernels/cpu/cpu_adam.h"
 #include "memory/device_arena.h"
@@ -56,6 +57,10 @@ HardwareProfile measure_hardware(Device& dev, Ops& ops, const JobConfig& cfg,
   const bool cuda = dev.backend() == Backend::CUDA;
   const DType act = ops.act_dtype();
   const size_t asz = dtype_size(act);
+  int measured = 0;  // kHardwareMeasurements ticks, for the progress line
+  const auto tick = [&, total = opt.progress ? measurement_count(cfg, opt) : 0](const char* what) {
+    if (opt.progress) opt.progress(++measured, total, what);
+  };
   HardwareProfile h;
   h.name = dev.name();
   h.estimated = false;
@@ -116,6 +121,7 @@ HardwareProfile measure_hardware(Device& dev, Ops& ops, const JobConfig& cfg,
   h.h2d_duplex_bps = std::min(h.h2d_bps, median(up2));
   h.d2h_duplex_bps = std::min(h.d2h_bps, median(down2));
 
+  tick("H2D/D2H copies");
   // Device memory bandwidth: a device-to-device copy reads and writes every byte.
   std::vector<double> bw;
   for (int i = 0; i <= reps; ++i) {
@@ -125,6 +131,7 @@ HardwareProfile measure_hardware(Device& dev, Ops& ops, const JobConfig& cfg,
     if (i) bw.push_back(2.0 * copy_bytes / t);
   }
   h.mem_bw_bps = median(bw);
+  tick("memory bandwidth");
 
   // Matmul at the model's shapes: [N, C] x [F, C]^T.
   dev.memset_async(d, 0, mm_bytes, kComputeStream);
@@ -137,6 +144,7 @@ HardwareProfile measure_hardware(Device& dev, Ops& ops, const JobConfig& cfg,
                            [&] { ops.matmul_forward(out, nullptr, inp, w, nullptr, N, C, F); });
     if (i) mm.push_back(t);
   }
+  tick("matmul");
   const double mm_t = median(mm);
   h.matmul_flops = 2.0 * N * C * F / mm_t;
   const char* p = cuda ? preset_for(h.name) : nullptr;
@@ -168,6 +176,7 @@ HardwareProfile measure_hardware(Device& dev, Ops& ops, const JobConfig& cfg,
     }
     h.device_adam_elems_per_s = adam_n / median(t);
   }
+  tick("device Adam");
 
   // CPU AdamW over one offloaded chunk's host buffers, as the chunk manager submits it.
   {
@@ -220,6 +229,7 @@ HardwareProfile measure_hardware(Device& dev, Ops& ops, const JobConfig& cfg,
     for (void* b : blocks) host.deallocate(b);
   }
 
+  tick("CPU Adam");
   // The activation codec (compress): CPU encoder on the CPU backend. The CUDA codec is not timed
   // here; a CUDA profile takes its preset's figure, or a tenth of the memory bandwidth.
   if (!cuda) {
@@ -237,15 +247,16 @@ HardwareProfile measure_hardware(Device& dev, Ops& ops, const JobConfig& cfg,
   } else {
     h.codec_bps = p ? builtin_hardware(p).codec_bps : 0.1 * h.mem_bw_bps;
   }
+  tick("codec");
   host.deallocate(hb_up);
   host.deallocate(hb_down);
   arena.free(r);
   if (opt.verbose)
     std::fprintf(stderr,
-                 "mart profile: H2D %.1f GB/s, D2H %.1f GB/s (both: %.1f / %.1f), matmul "
+                 "%smart profile: H2D %.1f GB/s, D2H %.1f GB/s (both: %.1f / %.1f), matmul "
                  "%.2f TFLOP/s, CPU Adam %.2f G/s, device Adam %.2f G/s\n",
-                 h.h2d_bps / 1e9, h.d2h_bps / 1e9, h.h2d_duplex_bps / 1e9, h.d2h_duplex_bps / 1e9,
-                 h.matmul_flops / 1e12, h.cpu_adam_elems_per_s / 1e9,
+                 progress_clear(), h.h2d_bps / 1e9, h.d2h_bps / 1e9, h.h2d_duplex_bps / 1e9,
+                 h.d2h_duplex_bps / 1e9, h.matmul_flops / 1e12, h.cpu_adam_elems_per_s / 1e9,
                  h.device_adam_elems_per_s / 1e9);
   return hardware_from_json(to_json(h));  // validates
 }

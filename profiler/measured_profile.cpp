@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/progress_line.h"
 #include "memory/activation_manager.h"
 #include "memory/device_arena.h"
 #include "memory/host_allocator.h"
@@ -61,6 +62,12 @@ JobConfig one_block_job(const JobConfig& cfg, const ModelConfig& one_cfg) {
 }
 
 }  // namespace
+
+int measurement_count(const JobConfig& cfg, const MeasureOptions& opt) {
+  const size_t n =
+      opt.micro_batches.empty() ? micro_batch_candidates(cfg).size() : opt.micro_batches.size();
+  return kHardwareMeasurements + static_cast<int>(n);
+}
 
 Profile measure_model(const JobConfig& cfg, Device& dev, Ops& ops, const HardwareProfile& hw,
                       const MeasureOptions& opt) {
@@ -237,11 +244,15 @@ Profile measure_model(const JobConfig& cfg, Device& dev, Ops& ops, const Hardwar
       arena.free(*r);
     if (opt.verbose)
       std::fprintf(stderr,
-                   "mart profile: micro-batch %d: block forward %.3f ms, backward %.3f ms, "
+                   "%smart profile: micro-batch %d: block forward %.3f ms, backward %.3f ms, "
                    "recompute %.3f ms, head %.3f ms\n",
-                   B, mb.block_forward_s * 1e3, mb.block_backward_s * 1e3,
+                   progress_clear(), B, mb.block_forward_s * 1e3, mb.block_backward_s * 1e3,
                    mb.block_recompute_s * 1e3, mb.head_s * 1e3);
     p.micro_batches.push_back(mb);
+    if (opt.progress)
+      opt.progress(kHardwareMeasurements + static_cast<int>(p.micro_batches.size()),
+                   kHardwareMeasurements + static_cast<int>(bs.size()),
+                   "micro-batch " + std::to_string(B) + " block");
   }
   std::sort(p.micro_batches.begin(), p.micro_batches.end(),
             [](auto& a, auto& b) { return a.micro_batch < b.micro_batch; });

@@ -13,6 +13,8 @@
 //             mode's bytes from the activation manager's own accounting.
 // Seconds, not minutes: a warm-up and `reps` timed repetitions (median) per quantity.
 #pragma once
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "config/job_config.h"
@@ -22,11 +24,21 @@
 
 namespace mart {
 
+// Progress of measured_profile, for a [profile] progress line: (measurements done, measurements
+// in all: measurement_count, what was just measured: "H2D/D2H copies", "micro-batch 4 block").
+// measure_hardware counts 1..kHardwareMeasurements, measure_model continues from there.
+using MeasureProgress = std::function<void(int done, int total, const std::string& what)>;
+constexpr int kHardwareMeasurements = 6;
+
 struct MeasureOptions {
   int reps = 3;
   std::vector<int> micro_batches;  // empty: micro_batch_candidates(cfg)
-  bool verbose = false;            // progress on stderr
+  bool verbose = false;            // figures on stderr
+  MeasureProgress progress;        // optional
 };
+
+// The measurements measured_profile makes: kHardwareMeasurements + one per micro-batch.
+int measurement_count(const JobConfig& cfg, const MeasureOptions& opt);
 
 HardwareProfile measure_hardware(Device& dev, Ops& ops, const JobConfig& cfg,
                                  const MeasureOptions& opt);

@@ -72,6 +72,7 @@ JobPlan plan_with_profile(const JobConfig& cfg, Profile profile, const PlanArgs&
   jp.profile = std::move(profile);
   const uint64_t cap = a.gpu_mem ? a.gpu_mem : cfg.memory.device_capacity;
   jp.options = job_search_options(cfg, jp.profile, cap, a.host_mem, a.allow_compress);
+  jp.options.progress = a.progress;
   jp.result = search_plan(jp.profile, jp.options);
   return jp;
 }

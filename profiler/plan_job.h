@@ -2,6 +2,7 @@
 // search options from the job config and the command line, the search, and the reports — shared
 // by `mart plan` and memory.mode: auto in `mart train`.
 #pragma once
+#include <functional>
 #include <string>
 
 #include "config/job_config.h"
@@ -15,6 +16,8 @@ struct PlanArgs {
   uint64_t gpu_mem = 0;         // device capacity; 0 = memory.device_capacity, else the hardware's
   uint64_t host_mem = 0;        // 0 = the hardware's
   bool allow_compress = false;  // also allowed when the job itself uses compress
+  // The search's progress callback (SearchOptions::progress), for a [plan] progress line.
+  std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
 struct JobPlan {

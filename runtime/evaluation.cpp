@@ -21,7 +21,8 @@ void add_sequence_losses(const std::vector<double>& token_losses, int rows, int 
   }
 }
 
-EvalResult evaluate_sequences(Session& session, DataLoader& data, uint64_t sequences) {
+EvalResult evaluate_sequences(Session& session, DataLoader& data, uint64_t sequences,
+                              const std::function<void(uint64_t, uint64_t)>& progress) {
   MART_CHECK(sequences > 0, "evaluation: no sequences to evaluate");
   const int B = session.config().train.micro_batch, T = session.config().train.seq_len;
   MART_CHECK(data.options().seq_len == T, "evaluation: the data loader reads sequences of ",
@@ -52,6 +53,7 @@ EvalResult evaluate_sequences(Session& session, DataLoader& data, uint64_t seque
     add_sequence_losses(losses, rows, T, &total);
     r.sequences += static_cast<uint64_t>(rows);
     r.tokens += static_cast<uint64_t>(rows) * row_len;
+    if (progress) progress(r.sequences, sequences);
   }
   r.loss = total / static_cast<double>(r.tokens);
   return r;

@@ -6,6 +6,7 @@
 // same way (a different micro-batch size may round the matmuls differently: ~1e-7 relative).
 #pragma once
 #include <cstdint>
+#include <functional>
 
 #include "runtime/data/data_loader.h"
 #include "runtime/session.h"
@@ -26,6 +27,10 @@ void add_sequence_losses(const std::vector<double>& token_losses, int rows, int 
                          double* total);
 
 // Reads `sequences` rows from `data` (from its current position; the caller resets it).
-EvalResult evaluate_sequences(Session& session, DataLoader& data, uint64_t sequences);
+// progress (optional, for an [eval] progress line): (sequences evaluated, `sequences`) after each
+// micro-batch.
+EvalResult evaluate_sequences(
+    Session& session, DataLoader& data, uint64_t sequences,
+    const std::function<void(uint64_t done, uint64_t total)>& progress = {});
 
 }  // namespace mart

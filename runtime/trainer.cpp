@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/progress_line.h"
 #include "common/units.h"
 #include "config/config_loader.h"
 #include "device/device.h"
@@ -24,9 +25,9 @@
 #include "runtime/data/markov_corpus.h"
 #include "runtime/evaluation.h"
 #include "runtime/lr_schedule.h"
+#include "runtime/metrics_log.h"
 #include "runtime/preemption.h"
 #include "runtime/run_dir.h"
-#include "runtime/metrics_log.h"
 #include "runtime/run_metrics.h"
 #include "runtime/session.h"
 
@@ -34,6 +35,9 @@ namespace fs = std::filesystem;
 
 namespace mart {
 namespace {
+
+// Checkpoints kept in RUN/checkpoints (save_checkpoint's default).
+constexpr int kKeepCheckpoints = 2;
 
 std::string hms(double s) {
   long t = static_cast<long>(s + 0.5);
@@ -263,7 +267,13 @@ struct Trainer::Impl {
   // (runtime/evaluation.h); adds val_loss, val_sequences, val_tokens to the metrics line `m`.
   void evaluate_into(nlohmann::json& m) {
     val_data->reset();
-    const EvalResult r = evaluate_sequences(*session, *val_data, eval_sequences);
+    // [eval] 64/256 sequences | ETA 0:00:03, erased on a TTY when done (the [train] line resumes).
+    ProgressOptions po = ProgressOptions::when(opt.progress);
+    po.keep_on_finish = false;
+    ProgressPrinter bar("eval", eval_sequences, ProgressFormat::items("sequences"), po);
+    const EvalResult r = evaluate_sequences(*session, *val_data, eval_sequences,
+                                            [&bar](uint64_t done, uint64_t) { bar.update(done); });
+    bar.finish();
     m["val_loss"] = r.loss;
     m["val_sequences"] = r.sequences;
     m["val_tokens"] = r.tokens;
@@ -322,7 +332,16 @@ struct Trainer::Impl {
   std::string checkpoint(MetricsLog& metrics) {
     metrics.sync();
     const double t = now();
-    std::string dir = save_checkpoint(opt.run_dir, cfg, session->spec(), session->states(), st);
+    // [checkpoint] 1.20 GiB/3.10 GiB | 410.00 MiB/s | ETA 0:00:05
+    ProgressOptions po = ProgressOptions::when(opt.progress);
+    po.keep_on_finish = false;
+    ProgressPrinter bar("checkpoint", 0, ProgressFormat::bytes(), po);
+    std::string dir = save_checkpoint(opt.run_dir, cfg, session->spec(), session->states(), st,
+                                      kKeepCheckpoints, [&bar](uint64_t done, uint64_t total) {
+                                        bar.set_total(total);
+                                        bar.update(done);
+                                      });
+    bar.finish();
     deadline.checkpoint_took(now() - t);
     return dir;
   }
@@ -331,8 +350,8 @@ struct Trainer::Impl {
   [[noreturn]] void fail_after_write_error(const Error& e) {
     std::string outcome;
     try {
-      const std::string dir =
-          save_checkpoint(opt.run_dir, cfg, session->spec(), session->states(), st);
+      const std::string dir = save_checkpoint(opt.run_dir, cfg, session->spec(), session->states(),
+                                              st, kKeepCheckpoints);
       outcome = str("a checkpoint of step ", st.step, " was saved (", dir, "). Free space, then ",
                     "resume with `mart train --resume ", opt.run_dir, "`");
     } catch (const std::exception& c) {
@@ -382,31 +401,32 @@ struct Trainer::Impl {
     return m;
   }
 
-  void print_progress(const nlohmann::json& m, double eta_s, bool tty) {
+  // The [train] line's text after "step N/M": loss, validation loss, lr, throughput, memory.
+  std::string step_text(const nlohmann::json& m) const {
     char line[256];
     const std::string val =
         m.contains("val_loss")
             ? " | val " + std::to_string(m["val_loss"].get<double>()).substr(0, 6)
             : "";
-    std::snprintf(line, sizeof line,
-                  "step %d/%d | loss %.4f%s | lr %.2e | %.0f tok/s | mem %s | ETA %s", st.step,
-                  cfg.train.steps, m["loss"].get<double>(), val.c_str(), m["lr"].get<double>(),
+    std::snprintf(line, sizeof line, "loss %.4f%s | lr %.2e | %.0f tok/s | mem %s",
+                  m["loss"].get<double>(), val.c_str(), m["lr"].get<double>(),
                   m["tokens_per_s"].get<double>(),
-                  format_bytes(session->arena().stats().peak_in_use).c_str(), hms(eta_s).c_str());
-    if (tty)
-      std::fprintf(stderr, "\r\033[K%s", line);
-    else
-      std::fprintf(stderr, "%s\n", line);
+                  format_bytes(session->arena().stats().peak_in_use).c_str());
+    return line;
   }
 
   LoopResult train_loop(MetricsLog& metrics) {
     const auto& t = cfg.train;
-    const bool tty = opt.progress && isatty(fileno(stderr));
+    // [train] step 40/200 | loss ... | ETA 0:01:12: every log_every steps (plain lines are not
+    // thinned further: log_every is the user's choice), the ETA from this invocation's rate.
+    ProgressOptions po = ProgressOptions::when(opt.progress);
+    po.plain_every_s = 0;
+    ProgressPrinter bar("train", static_cast<uint64_t>(t.steps), ProgressFormat::items("", "step "),
+                        po, static_cast<uint64_t>(st.step));
     LoopResult res;
     res.last_ckpt = st.step;
     const int end = opt.stop_after >= 0 ? std::min(t.steps, st.step + opt.stop_after) : t.steps;
     if (end < t.steps) res.stop = StopReason::StopAfter;
-    auto t_start = std::chrono::steady_clock::now();
     while (st.step < end) {
       // Checked between steps: the step in flight always completes with its metrics line.
       if (opt.stop_flag && opt.stop_flag->load() != 0) {
@@ -428,11 +448,8 @@ struct Trainer::Impl {
       }
       if (opt.on_step) opt.on_step(st.step);
       deadline.step_took(now() - t_iter);
-      if (opt.progress && (st.step % std::max(1, t.log_every) == 0 || st.step == end)) {
-        const double elapsed =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-        print_progress(m, elapsed / res.steps * (end - st.step), tty);
-      }
+      if (opt.progress && (st.step % std::max(1, t.log_every) == 0 || st.step == end))
+        bar.update(static_cast<uint64_t>(st.step), step_text(m));
       if (t.checkpoint_every > 0 && st.step % t.checkpoint_every == 0 && st.step < end) {
         try {
           checkpoint(metrics);
@@ -446,7 +463,7 @@ struct Trainer::Impl {
         res.last_ckpt = st.step;
       }
     }
-    if (tty) std::fprintf(stderr, "\n");
+    bar.finish();
     return res;
   }
 

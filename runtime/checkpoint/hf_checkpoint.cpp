@@ -148,7 +148,7 @@ ModelConfig model_config_from_hf(const nlohmann::json& j, const std::string& ori
 }
 
 void save_hf_weights(const ModelSpec& spec, ModelStates& states, const std::string& dir,
-                     const HfTokenIds& ids) {
+                     const HfTokenIds& ids, const std::function<void(uint64_t bytes)>& on_bytes) {
   ckpt_fs::create_directories(dir);
   std::vector<std::vector<float>> data(spec.params.size());
   SafetensorsWriter w;
@@ -165,7 +165,7 @@ void save_hf_weights(const ModelSpec& spec, ModelStates& states, const std::stri
   }
   w.set_metadata("format", "pt");
   w.set_metadata("producer", "mart");
-  w.write(dir + "/model.safetensors");
+  w.write(dir + "/model.safetensors", on_bytes);
   write_json(dir + "/config.json", hf_config_json(spec.cfg, ids));
   write_json(dir + "/generation_config.json", hf_generation_config_json(ids));
 }

@@ -3,6 +3,7 @@
 // load in transformers (from_pretrained).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -30,9 +31,10 @@ ModelConfig model_config_from_hf(const nlohmann::json& j, const std::string& ori
 
 // Writes DIR/model.safetensors (fp32), DIR/config.json and DIR/generation_config.json atomically
 // (creating DIR). GPT-2 Conv1D weights are written transposed ([in, out]) as Hugging Face stores
-// them.
+// them. on_bytes (optional): weight bytes written so far (SafetensorsWriter::write).
 void save_hf_weights(const ModelSpec& spec, ModelStates& states, const std::string& dir,
-                     const HfTokenIds& ids = {});
+                     const HfTokenIds& ids = {},
+                     const std::function<void(uint64_t bytes)>& on_bytes = {});
 // Loads every parameter from a safetensors file (F32, BF16 or F16). Accepts GPT-2 names with or
 // without the "transformer." prefix and ignores non-parameter buffers (attn.bias, inv_freq).
 // Throws naming the file and tensor on a missing tensor, a shape mismatch, or a value that is NaN,

@@ -1,5 +1,6 @@
 #include "runtime/checkpoint/train_checkpoint.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <memory>
@@ -118,7 +119,8 @@ std::unique_ptr<SafetensorsFile> open_adam_state(const std::string& dir, const M
   return opt;
 }
 
-void write_adam_state(const std::string& path, const ModelSpec& spec, ModelStates& states) {
+void write_adam_state(const std::string& path, const ModelSpec& spec, ModelStates& states,
+                      const std::function<void(uint64_t bytes)>& on_bytes) {
   std::vector<std::vector<float>> mv(2 * spec.params.size());
   SafetensorsWriter w;
   for (size_t i = 0; i < spec.params.size(); ++i) {
@@ -129,12 +131,20 @@ void write_adam_state(const std::string& path, const ModelSpec& spec, ModelState
     w.add(p.name + ".exp_avg", DType::F32, p.shape, mv[2 * i].data());
     w.add(p.name + ".exp_avg_sq", DType::F32, p.shape, mv[2 * i + 1].data());
   }
-  w.write(path);
+  w.write(path, on_bytes);
 }
 
 // Fills the scratch directory TMP with a complete, fsync'ed checkpoint.
 void write_checkpoint_files(const std::string& tmp, const JobConfig& cfg, const ModelSpec& spec,
-                            ModelStates& states, const TrainState& st) {
+                            ModelStates& states, const TrainState& st,
+                            const CheckpointProgress& progress) {
+  // Weights (fp32) then AdamW m and v (fp32 each): 4 + 8 bytes per parameter.
+  const uint64_t weight_bytes = spec.n_params * uint64_t{4}, total = 3 * weight_bytes;
+  const auto report = [&](uint64_t before) {
+    return [&progress, before, total](uint64_t bytes) {
+      if (progress) progress(std::min(total, before + bytes), total);
+    };
+  };
   const std::string state_text = trainer_state_text(cfg, st);
   // What is written must read back: refuse to save a state the loader would reject.
   parse_trainer_state(state_text, "the trainer state being saved");
@@ -143,9 +153,9 @@ void write_checkpoint_files(const std::string& tmp, const JobConfig& cfg, const 
   const std::string model_dir = tmp + "/" + kCheckpointModelDir;
   ckpt_fs::create_directories(model_dir);
   const HfTokenIds ids = copy_tokenizer_files(cfg.data.tokenizer, model_dir);
-  save_hf_weights(spec, states, model_dir, ids);
+  save_hf_weights(spec, states, model_dir, ids, report(0));
   ckpt_fs::fsync_dir(model_dir);
-  write_adam_state(tmp + "/optimizer.safetensors", spec, states);
+  write_adam_state(tmp + "/optimizer.safetensors", spec, states, report(weight_bytes));
   write_text(tmp + "/trainer_state.json", state_text);
   write_checkpoint_manifest(tmp);  // last: a directory without it is never a checkpoint
   ckpt_fs::fsync_dir(tmp);
@@ -154,7 +164,8 @@ void write_checkpoint_files(const std::string& tmp, const JobConfig& cfg, const 
 }  // namespace
 
 std::string save_checkpoint(const std::string& run_dir, const JobConfig& cfg, const ModelSpec& spec,
-                            ModelStates& states, const TrainState& st, int keep) {
+                            ModelStates& states, const TrainState& st, int keep,
+                            const CheckpointProgress& progress) {
   const std::string root = run_dir + "/checkpoints";
   ckpt_fs::create_directories(root);
   ckpt_dir::remove_stale_temporaries(run_dir, /*own_pid_is_stale=*/false);
@@ -163,7 +174,7 @@ std::string save_checkpoint(const std::string& run_dir, const JobConfig& cfg, co
   const std::string final_dir = root + "/" + name;
   try {
     ckpt_fs::create_directories(tmp);
-    write_checkpoint_files(tmp, cfg, spec, states, st);
+    write_checkpoint_files(tmp, cfg, spec, states, st, progress);
     if (ckpt_fs::exists(final_dir)) {  // the same step saved again: move the old one aside
       const std::string old = root + "/" + ckpt_dir::scratch_name(".deleting", name);
       ckpt_fs::rename(final_dir, old);

@@ -20,6 +20,7 @@
 // weight's value are checked before state changes.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -41,8 +42,12 @@ struct TrainState {
 // checkpoints at or below st.step (<= 0: keeps all); higher-numbered ones are never touched.
 // Throws mart::Error (naming the path) when the checkpoint cannot be written; a failure to prune
 // an old checkpoint is only reported on stderr.
+// progress (optional, for a [checkpoint] progress line): (bytes of weights and optimizer state
+// written so far, their total: 12 bytes per parameter, fp32 weights + AdamW m and v).
+using CheckpointProgress = std::function<void(uint64_t done, uint64_t total)>;
 std::string save_checkpoint(const std::string& run_dir, const JobConfig& cfg, const ModelSpec& spec,
-                            ModelStates& states, const TrainState& st, int keep = 2);
+                            ModelStates& states, const TrainState& st, int keep = 2,
+                            const CheckpointProgress& progress = {});
 
 // Removes RUN/checkpoints/.tmp-* and .deleting-* directories (and latest.tmp.PID files) left by
 // a killed save or prune: only those made on this host by a process that is no longer alive. A

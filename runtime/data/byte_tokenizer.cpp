@@ -76,7 +76,8 @@ std::string shard_prefix(const std::string& out_path) {
 using namespace prepare_detail;
 
 PreparedData prepare_data(const std::string& text_path, const std::string& out_path,
-                          double val_fraction) {
+                          double val_fraction,
+                          const std::function<void(uint64_t done, uint64_t total)>& progress) {
   MART_CHECK(val_fraction >= 0.0 && val_fraction < 1.0, "prepare_data: val_fraction ", val_fraction,
              " must be in [0, 1) (e.g. 0.1 holds out the last 10% for validation)");
   check_output_name(out_path);
@@ -108,10 +109,12 @@ PreparedData prepare_data(const std::string& text_path, const std::string& out_p
   out.train_path = prefix + ".bin";
   out.train_tokens = n_train;
   write_token_shard(out.train_path, tok.encode(all.substr(0, n_train)), TokenFormat::U16);
+  if (progress) progress(n_train, all.size());
   if (n_val > 0) {
     out.val_path = prefix + "_val.bin";
     out.val_tokens = n_val;
     write_token_shard(out.val_path, tok.encode(all.substr(n_train)), TokenFormat::U16);
+    if (progress) progress(all.size(), all.size());
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -53,8 +54,10 @@ std::string shard_prefix(const std::string& out_path);
 // folder is created when missing. Files are written atomically. Throws mart::Error for a missing,
 // empty or non-regular input (a FIFO, device or directory), a bad fraction, text too short to
 // split, an `out_path` that is an existing directory or ends in '/', and an output that would
-// replace the input itself (same file by any name).
+// replace the input itself (same file by any name). progress (optional): (input bytes written
+// as tokens, input bytes) after each shard.
 PreparedData prepare_data(const std::string& text_path, const std::string& out_path,
-                          double val_fraction);
+                          double val_fraction,
+                          const std::function<void(uint64_t done, uint64_t total)>& progress = {});
 
 }  // namespace mart

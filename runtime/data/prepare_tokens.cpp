@@ -95,15 +95,6 @@ void encode_part(std::string_view text, size_t begin, size_t end, const Tokenize
   }
 }
 
-std::string human_bytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) b /= 1024, ++u;
-  char s[32];
-  std::snprintf(s, sizeof(s), u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
-  return s;
-}
-
 }  // namespace
 
 size_t next_chunk_end(std::string_view text, size_t begin, size_t target, bool space_cuts) {
@@ -179,27 +170,6 @@ PreparedData prepare_data_with_tokenizer(const std::string& text_path, const std
     out.val_tokens = val.finish();
   }
   return out;
-}
-
-std::string ProgressLine::update(uint64_t done, uint64_t total, double elapsed_s) {
-  if (elapsed_s < delay_s_ || total == 0) return "";
-  if (shown_ && done < total && elapsed_s - last_s_ < 0.25) return "";
-  shown_ = true;
-  last_s_ = elapsed_s;
-  const double frac = static_cast<double>(done) / static_cast<double>(total);
-  std::string eta = "--";
-  if (frac > 0) {
-    const long s = std::lround(elapsed_s * (1 - frac) / frac);
-    char b[32];
-    if (s >= 60)
-      std::snprintf(b, sizeof(b), "%ldm%02lds", s / 60, s % 60);
-    else
-      std::snprintf(b, sizeof(b), "%lds", s);
-    eta = b;
-  }
-  return str("\rprepare-data: ", human_bytes(static_cast<double>(done)), " / ",
-             human_bytes(static_cast<double>(total)), " (", std::lround(frac * 100), "%), ETA ",
-             eta, "   ");
 }
 
 }  // namespace mart

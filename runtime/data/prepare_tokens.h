@@ -45,21 +45,4 @@ size_t next_chunk_end(std::string_view text, size_t begin, size_t target, bool s
 // The byte offset where validation starts (see prepare_data_with_tokenizer); 0 < result < size.
 size_t validation_start(std::string_view text, double val_fraction, const std::string& text_path);
 
-// A progress line for long runs: nothing for the first delay_s seconds, then at most one update
-// every 0.25 s: "\rprepare-data: 12.0 MiB / 100.0 MiB (12%), ETA 1m05s". Times are passed in so
-// the output is a pure function of them.
-class ProgressLine {
- public:
-  explicit ProgressLine(double delay_s = 2.0) : delay_s_(delay_s) {}
-  // The text to write to stderr now (empty: nothing).
-  std::string update(uint64_t done, uint64_t total, double elapsed_s);
-  // The final newline, if a line was shown.
-  std::string finish() const { return shown_ ? "\n" : ""; }
-
- private:
-  double delay_s_;
-  double last_s_ = -1;
-  bool shown_ = false;
-};
-
 }  // namespace mart

@@ -86,6 +86,29 @@ TEST(Safetensors, RoundTripWithMetadataAndBf16) {
   EXPECT_EQ(bytes.size(), 8 + n + 60);
 }
 
+// on_bytes (the [checkpoint] progress line) sees the tensor-data bytes written, in order, in
+// pieces of at most 64 MiB, ending at the data size; the file is the one written without it.
+TEST(Safetensors, WriterReportsBytesWrittenAndWritesTheSameFile) {
+  TempDir dir;
+  const std::vector<float> big((uint64_t{80} << 20) / 4, 0.5f);  // 80 MiB: two pieces
+  const std::vector<float> small{1.0f, 2.0f, 3.0f};
+  SafetensorsWriter wr;
+  wr.add("big", DType::F32, {static_cast<int64_t>(big.size())}, big.data());
+  wr.add("small", DType::F32, {3}, small.data());
+  std::vector<uint64_t> seen;
+  wr.write(dir.file("a.safetensors"), [&](uint64_t b) { seen.push_back(b); });
+  wr.write(dir.file("b.safetensors"));
+  const uint64_t data = big.size() * 4 + small.size() * 4;
+  ASSERT_EQ(seen.size(), 3u);  // 64 MiB, then the rest of "big", then "small" (in either order)
+  for (size_t i = 1; i < seen.size(); ++i) {
+    EXPECT_GT(seen[i], seen[i - 1]);
+    EXPECT_LE(seen[i] - seen[i - 1], uint64_t{64} << 20);
+  }
+  EXPECT_LE(seen.front(), uint64_t{64} << 20);
+  EXPECT_EQ(seen.back(), data);
+  EXPECT_EQ(test::read_all(dir.file("a.safetensors")), test::read_all(dir.file("b.safetensors")));
+}
+
 TEST(Safetensors, WriterRejectsBadTensors) {
   SafetensorsWriter wr;
   float x = 0;

@@ -307,6 +307,43 @@ TEST(Search, SameInputsGiveTheSamePlan) {
   EXPECT_EQ(a.best.why, b.best.why);
 }
 
+// The progress callback (a [plan] progress line) sees every simulation, in order, never beyond
+// its announced most (min(survivors, max(max_simulations, estimate_first))), then (simulated,
+// simulated); the plan is the one found without it.
+TEST(Search, ProgressCountsSimulationsAndDoesNotChangeThePlan) {
+  Profile p = slow_pcie_fast_codec();
+  SearchOptions o;
+  o.global_batch = 4;
+  o.allow_compress = true;
+  o.device_capacity = resident_need(p, 1) * 3 / 4;
+  const SearchResult quiet = search_plan(p, o);
+  std::vector<std::pair<uint64_t, uint64_t>> calls;
+  o.progress = [&](uint64_t done, uint64_t total) { calls.push_back({done, total}); };
+  const SearchResult shown = search_plan(p, o);
+  ASSERT_TRUE(shown.fits);
+  ASSERT_EQ(calls.size(), shown.simulated + 1);
+  for (size_t i = 0; i + 1 < calls.size(); ++i) {
+    EXPECT_EQ(calls[i].first, i + 1);
+    EXPECT_LE(calls[i].first, calls[i].second);
+    EXPECT_EQ(calls[i].second, std::min<uint64_t>(shown.feasible, 4000));
+  }
+  EXPECT_EQ(calls.back(), std::make_pair(shown.simulated, shown.simulated));
+  EXPECT_EQ(shown.best.plan.n_persist, quiet.best.plan.n_persist);
+  EXPECT_EQ(shown.best.plan.n_buffer, quiet.best.plan.n_buffer);
+  EXPECT_EQ(shown.best.plan.chunk_elems, quiet.best.plan.chunk_elems);
+  EXPECT_EQ(shown.best.plan.micro_batch, quiet.best.plan.micro_batch);
+  EXPECT_EQ(shown.best.plan.blocks, quiet.best.plan.blocks);
+  EXPECT_EQ(shown.best.time.iteration_s, quiet.best.time.iteration_s);
+  EXPECT_EQ(shown.simulated, quiet.simulated);
+  // With a work bound, the announced most is the bound.
+  calls.clear();
+  o.max_simulations = 3;
+  o.estimate_first = 0;
+  search_plan(p, o);
+  ASSERT_EQ(calls.size(), 4u);
+  EXPECT_EQ(calls.front().second, 3u);
+}
+
 // The work bound is a count: max_simulations simulations and no more, whatever the time; the
 // search then says it was not exhaustive. Negative control: a bound it does not reach.
 TEST(Search, WorkBoundIsACountOfSimulations) {

@@ -157,17 +157,6 @@ TEST(PrepareTokens, CliRoundTripsAFileWithATrainedTokenizer) {
   EXPECT_TRUE(has(bad.output, "nope.model' does not exist"));
 }
 
-TEST(PrepareTokens, ProgressLineWaitsThenShowsBytesPercentAndEta) {
-  ProgressLine p(2.0);
-  EXPECT_EQ(p.update(10, 100, 1.0), "");  // quiet for short runs
-  EXPECT_EQ(p.finish(), "");
-  const std::string l = p.update(50ull << 20, 100ull << 20, 4.0);
-  EXPECT_TRUE(has(l, "50.0 MiB / 100.0 MiB (50%), ETA 4s"));
-  EXPECT_EQ(p.update(51ull << 20, 100ull << 20, 4.1), "");  // rate-limited
-  EXPECT_TRUE(has(p.update(60ull << 20, 100ull << 20, 100.0), "ETA 1m07s"));
-  EXPECT_EQ(p.finish(), "\n");
-}
-
 TEST(PrepareTokens, TrainerRefusesATokenizerLargerThanTheModelVocab) {
   TempDir dir("vocab");
   const std::string text = read_all(shakespeare_path()).substr(0, 20000);
