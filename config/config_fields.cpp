@@ -62,6 +62,7 @@ std::vector<Section> schema(JobConfig& c) {
         {"micro_batch_auto", K::Bool, &t.micro_batch_auto},
         {"checkpoint_every", K::Int, &t.checkpoint_every},
         {"log_every", K::Int, &t.log_every},
+        {"trace_step", K::Int, &t.trace_step},
         {"max_time", K::String, &t.max_time},
         {"stop_signals", K::StringList, &t.stop_signals}}},
       {"memory",

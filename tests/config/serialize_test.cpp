@@ -52,6 +52,7 @@ JobConfig everything_changed() {
   c.data.order = "shuffle";
   c.train.checkpoint_every = 20;
   c.train.log_every = 5;
+  c.train.trace_step = 13;
   c.train.max_time = "1:30:00";
   c.train.stop_signals = {"USR1", "TERM"};
   c.memory.device_capacity = (24ull << 30) + 1;
@@ -94,7 +95,7 @@ TEST(ConfigSerialize, JsonShape) {
             "0.003");  // shortest form, not 0.00300000002
   size_t keys = 0;
   for (auto& [k, v] : j.items()) keys += v.is_object() ? v.size() : 1;
-  EXPECT_EQ(keys, 57u);  // every field of job_config.h
+  EXPECT_EQ(keys, 58u);  // every field of job_config.h
 }
 
 TEST(ConfigSerialize, JsonMissingKeysKeepDefaultsUnknownKeysFail) {
