@@ -123,6 +123,7 @@ class ActivationManager {
   // Turns the trace (ActivationOptions::trace) on or off between passes: off records nothing and
   // records no event (runtime/step_trace.h arms it for one step).
   void set_trace(bool on);
+  bool tracing() const { return opt_.trace; }
   // The bound block b's next encoding uses (adaptive or fixed).
   float bound(int b) const;
 

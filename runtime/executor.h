@@ -68,7 +68,8 @@ class Executor {
 
   // Forward + backward of every micro-batch (gradients accumulate), then the optimizer step.
   // `timeline` non-null: this step is traced (runtime/step_trace.h) into it, its step number
-  // h.step; the results are bitwise those of an untraced step.
+  // h.step; the results are bitwise those of an untraced step. Chunk copies and CPU updates are
+  // in it when the states are chunked (chunk_manager_of finds the manager: not behind a wrapper).
   StepResult train_step(const std::vector<MicroBatch>& mbs, const StepHyper& h,
                         StepTimeline* timeline = nullptr);
   // Forward only; returns the mean loss over valid targets.

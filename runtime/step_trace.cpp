@@ -48,7 +48,9 @@ StepTrace::StepTrace(Device& dev, ChunkManager* chunks, ActivationManager& acts)
   start_ = dev_.record(kComputeStream);
   dev_.synchronize(start_);
   host_start_ = steady_now_s();
-  acts_.clear_trace();
+  acts_traced_before_ = acts_.tracing();
+  if (!acts_traced_before_) acts_.clear_trace();
+  acts_first_ = acts_.trace().size();
   acts_.set_trace(true);
   if (chunks_) chunks_->set_step_trace(&chunk_log_);
   armed_ = true;
@@ -64,7 +66,7 @@ StepTrace::~StepTrace() {
 
 void StepTrace::disarm() {
   if (!armed_) return;
-  acts_.set_trace(false);
+  acts_.set_trace(acts_traced_before_);
   if (chunks_) chunks_->set_step_trace(nullptr);
   armed_ = false;
 }
@@ -149,7 +151,9 @@ void StepTrace::add_chunks(StepTimeline& t) {
 }
 
 void StepTrace::add_swaps(StepTimeline& t) {
-  for (const ActTraceEntry& e : acts_.trace()) {
+  const std::vector<ActTraceEntry>& all = acts_.trace();
+  for (size_t i = acts_first_; i < all.size(); ++i) {
+    const ActTraceEntry& e = all[i];
     if (e.kind != ActTraceEntry::SwapOut && e.kind != ActTraceEntry::SwapIn) continue;
     const bool out = e.kind == ActTraceEntry::SwapOut;
     TimelineSpan s;
@@ -181,7 +185,7 @@ StepTimeline StepTrace::finish(int step) {
   add_swaps(t);
   for (TimelineSpan& s : host_) t.spans.push_back(std::move(s));
   host_.clear();
-  acts_.clear_trace();
+  if (!acts_traced_before_) acts_.clear_trace();
   disarm();
   t.duration_s = end;
   for (const TimelineSpan& s : t.spans) t.duration_s = std::max(t.duration_s, s.end_s);

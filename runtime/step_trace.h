@@ -70,6 +70,8 @@ class StepTrace {
   Device& dev_;
   ChunkManager* chunks_;
   ActivationManager& acts_;
+  bool acts_traced_before_ = false;  // the activation trace was on already (tests): keep it
+  size_t acts_first_ = 0;            // its first entry of this step
   ChunkStepTrace chunk_log_;
   Event start_;
   double host_start_ = 0;  // steady-clock seconds (since its epoch) at start_

@@ -92,8 +92,8 @@ TEST(TrainerTrace, WritesTheTimelineOfTraceStepAndNoneWhenOff) {
 
   ASSERT_TRUE(fs::exists(on + "/timeline.json"));
   EXPECT_FALSE(fs::exists(off + "/timeline.json")) << "trace_step 0 must write no timeline";
-  const StepTimeline t = timeline_from_json(nlohmann::json::parse(read_all(on + "/timeline.json")),
-                                            "timeline.json");
+  const StepTimeline t =
+      timeline_from_json(nlohmann::json::parse(read_all(on + "/timeline.json")), "timeline.json");
   EXPECT_EQ(t.source, "measured");
   EXPECT_EQ(t.device, "cpu");
   EXPECT_EQ(t.step, 3);
@@ -141,7 +141,8 @@ TEST(TrainerTrace, TraceStepPastTheRunIsRefused) {
     validate(c);
     FAIL() << "train.trace_step past train.steps must be refused";
   } catch (const Error& e) {
-    EXPECT_TRUE(testutil::has(e.what(), "train.trace_step = 5 is past train.steps = 4")) << e.what();
+    EXPECT_TRUE(testutil::has(e.what(), "train.trace_step = 5 is past train.steps = 4"))
+        << e.what();
   }
 }
 
