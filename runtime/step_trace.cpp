@@ -129,6 +129,7 @@ void StepTrace::add_chunks(StepTimeline& t) {
   // CPU AdamW: one span per chunk, from its first tensor's start to its last one's end.
   std::map<int, std::pair<double, double>> per_chunk;
   std::map<int, int> tensors;
+  std::lock_guard<std::mutex> lk(chunk_log_.mu);  // every update has reported (synchronised)
   for (const ChunkStepTrace::Update& u : chunk_log_.updates) {
     auto [it, fresh] = per_chunk.try_emplace(u.chunk, u.start_s, u.end_s);
     if (!fresh) {
