@@ -25,9 +25,9 @@
 #include "runtime/data/markov_corpus.h"
 #include "runtime/evaluation.h"
 #include "runtime/lr_schedule.h"
-#include "runtime/metrics_log.h"
 #include "runtime/preemption.h"
 #include "runtime/run_dir.h"
+#include "runtime/metrics_log.h"
 #include "runtime/run_metrics.h"
 #include "runtime/session.h"
 
