@@ -64,6 +64,7 @@ std::vector<Section> schema(JobConfig& c) {
         {"log_every", K::Int, &t.log_every},
         {"tensorboard", K::Bool, &t.tensorboard},
         {"metrics_csv", K::Bool, &t.metrics_csv},
+        {"trace_step", K::Int, &t.trace_step},
         {"max_time", K::String, &t.max_time},
         {"stop_signals", K::StringList, &t.stop_signals}}},
       {"memory",

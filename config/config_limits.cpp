@@ -118,6 +118,8 @@ constexpr ConfigLimit kLimits[] = {
     {"train.checkpoint_every", 0, kMaxSteps, false, false,
      "steps between checkpoints; 0 saves only at the end"},
     {"train.log_every", 1, kMaxSteps, false, false, "steps between progress lines"},
+    {"train.trace_step", 0, kMaxSteps, false, false,
+     "the step whose measured timeline is written (timeline.json); 0 = none"},
     {"memory.device_capacity", 0, kPow2_50, false, false,
      "bytes of device memory to use; 0 = what the device has; 1 PiB at most"},
     {"memory.n_persist", -1, kPow2_20, false, false, "chunks kept on the device; -1 = all"},

@@ -149,6 +149,12 @@ void check_train(const JobConfig& c, Problems& p) {
   p.non_negative(t.eval_batches, "train.eval_batches", "means eval_sequences is used");
   p.non_negative(t.checkpoint_every, "train.checkpoint_every", "saves only at the end");
   p.positive(t.log_every, "train.log_every");
+  p.non_negative(t.trace_step, "train.trace_step", "writes no timeline");
+  // The default may exceed a short run's steps (it then traces nothing); a chosen step may not.
+  p.need(t.trace_step <= std::max(t.steps, kDefaultTraceStep), "train.trace_step = ", t.trace_step,
+         " is past train.steps = ", t.steps,
+         ": that step never runs, so no timeline would be written; choose a step <= train.steps, "
+         "or 0 for none");
   try {
     max_time_seconds(t.max_time);
   } catch (const Error& e) {

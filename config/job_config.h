@@ -49,6 +49,9 @@ struct DataConfig {
   uint64_t synthetic_seed = 1234;
 };
 
+// train.trace_step's default; runs shorter than it trace nothing (validation allows it there).
+constexpr int kDefaultTraceStep = 2;
+
 struct TrainConfig {
   int micro_batch = 8;
   // true: memory.mode auto may re-split micro_batch x grad_accum (same global batch) to fit or
@@ -82,6 +85,10 @@ struct TrainConfig {
   // in RUN/tensorboard/ and RUN/metrics.csv.
   bool tensorboard = true;
   bool metrics_csv = false;
+  // The step whose measured timeline `mart train` writes to RUN/timeline.json
+  // (runtime/step_trace.h, common/step_timeline.h); 0 = none. Step 1 includes warm-up, so the
+  // default is 2.
+  int trace_step = kDefaultTraceStep;
   // Wall-clock limit of one `mart train` invocation: seconds ("3600") or "[D-]H:MM:SS"; "0" = none.
   // The run stops with a checkpoint before it (runtime/preemption.h) and exits 75, resumable.
   std::string max_time = "0";

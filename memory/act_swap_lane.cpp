@@ -65,7 +65,7 @@ void ActSwapLane::swap_out(int b) {
   dev_.memcpy_async(host_[b], slots_[k].ptr, stored_[b], CopyKind::DeviceToHost, kD2HStream);
   slot_copy_[k] = host_ready_[b] = dev_.record(kD2HStream);
   out_bytes_ += stored_[b];
-  if (trace_) trace_->push_back({ActTraceEntry::SwapOut, b, start, slot_copy_[k]});
+  if (trace_) trace_->push_back({ActTraceEntry::SwapOut, b, start, slot_copy_[k], stored_[b]});
 }
 
 void* ActSwapLane::begin_backward(int b) {
@@ -96,7 +96,7 @@ void ActSwapLane::swap_in(int b) {
   dev_.memcpy_async(slots_[k].ptr, host_[b], stored_[b], CopyKind::HostToDevice, kH2DStream);
   slot_copy_[k] = dev_.record(kH2DStream);
   in_bytes_ += stored_[b];
-  if (trace_) trace_->push_back({ActTraceEntry::SwapIn, b, start, slot_copy_[k]});
+  if (trace_) trace_->push_back({ActTraceEntry::SwapIn, b, start, slot_copy_[k], stored_[b]});
 }
 
 }  // namespace mart

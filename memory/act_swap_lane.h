@@ -40,6 +40,7 @@ struct ActTraceEntry {
   enum Kind { Forward, Backward, SwapOut, SwapIn } kind;
   int block;
   Event start, end;
+  uint64_t bytes = 0;  // SwapOut / SwapIn: bytes copied
 };
 
 class ActSwapLane {
@@ -55,6 +56,8 @@ class ActSwapLane {
 
   // `trace`: where copy intervals go; null = no trace.
   ActSwapLane(Device& dev, std::vector<ActTraceEntry>* trace) : dev_(dev), trace_(trace) {}
+  // Starts (non-null) or stops (null) recording copy intervals, between passes.
+  void set_trace(std::vector<ActTraceEntry>* trace) { trace_ = trace; }
   ActSwapLane(const ActSwapLane&) = delete;
   ActSwapLane& operator=(const ActSwapLane&) = delete;
 

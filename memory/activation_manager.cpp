@@ -92,6 +92,12 @@ ActivationManager::ActivationManager(Device& dev, DeviceArena& arena, HostAlloca
   }
 }
 
+void ActivationManager::set_trace(bool on) {
+  opt_.trace = on;
+  swap_.set_trace(on ? &trace_ : nullptr);
+  cswap_.set_trace(on ? &trace_ : nullptr);
+}
+
 void ActivationManager::allocate(const ActMemory& m) {
   const int n = n_blocks();
   own_.resize(n);

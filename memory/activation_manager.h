@@ -120,6 +120,10 @@ class ActivationManager {
   const ActivationStats& stats() const { return stats_; }
   const std::vector<ActTraceEntry>& trace() const { return trace_; }
   void clear_trace() { trace_.clear(); }
+  // Turns the trace (ActivationOptions::trace) on or off between passes: off records nothing and
+  // records no event (runtime/step_trace.h arms it for one step).
+  void set_trace(bool on);
+  bool tracing() const { return opt_.trace; }
   // The bound block b's next encoding uses (adaptive or fixed).
   float bound(int b) const;
 

@@ -213,6 +213,8 @@ void ChunkManager::upload(int c, int b) {
     rec = std::make_shared<CopyRecord>(CopyRecord{c, true, 0, 0});
     dev_.host_task(kH2DStream, [rec] { rec->start = now_s(); });
   }
+  ChunkStepTrace* st = step_trace_.load(std::memory_order_acquire);
+  Event st_start = st ? dev_.record(kH2DStream) : nullptr;
   dev_.memcpy_async(buf.region.ptr, ch.upload, bytes, CopyKind::HostToDevice, kH2DStream);
   if (rec) {
     dev_.host_task(kH2DStream, [rec] { rec->end = now_s(); });
@@ -220,6 +222,7 @@ void ChunkManager::upload(int c, int b) {
     traced_.push_back(rec);
   }
   buf.ready = dev_.record(kH2DStream);
+  if (st) st->copies.push_back({ChunkStepTrace::Copy::Upload, c, bytes, st_start, buf.ready});
   buf.chunk = c;
   ch.buf = b;
   ++stats_.uploads;
@@ -264,8 +267,12 @@ void ChunkManager::init_grads(int c) {
     // Accumulate on top of the earlier micro-batches' gradients, exactly as a resident run does.
     Buffer& buf = buffers_[ch.buf];
     if (ch.offloaded) dev_.wait(kH2DStream, ch.offloaded);
+    ChunkStepTrace* st = step_trace_.load(std::memory_order_acquire);
+    Event st_start = st ? dev_.record(kH2DStream) : nullptr;
     dev_.memcpy_async(dev_grad(c), ch.hgrad, bytes, CopyKind::HostToDevice, kH2DStream);
-    dev_.wait(kComputeStream, dev_.record(kH2DStream));
+    const Event landed = dev_.record(kH2DStream);
+    dev_.wait(kComputeStream, landed);
+    if (st) st->copies.push_back({ChunkStepTrace::Copy::GradUpload, c, bytes, st_start, landed});
     (void)buf;
     ++stats_.grad_reuploads;
   }
@@ -314,6 +321,8 @@ void ChunkManager::finish_backward(int c) {
     rec = std::make_shared<CopyRecord>(CopyRecord{c, false, 0, 0});
     dev_.host_task(kD2HStream, [rec] { rec->start = now_s(); });
   }
+  ChunkStepTrace* st = step_trace_.load(std::memory_order_acquire);
+  Event st_start = st ? dev_.record(kD2HStream) : nullptr;
   dev_.memcpy_async(ch.hgrad, dev_grad(c), bytes, CopyKind::DeviceToHost, kD2HStream);
   if (rec) {
     dev_.host_task(kD2HStream, [rec] { rec->end = now_s(); });
@@ -321,6 +330,7 @@ void ChunkManager::finish_backward(int c) {
     traced_.push_back(rec);
   }
   ch.offloaded = dev_.record(kD2HStream);
+  if (st) st->copies.push_back({ChunkStepTrace::Copy::Offload, c, bytes, st_start, ch.offloaded});
   buffers_[ch.buf].offloaded = ch.offloaded;
   ++stats_.offloads;
   stats_.offload_bytes += bytes;
@@ -338,6 +348,13 @@ void ChunkManager::submit_update(int c, float grad_scale, const ChunkOptimizerSt
   AdamWHyper h = hyper.adam;
   h.grad_scale = grad_scale;
   std::vector<CpuAdam::Ticket> tickets;
+  ChunkStepTrace* st = step_trace_.load(std::memory_order_acquire);
+  CpuAdam::Timed timed;
+  if (st)
+    timed = [st, c](double t0, double t1) {
+      std::lock_guard<std::mutex> lk(st->mu);
+      st->updates.push_back({c, t0, t1});
+    };
   for (int t : layout_.chunk_tensors[c]) {
     const uint64_t off = layout_.tensor_offset[t];
     cpu::AdamWSpan s;
@@ -350,7 +367,7 @@ void ChunkManager::submit_update(int c, float grad_scale, const ChunkOptimizerSt
     s.out_dtype = act_;
     s.n = tensors_[t].numel;
     h.weight_decay = tensors_[t].decay ? hyper.weight_decay : 0.0f;
-    tickets.push_back(adam_.submit(s, h));
+    tickets.push_back(adam_.submit(s, h, timed));
   }
   std::lock_guard<std::mutex> lk(ch.mu);
   ch.tickets.insert(ch.tickets.end(), tickets.begin(), tickets.end());

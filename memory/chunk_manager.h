@@ -28,6 +28,7 @@
 //   - host state of a chunk is touched by at most one of {CPU Adam, a copy} at a time: uploads
 //     wait for the chunk's pending CPU Adam tickets; CPU Adam is submitted after the offload.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -76,6 +77,24 @@ struct CopyRecord {
   double start, end;  // seconds on the steady clock
 };
 
+// What one traced step's chunk copies and CPU updates did (ChunkManager::set_step_trace; the
+// runtime's step trace, runtime/step_trace.h, turns it into timeline spans).
+struct ChunkStepTrace {
+  struct Copy {
+    enum Kind : uint8_t { Upload, GradUpload, Offload } kind;  // GradUpload: accumulation
+    int chunk;
+    uint64_t bytes;
+    Event start, end;  // on the copy's stream (H2D or D2H), around the copy alone
+  };
+  struct Update {  // the CPU AdamW of one tensor of `chunk`
+    int chunk;
+    double start_s, end_s;  // std::chrono::steady_clock seconds (since its epoch)
+  };
+  std::vector<Copy> copies;  // appended by the thread that calls acquire/release
+  std::mutex mu;
+  std::vector<Update> updates;  // guarded by mu: appended by the CPU Adam pool's workers
+};
+
 struct ChunkManagerStats {
   uint64_t uploads = 0, offloads = 0, grad_reuploads = 0, buffer_hits = 0;
   uint64_t upload_bytes = 0, offload_bytes = 0;
@@ -111,6 +130,11 @@ class ChunkManager {
   int n_persist() const { return n_persist_; }
   const ChunkManagerStats& stats() const { return stats_; }
   std::vector<CopyRecord> copy_log() const;
+  // Arms (non-null) or disarms (null) the step trace, between steps: while armed every copy gets
+  // an event before it and every CPU update reports its times into `t`. Disarmed, nothing is
+  // recorded and no event is added. Before disarming (or destroying `t`) call synchronize(), so
+  // that no update still reports into it.
+  void set_step_trace(ChunkStepTrace* t) { step_trace_.store(t, std::memory_order_release); }
 
   // Device bytes this configuration takes from the arena (persistent chunks, buffers, norms).
   static uint64_t device_bytes(const ChunkLayout& L, int n_persist, int n_buffer, DType act,
@@ -159,6 +183,7 @@ class ChunkManager {
   ChunkManagerStats stats_;
   mutable std::mutex log_mu_;
   std::vector<std::shared_ptr<CopyRecord>> traced_;
+  std::atomic<ChunkStepTrace*> step_trace_{nullptr};  // read by the D2H worker's updates too
 };
 
 }  // namespace mart

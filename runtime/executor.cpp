@@ -8,6 +8,7 @@
 #include "device/device.h"
 #include "memory/chunk_manager.h"
 #include "runtime/model/transformer.h"
+#include "runtime/step_trace.h"
 
 namespace mart {
 namespace {
@@ -117,18 +118,30 @@ void Executor::upload(const MicroBatch& mb) {
   dev_.memcpy_async(targets_, mb.targets.data(), N * 4, CopyKind::HostToDevice, kComputeStream);
 }
 
+void Executor::span_begin() {
+  if (trace_) trace_->compute_begin();
+}
+
+void Executor::span_end(SpanKind kind, int block) {
+  if (trace_) trace_->compute_end(kind, block);
+}
+
 void Executor::forward_blocks() {
   const auto& c = spec_.cfg;
   states_.acquire(0, Pass::Forward);
+  span_begin();
   ops_.embedding_forward(x_in_[0], tokens_, states_.param(spec_.wte),
                          spec_.wpe >= 0 ? states_.param(spec_.wpe) : nullptr, B_, T_, c.d_model);
+  span_end(SpanKind::Forward, -1);
   states_.release(0, Pass::Forward);
   BlockScratch s = block_scratch(spec_, B_, T_, asz_, block_scratch_base_);
   for (int l = 0; l < c.n_layer; ++l) {
     states_.acquire(l + 1, Pass::Forward);
     BlockActs a =
         block_acts(spec_, B_, T_, asz_, x_in_[l], acts_->forward_begin(l), ops_.stat_size());
+    span_begin();
     block_forward(ops_, spec_, states_, l, a, l + 1 < c.n_layer ? x_in_[l + 1] : xf_in_, s, B_, T_);
+    span_end(SpanKind::Forward, l);
     acts_->forward_end(l);
     states_.release(l + 1, Pass::Forward);
   }
@@ -140,6 +153,7 @@ void Executor::head(float dloss) {
   const bool tied = spec_.lm_head < 0;
   states_.acquire(hg, dloss != 0 ? Pass::Backward : Pass::Forward);
   if (tied) states_.acquire(0, Pass::Backward);
+  span_begin();
   final_norm_forward(ops_, spec_, states_, lnf_, lnf_mean_, lnf_rstd_, xf_in_, N);
   const int hw = spec_.head_weight();
   ops_.classifier_forward_backward(losses_, dloss != 0 ? dlnf_ : nullptr,
@@ -149,6 +163,7 @@ void Executor::head(float dloss) {
     dev_.memset_async(dres_, 0, static_cast<size_t>(N) * c.d_model * asz_, kComputeStream);
     final_norm_backward(ops_, spec_, states_, dres_, dlnf_, xf_in_, lnf_mean_, lnf_rstd_, N);
   }
+  span_end(SpanKind::Head, -1);
   if (tied) states_.release(0, Pass::Backward);
   states_.release(hg, dloss != 0 ? Pass::Backward : Pass::Forward);
 }
@@ -162,15 +177,23 @@ void Executor::backward_blocks() {
     bool recompute = false;
     void* body = acts_->backward_begin(l, &recompute);
     BlockActs a = block_acts(spec_, B_, T_, asz_, x_in_[l], body, ops_.stat_size());
-    if (recompute) block_forward(ops_, spec_, states_, l, a, nullptr, s, B_, T_);
+    if (recompute) {
+      span_begin();
+      block_forward(ops_, spec_, states_, l, a, nullptr, s, B_, T_);
+      span_end(SpanKind::Recompute, l);
+    }
+    span_begin();
     block_backward(ops_, spec_, states_, l, a, dres_, s, B_, T_);
+    span_end(SpanKind::Backward, l);
     acts_->backward_end(l);
     states_.release(l + 1, Pass::Backward);
   }
   states_.acquire(0, Pass::Backward);
+  span_begin();
   ops_.embedding_backward(states_.grad(spec_.wte),
                           spec_.wpe >= 0 ? states_.grad(spec_.wpe) : nullptr, dres_, tokens_, B_,
                           T_, c.d_model);
+  span_end(SpanKind::Backward, -1);
   states_.release(0, Pass::Backward);
 }
 
@@ -212,8 +235,16 @@ static uint64_t count_valid(const MicroBatch& mb) {
   return n;
 }
 
-StepResult Executor::train_step(const std::vector<MicroBatch>& mbs, const StepHyper& h) {
+StepResult Executor::train_step(const std::vector<MicroBatch>& mbs, const StepHyper& h,
+                                StepTimeline* timeline) {
   MART_CHECK(!mbs.empty(), "train_step: no micro-batches");
+  std::unique_ptr<StepTrace> trace;
+  if (timeline) trace = std::make_unique<StepTrace>(dev_, chunk_manager_of(states_), *acts_);
+  trace_ = trace.get();
+  struct Untrace {  // an exception leaves no dangling trace_
+    StepTrace*& t;
+    ~Untrace() { t = nullptr; }
+  } untrace{trace_};
   auto t0 = std::chrono::steady_clock::now();
   StepResult r;
   for (auto& mb : mbs) r.tokens += count_valid(mb);
@@ -228,12 +259,19 @@ StepResult Executor::train_step(const std::vector<MicroBatch>& mbs, const StepHy
     forward_blocks();
     head(dloss);
     backward_blocks();
+    const double w0 = trace ? trace->host_now() : 0;
     loss_sum += sum_losses();
+    if (trace) trace->host_span(SpanKind::Sync, w0, trace->host_now(), "sync: loss read-back");
   }
+  span_begin();
   r.grad_norm = states_.step(h);
+  span_end(SpanKind::Optimizer, -1);
+  const double w1 = trace ? trace->host_now() : 0;
   dev_.synchronize();
+  if (trace) trace->host_span(SpanKind::Sync, w1, trace->host_now(), "sync: end of step");
   r.loss = loss_sum / static_cast<double>(r.tokens);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (trace) *timeline = trace->finish(h.step);
   return r;
 }
 

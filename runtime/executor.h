@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/step_timeline.h"
 #include "kernels/ops.h"
 #include "memory/activation_manager.h"
 #include "memory/device_arena.h"
@@ -21,6 +22,8 @@ namespace mart {
 
 class Device;
 class HostAllocator;
+class StepTrace;
+struct StepTimeline;
 struct ChunkUse;
 
 // The order in which one training micro-batch acquires parameter groups (forward, head, backward):
@@ -64,7 +67,11 @@ class Executor {
   ~Executor();
 
   // Forward + backward of every micro-batch (gradients accumulate), then the optimizer step.
-  StepResult train_step(const std::vector<MicroBatch>& mbs, const StepHyper& h);
+  // `timeline` non-null: this step is traced (runtime/step_trace.h) into it, its step number
+  // h.step; the results are bitwise those of an untraced step. Chunk copies and CPU updates are
+  // in it when the states are chunked (chunk_manager_of finds the manager: not behind a wrapper).
+  StepResult train_step(const std::vector<MicroBatch>& mbs, const StepHyper& h,
+                        StepTimeline* timeline = nullptr);
   // Forward only; returns the mean loss over valid targets.
   double eval_loss(const MicroBatch& mb);
   // Forward only; the loss of every target, [B*T] row-major into `losses` (0 where ignored), so
@@ -86,6 +93,9 @@ class Executor {
   void head(float dloss);
   void backward_blocks();
   double sum_losses();
+  // The step trace's compute span around the work between them (nothing when not tracing).
+  void span_begin();
+  void span_end(SpanKind kind, int block);
   void copy_losses(std::vector<double>* out);  // losses_ to the host, B*T values
 
   const ModelSpec& spec_;
@@ -102,6 +112,7 @@ class Executor {
   void *xf_in_ = nullptr, *lnf_ = nullptr, *dres_ = nullptr, *dlnf_ = nullptr, *cls_ws_ = nullptr;
   float *lnf_mean_ = nullptr, *lnf_rstd_ = nullptr, *losses_ = nullptr;
   void* block_scratch_base_ = nullptr;
+  StepTrace* trace_ = nullptr;  // set for the duration of a traced train_step only
 };
 
 }  // namespace mart

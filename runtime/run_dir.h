@@ -25,8 +25,9 @@ class RunDirLock {
 
 // What a fresh run (not --resume) does with RUN, under its lock: nothing when RUN holds nothing
 // but the lock; with `overwrite`, removes the previous run's files (config.yaml, metrics.jsonl,
-// summary.json, checkpoints/, metrics.csv, tensorboard/ and their temporaries); otherwise throws
-// mart::Error naming what is there and the options (--resume, --overwrite, another --run-dir).
+// summary.json, timeline.json, checkpoints/, metrics.csv, tensorboard/ and their temporaries);
+// otherwise throws mart::Error naming what is there and the options (--resume, --overwrite,
+// another --run-dir).
 void prepare_fresh_run_dir(const std::string& run_dir, bool overwrite);
 
 }  // namespace mart

@@ -165,8 +165,9 @@ Executor& Session::executor() {
   return *exec_;
 }
 
-StepResult Session::train_step(const std::vector<MicroBatch>& mbs, const StepHyper& h) {
-  return executor().train_step(mbs, h);
+StepResult Session::train_step(const std::vector<MicroBatch>& mbs, const StepHyper& h,
+                               StepTimeline* timeline) {
+  return executor().train_step(mbs, h, timeline);
 }
 
 double Session::eval_loss(const MicroBatch& mb) {

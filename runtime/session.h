@@ -99,7 +99,9 @@ class Session {
 
   // ---- operations ------------------------------------------------------------------------------
   // One optimizer step over `mbs` (gradients accumulate over the micro-batches, each [B,T]).
-  StepResult train_step(const std::vector<MicroBatch>& mbs, const StepHyper& h);
+  // `timeline` non-null: the step's measured timeline (Executor::train_step), numerics unchanged.
+  StepResult train_step(const std::vector<MicroBatch>& mbs, const StepHyper& h,
+                        StepTimeline* timeline = nullptr);
   // Mean loss over the valid targets of one micro-batch, forward only.
   double eval_loss(const MicroBatch& mb);
   // Forward only; every target's loss, [micro_batch * seq_len] (0 where the target is < 0).

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/progress_line.h"
+#include "common/step_timeline.h"
 #include "common/units.h"
 #include "config/config_loader.h"
 #include "device/device.h"
@@ -373,6 +374,17 @@ struct Trainer::Impl {
     return static_cast<double>(cfg.train.micro_batch) * cfg.train.seq_len * cfg.train.grad_accum;
   }
 
+  // RUN/timeline.json (train.trace_step), atomically. A diagnostic: a failed write is reported and
+  // training goes on (a full disk stops the run at its next metrics line anyway).
+  void write_timeline(const StepTimeline& timeline) {
+    try {
+      write_text(opt.run_dir + "/timeline.json", timeline_to_json(timeline).dump(1) + "\n");
+    } catch (const Error& e) {
+      std::fprintf(stderr, "mart: warning: timeline.json of step %d not written: %s\n",
+                   timeline.step, e.what());
+    }
+  }
+
   // One optimizer step (and the evaluation due after it); returns its metrics line.
   nlohmann::json train_one_step() {
     const auto& t = cfg.train;
@@ -384,8 +396,11 @@ struct Trainer::Impl {
     h.weight_decay = t.weight_decay;
     h.grad_clip = t.grad_clip;
     h.step = st.step + 1;
-    StepResult r = session->train_step(next_step_batches(), h);
+    StepTimeline timeline;
+    const bool traced = t.trace_step > 0 && st.step + 1 == t.trace_step;
+    StepResult r = session->train_step(next_step_batches(), h, traced ? &timeline : nullptr);
     ++st.step;
+    if (traced) write_timeline(timeline);
     st.tokens_seen += r.tokens;
     st.loader = train_data->state();
     nlohmann::json m = {{"step", st.step},

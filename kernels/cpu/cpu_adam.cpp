@@ -1,5 +1,7 @@
 #include "kernels/cpu/cpu_adam.h"
 
+#include <chrono>
+
 #include "common/error.h"
 
 namespace mart {
@@ -30,7 +32,7 @@ CpuAdam::~CpuAdam() {
   pool_.reset();
 }
 
-CpuAdam::Ticket CpuAdam::submit(const AdamChunk& c, const AdamWHyper& h) {
+CpuAdam::Ticket CpuAdam::submit(const AdamChunk& c, const AdamWHyper& h, Timed timed) {
   cpu::adamw_validate(c);
   const cpu::AdamWConsts k = cpu::adamw_consts(h);
   const cpu::AdamIsa isa = isa_;
@@ -43,12 +45,20 @@ CpuAdam::Ticket CpuAdam::submit(const AdamChunk& c, const AdamWHyper& h) {
     // calls (elementwise), and the hardware prefetchers see one long stream per array.
     cpu::adamw_simd(c, r.begin, r.end, k, isa, stream);
   };
-  auto done = [this, n = c.n, bytes](double seconds) {
-    std::lock_guard<std::mutex> lk(stats_mu_);
-    stats_.updates += 1;
-    stats_.elements += n;
-    stats_.bytes += bytes;
-    stats_.seconds += seconds;
+  auto done = [this, n = c.n, bytes, timed = std::move(timed)](double seconds) {
+    {
+      std::lock_guard<std::mutex> lk(stats_mu_);
+      stats_.updates += 1;
+      stats_.elements += n;
+      stats_.bytes += bytes;
+      stats_.seconds += seconds;
+    }
+    if (timed) {
+      const double end =
+          std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+              .count();
+      timed(end - seconds, end);
+    }
   };
   return pool_->submit(std::move(task), std::move(done));
 }

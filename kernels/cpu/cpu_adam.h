@@ -14,6 +14,7 @@
 // waited.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -60,8 +61,11 @@ class CpuAdam {
   // Updates c in place (master, m, v) and writes c.out; returns when done.
   void step(const AdamChunk& c, const AdamWHyper& h) { wait(submit(c, h)); }
   // Validates c and h now (throws mart::Error), then queues the update. The bias corrections are
-  // computed here, once per call.
-  Ticket submit(const AdamChunk& c, const AdamWHyper& h);
+  // computed here, once per call. `timed`, when given, is called once the update is done with its
+  // start and end in seconds on std::chrono::steady_clock (since its epoch), on a pool worker
+  // under the pool's lock: it must be short and must not call into this CpuAdam (a step trace).
+  using Timed = std::function<void(double start_s, double end_s)>;
+  Ticket submit(const AdamChunk& c, const AdamWHyper& h, Timed timed = {});
   // Blocks until updates 1..t are done.
   void wait(Ticket t) { pool_->wait(t); }
   void wait_all() { pool_->wait_all(); }

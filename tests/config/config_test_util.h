@@ -60,6 +60,7 @@ inline void expect_same(const JobConfig& a, const JobConfig& b) {
   EXPECT_EQ(a.train.log_every, b.train.log_every);
   EXPECT_EQ(a.train.tensorboard, b.train.tensorboard);
   EXPECT_EQ(a.train.metrics_csv, b.train.metrics_csv);
+  EXPECT_EQ(a.train.trace_step, b.train.trace_step);
   EXPECT_EQ(a.train.max_time, b.train.max_time);
   EXPECT_EQ(a.train.stop_signals, b.train.stop_signals);
   EXPECT_EQ(a.memory.device_capacity, b.memory.device_capacity);

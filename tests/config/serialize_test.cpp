@@ -54,6 +54,7 @@ JobConfig everything_changed() {
   c.train.log_every = 5;
   c.train.tensorboard = false;
   c.train.metrics_csv = true;
+  c.train.trace_step = 13;
   c.train.max_time = "1:30:00";
   c.train.stop_signals = {"USR1", "TERM"};
   c.memory.device_capacity = (24ull << 30) + 1;
@@ -98,7 +99,7 @@ TEST(ConfigSerialize, JsonShape) {
   for (auto& [k, v] : j.items()) keys += v.is_object() ? v.size() : 1;
   EXPECT_EQ(j["train"]["tensorboard"], false);
   EXPECT_EQ(j["train"]["metrics_csv"], true);
-  EXPECT_EQ(keys, 59u);  // every field of job_config.h
+  EXPECT_EQ(keys, 60u);  // every field of job_config.h
 }
 
 TEST(ConfigSerialize, JsonMissingKeysKeepDefaultsUnknownKeysFail) {

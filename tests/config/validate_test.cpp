@@ -101,6 +101,10 @@ TEST(ConfigValidate, Train) {
   EXPECT_PROBLEM(c.train.eval_sequences = 0, "train.eval_sequences = 0");
   EXPECT_PROBLEM(c.train.checkpoint_every = -5, "train.checkpoint_every = -5");
   EXPECT_PROBLEM(c.train.log_every = 0, "train.log_every = 0");
+  EXPECT_PROBLEM(c.train.trace_step = -1, "train.trace_step = -1: must be >= 0");
+  EXPECT_PROBLEM(c.train.steps = 10;
+                 c.train.trace_step = 11,
+                 "train.trace_step = 11 is past train.steps = 10: that step never runs");
   // Edges that are allowed.
   EXPECT_EQ(problem([](JobConfig& c) {
               c.train.min_lr_ratio = 1;
@@ -110,8 +114,16 @@ TEST(ConfigValidate, Train) {
               c.train.seq_len = c.model.max_seq_len;
               c.train.eval_every = 0;
               c.train.eval_batches = 0;
+              c.train.trace_step = c.train.steps;
             }),
             "");
+  // The default trace step in a run shorter than it traces nothing, and is no error.
+  EXPECT_EQ(problem([](JobConfig& c) {
+              c.train.steps = 1;
+              c.train.trace_step = kDefaultTraceStep;
+            }),
+            "");
+  EXPECT_EQ(problem([](JobConfig& c) { c.train.trace_step = 0; }), "");
 }
 
 TEST(ConfigValidate, Memory) {
