@@ -20,7 +20,8 @@ EVAL_EVERY = 3  # evaluations at steps 3 and 6, and the last step (8): 3 points
 EVALS = 3
 # report/run_report.h, in page order ("timeline" appears only with a timeline.json).
 SECTIONS = ["runs", "loss-step", "loss-tokens", "val-loss", "lr", "grad-norm", "tokens-per-s",
-            "step-time", "device-memory", "plan", "block-modes", "predicted", "config"]
+            "step-time", "device-memory", "plan", "block-modes", "predicted", "timeline",
+            "config"]
 TINY = ["--set", "train.micro_batch=2", "--set", "train.seq_len=16", "--set", "model.n_layer=2",
         "--set", "model.d_model=32", "--set", "model.n_head=4", "--set", "model.n_kv_head=2",
         "--set", "model.d_ff=64", "--set", "model.max_seq_len=32", "--set",
@@ -94,6 +95,8 @@ def main():
     for sec in SECTIONS:
         expect += ["--expect-section", sec]
     expect += ["--expect-segment", "model_states", "--expect-segment", "activations"]
+    # Both runs recorded step 2's timeline (train.trace_step's default): compute and host lanes.
+    expect += ["--expect-lane", "compute", "--expect-lane", "host"]
     json_out = os.path.join(out, "overlay.check.json")
     c = subprocess.run([sys.executable, CHECK_HTML, page, "--screenshot",
                         os.path.join(out, "overlay.png"), "--height", "4400", "--json", json_out,
