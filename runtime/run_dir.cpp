@@ -19,7 +19,7 @@ namespace {
 
 // The files a run writes at the top of RUN (atomic writes leave NAME.tmp.<pid> when killed).
 constexpr const char* kRunFiles[] = {"config.yaml", "metrics.jsonl", "summary.json", "checkpoints",
-                                     "metrics.csv", "tensorboard", "timeline.json"};
+                                     "metrics.csv", "tensorboard",   "timeline.json"};
 
 bool is_run_file(const std::string& name) {
   for (const char* f : kRunFiles)
