@@ -44,36 +44,14 @@ std::string tfrecord_frame(std::string_view data) {
 }
 
 TfRecordWriter::TfRecordWriter(std::string path, RecordWriteFn write_fn)
-    : path_(std::move(path)), write_(std::move(write_fn)) {
-  if (!write_) write_ = [](int fd, const void* p, size_t n) { return ::write(fd, p, n); };
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  MART_CHECK(fd_ >= 0, "cannot open '", path_, "' for appending: ", std::strerror(errno),
-             " (is the run directory writable?)");
-}
-
-TfRecordWriter::~TfRecordWriter() {
-  if (fd_ >= 0) ::close(fd_);
-}
+    : file_(std::move(path), std::move(write_fn)) {}
 
 void TfRecordWriter::write(std::string_view data) {
-  const std::string rec = tfrecord_frame(data);
-  const char* p = rec.data();
-  size_t n = rec.size();
-  while (n > 0) {
-    const ssize_t w = write_(fd_, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    MART_CHECK(w > 0, "cannot write '", path_,
-               "': ", w < 0 ? std::strerror(errno) : "no progress (write returned 0)",
-               " (is the disk full, the file too large for a limit, or the filesystem "
-               "read-only?)");
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
+  file_.append(tfrecord_frame(data));
 }
 
 void TfRecordWriter::sync() {
-  MART_CHECK(::fdatasync(fd_) == 0, "cannot write '", path_,
-             "' to disk (fdatasync): ", std::strerror(errno), " (is the disk full?)");
+  file_.sync();
 }
 
 std::vector<std::string> tfrecord_parse(std::string_view bytes, const std::string& what) {

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "io/append_file.h"
+
 namespace mart {
 
 // The masked CRC-32C of n bytes (io/checksum.h crc32c, then the mask above).
@@ -23,26 +25,23 @@ uint32_t masked_crc32c(const void* data, size_t n);
 std::string tfrecord_frame(std::string_view data);
 
 // write(2)-style function; tests inject one that fails (disk full) without root.
-using RecordWriteFn = std::function<ssize_t(int fd, const void* data, size_t n)>;
+using RecordWriteFn = WriteFn;
 
 // Appends framed records to PATH (created when missing; existing records are kept). A failed
 // write or sync throws mart::Error naming the file and the OS error.
 class TfRecordWriter {
  public:
   explicit TfRecordWriter(std::string path, RecordWriteFn write_fn = {});  // empty: ::write
-  ~TfRecordWriter();
   TfRecordWriter(const TfRecordWriter&) = delete;
   TfRecordWriter& operator=(const TfRecordWriter&) = delete;
 
   void write(std::string_view data);
   // fdatasync: every record written so far is on disk.
   void sync();
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return file_.path(); }
 
  private:
-  std::string path_;
-  RecordWriteFn write_;
-  int fd_ = -1;
+  AppendFile file_;
 };
 
 // Every record of `bytes`, in order. Throws mart::Error naming `what` (a file name), the record

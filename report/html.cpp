@@ -1,5 +1,7 @@
 #include "report/html.h"
 
+#include <cstdio>
+
 #include "io/atomic_file.h"
 
 namespace mart {
@@ -89,6 +91,12 @@ std::string html_table(const std::vector<std::vector<std::string>>& rows) {
     s += "</tr>\n";
   }
   return s + "</table>\n";
+}
+
+std::string format_fixed(double value, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, value);
+  return buf;
 }
 
 }  // namespace mart

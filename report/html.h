@@ -36,6 +36,9 @@ class HtmlPage {
   std::string body_;
 };
 
+// A table cell's number with `digits` decimals ("%.*f"): 1.5, 2 -> "1.50".
+std::string format_fixed(double value, int digits);
+
 // <table> from rows of cells; the first row is the header. Cells are escaped.
 std::string html_table(const std::vector<std::vector<std::string>>& rows);
 

@@ -9,6 +9,7 @@
 #include "common/units.h"
 #include "planner/memory_regions.h"
 #include "planner/sim_timeline.h"
+#include "report/html.h"
 #include "report/memory_bars.h"
 #include "report/svg.h"
 #include "report/timeline_chart.h"
@@ -16,24 +17,19 @@
 namespace mart {
 namespace {
 
-std::string fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
 std::string seconds(double s) {
-  return s >= 1 ? fixed(s, 3) + " s" : fixed(s * 1e3, 2) + " ms";
+  return s >= 1 ? format_fixed(s, 3) + " s" : format_fixed(s * 1e3, 2) + " ms";
 }
 std::string percent(double x) {
-  return fixed(100 * x, 1) + "%";
+  return format_fixed(100 * x, 1) + "%";
 }
 std::string ratio(double measured, double predicted) {
-  return predicted > 0 ? fixed(measured / predicted, 3) : "";
+  return predicted > 0 ? format_fixed(measured / predicted, 3) : "";
 }
 
 std::string params(uint64_t n) {
   const double d = static_cast<double>(n);
-  return d >= 1e9 ? fixed(d / 1e9, 2) + "B" : fixed(d / 1e6, 2) + "M";
+  return d >= 1e9 ? format_fixed(d / 1e9, 2) + "B" : format_fixed(d / 1e6, 2) + "M";
 }
 
 // "2 swap, 1 checkpoint, 5 keep"
@@ -89,8 +85,8 @@ std::string summary_section(const PlanPageInput& in) {
   }
   const PlanCandidate& b = r.best;
   rows.push_back({"iteration", seconds(b.time.iteration_s) + " predicted (steady state)"});
-  rows.push_back(
-      {"throughput", fixed(b.time.tokens_per_s, 0) + " tokens/s, MFU " + percent(b.time.mfu)});
+  rows.push_back({"throughput",
+                  format_fixed(b.time.tokens_per_s, 0) + " tokens/s, MFU " + percent(b.time.mfu)});
   rows.push_back(
       {"device peak",
        format_bytes(b.memory.device) + " of " + format_bytes(r.device_capacity) + " (" +
@@ -197,9 +193,9 @@ std::string why_not_chosen(const PlanCandidate& a, double best_s, double margin)
   if (!a.why.empty()) return a.why;
   const double extra = a.time.iteration_s / best_s - 1;
   const std::string by =
-      seconds(a.time.iteration_s - best_s) + " (+" + fixed(100 * extra, 3) + "%)";
+      seconds(a.time.iteration_s - best_s) + " (+" + format_fixed(100 * extra, 3) + "%)";
   if (extra <= margin)
-    return "ties the chosen plan (" + by + ", within the " + fixed(100 * margin, 0) +
+    return "ties the chosen plan (" + by + ", within the " + format_fixed(100 * margin, 0) +
            "% tie margin), which is simpler";
   return "slower by " + by + " per iteration";
 }
@@ -214,7 +210,7 @@ std::string runner_ups_section(const Profile& p, const SearchResult& r, double m
                     std::to_string(c.plan.micro_batch) + " x " + std::to_string(c.plan.grad_accum),
                     chunks_text(p, c.plan), std::to_string(c.plan.n_persist),
                     std::to_string(n_buffers(p, c.plan)), modes_summary(p, c.plan),
-                    seconds(c.time.iteration_s), fixed(c.time.tokens_per_s, 0),
+                    seconds(c.time.iteration_s), format_fixed(c.time.tokens_per_s, 0),
                     format_bytes(c.memory.device), c.time.binding, why});
   };
   row("chosen", r.best, r.best.why);
@@ -235,8 +231,8 @@ std::string compare_section(const PlanCandidate& b, const MeasuredRun& m) {
   if (m.has_summary) {
     rows.push_back({"iteration (summary.json, median step)", seconds(it), seconds(m.median_step_s),
                     ratio(m.median_step_s, it)});
-    rows.push_back({"tokens/s (summary.json)", fixed(b.time.tokens_per_s, 0),
-                    fixed(m.tokens_per_s, 0), ratio(m.tokens_per_s, b.time.tokens_per_s)});
+    rows.push_back({"tokens/s (summary.json)", format_fixed(b.time.tokens_per_s, 0),
+                    format_fixed(m.tokens_per_s, 0), ratio(m.tokens_per_s, b.time.tokens_per_s)});
     const int64_t diff =
         static_cast<int64_t>(m.peak_device_bytes) - static_cast<int64_t>(b.memory.device);
     rows.push_back(

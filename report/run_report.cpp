@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/units.h"
+#include "report/html.h"
 #include "report/line_chart.h"
 #include "report/svg.h"
 #include "report/timeline_chart.h"
@@ -54,16 +55,10 @@ constexpr ChartDef kCharts[] = {
      "no metrics line records peak_device_bytes"},
 };
 
-std::string fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
-
 // The loss reference: --baseline, else each distinct corpus entropy rate in the runs' summaries.
 std::vector<ReferenceLine> loss_references(const std::vector<RunData>& runs,
                                            const RunReportOptions& opt) {
-  if (opt.baseline) return {{*opt.baseline, "baseline " + fixed(*opt.baseline, 4), -1}};
+  if (opt.baseline) return {{*opt.baseline, "baseline " + format_fixed(*opt.baseline, 4), -1}};
   std::vector<ReferenceLine> refs;
   std::set<double> seen;
   for (size_t i = 0; i < runs.size(); ++i) {
@@ -71,7 +66,7 @@ std::vector<ReferenceLine> loss_references(const std::vector<RunData>& runs,
     if (h && seen.insert(*h).second) refs.push_back({*h, "", static_cast<int>(i)});
   }
   for (ReferenceLine& r : refs) {
-    r.label = "corpus entropy rate " + fixed(r.y, 4) + " (best achievable)";
+    r.label = "corpus entropy rate " + format_fixed(r.y, 4) + " (best achievable)";
     if (refs.size() > 1)
       r.label = runs[static_cast<size_t>(r.color)].name + ": " + r.label;
     else

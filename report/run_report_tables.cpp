@@ -7,17 +7,12 @@
 
 #include "common/units.h"
 #include "layout/act_mode.h"
+#include "report/html.h"
 #include "report/run_report.h"
 #include "report/svg.h"
 
 namespace mart {
 namespace {
-
-std::string fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
 
 // "0.000512 s", "1.25 s": three significant digits at any scale.
 std::string seconds(double s) {
@@ -76,7 +71,7 @@ RunTotals totals(const RunData& r) {
 }
 
 std::string num_or_dash(double v, int digits) {
-  return std::isnan(v) ? "-" : fixed(v, digits);
+  return std::isnan(v) ? "-" : format_fixed(v, digits);
 }
 
 }  // namespace
@@ -92,10 +87,10 @@ std::string runs_table(const std::vector<RunData>& runs) {
     const auto params = json_number(r.summary, {"params"});
     dirs += "<li><b>" + html_escape(r.name) + "</b>: <code>" + html_escape(r.dir) + "</code></li>";
     rows.push_back({r.name, summary ? "summary.json written" : "no summary.json (running?)",
-                    fixed(t.last_step, 0), num_or_dash(t.final_loss, 4),
+                    format_fixed(t.last_step, 0), num_or_dash(t.final_loss, 4),
                     num_or_dash(t.best_loss, 4), num_or_dash(t.final_val, 4),
                     num_or_dash(t.median_tokens_per_s, 0), bytes_text(t.peak_bytes),
-                    fixed(t.train_s, 2) + " s", params ? fixed(*params, 0) : "-",
+                    format_fixed(t.train_s, 2) + " s", params ? format_fixed(*params, 0) : "-",
                     text_at(r.summary, {"backend"}) + " / " + text_at(r.summary, {"device"})});
     if (r.skipped_torn_line)
       notes += "<p class=\"muted\">" + html_escape(r.name) +
@@ -266,7 +261,8 @@ std::string predicted_section(const std::vector<RunData>& runs) {
             {r.name, "step time (median)", seconds(*p), seconds(*m), rel_diff(*p, *m), by});
     if (const auto p = json_number(s, {"planner", "predicted", "tokens_per_s"}))
       if (const auto m = json_number(s, {"tokens_per_s"}))
-        rows.push_back({r.name, "tokens/s", fixed(*p, 0), fixed(*m, 0), rel_diff(*p, *m), by});
+        rows.push_back(
+            {r.name, "tokens/s", format_fixed(*p, 0), format_fixed(*m, 0), rel_diff(*p, *m), by});
     if (const auto p = json_number(s, {"planner", "predicted", "pinned_host_bytes"}))
       if (const auto m = json_number(s, {"plan", "pinned_host_bytes"}))
         rows.push_back(
@@ -301,7 +297,7 @@ std::string device_regions_bars(const std::vector<RunData>& runs) {
       used.insert(k);
       const double w = *b / most * kWidth;
       c.begin_group("class=\"bar-segment\" data-name=\"" + std::string(kRegions[k]) +
-                    "\" data-bytes=\"" + fixed(*b, 0) + "\"");
+                    "\" data-bytes=\"" + format_fixed(*b, 0) + "\"");
       c.rect(x, y, w, 20, series_color(static_cast<int>(k)), "",
              std::string(kRegions[k]) + ": " + format_bytes(static_cast<uint64_t>(*b)));
       c.end_group();

@@ -14,6 +14,7 @@
 #include "config/config_validate.h"
 #include "runtime/backend.h"
 #include "runtime/trainer.h"
+#include "tests/common/test_util.h"
 #include "tests/runtime_chunks/chunk_test_util.h"
 
 namespace mart::chunks {
@@ -21,29 +22,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("mart_chunks_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using testutil::read_all;
+using testutil::TempDir;
 
 // Six blocks: model states are most of the resident need (activations and scratch of B*T = 32
 // tokens are about 0.45 MB), so 40% of it holds the executor's regions, the fewest chunk buffers
@@ -144,7 +124,7 @@ TEST_P(TrainerOffload, FortyPercentCapacityTrainsBitwiseLikeResident) {
     if (budget_of(manual(base, np, need, capacity)) <= capacity) np_max = np;
   ASSERT_GE(np_max, 1) << "capacity " << capacity << " should fit a persistent chunk";
 
-  const TrainRun ref = train(base, tmp.sub("resident"));
+  const TrainRun ref = train(base, tmp.file("resident"));
   EXPECT_EQ(ref.summary.peak_device_bytes, resident_need);
   EXPECT_LT(ref.metrics.back().at("loss").get<double>(),
             ref.metrics.front().at("loss").get<double>());
@@ -158,7 +138,7 @@ TEST_P(TrainerOffload, FortyPercentCapacityTrainsBitwiseLikeResident) {
     const uint64_t predicted = budget_of(cfg);
     if (predicted > capacity) continue;  // n_buffer + 1 may not fit next to np_max: not tried
     const TrainRun got =
-        train(cfg, tmp.sub("manual_" + std::to_string(c.np) + "_" + std::to_string(c.nb)));
+        train(cfg, tmp.file("manual_" + std::to_string(c.np) + "_" + std::to_string(c.nb)));
     expect_same_run(got, ref);
     EXPECT_LE(got.summary.peak_device_bytes, capacity);
     EXPECT_EQ(got.summary.peak_device_bytes, predicted);
@@ -184,8 +164,8 @@ TEST_P(TrainerOffload, NoClipWithAccumulationTrainsBitwiseLikeResident) {
   const int need = min_chunk_buffers(spec, layout_for(spec, kSmallChunkBytes), 0);
   const JobConfig cfg = manual(base, 0, need, capacity);
   ASSERT_LE(budget_of(cfg), capacity);
-  const TrainRun ref = train(base, tmp.sub("resident"));
-  const TrainRun got = train(cfg, tmp.sub("manual"));
+  const TrainRun ref = train(base, tmp.file("resident"));
+  const TrainRun got = train(cfg, tmp.file("manual"));
   expect_same_run(got, ref);
   EXPECT_LE(got.summary.peak_device_bytes, capacity);
 }
@@ -195,7 +175,7 @@ TEST_P(TrainerOffload, RefusesWhatDoesNotFit) {
   const JobConfig base = small_job(GetParam());
   const uint64_t capacity = budget_of(base) * 2 / 5 / 256 * 256;
   TrainOptions o;
-  o.run_dir = tmp.sub("run");
+  o.run_dir = tmp.file("run");
   o.progress = false;
 
   // All resident, or every chunk persistent: the states alone exceed 40%.

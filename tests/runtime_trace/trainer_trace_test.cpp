@@ -11,6 +11,7 @@
 
 #include "config/config_validate.h"
 #include "runtime/trainer.h"
+#include "tests/common/test_util.h"
 #include "tests/runtime_chunks/chunk_test_util.h"
 #include "tests/runtime_trace/trace_test_util.h"
 
@@ -19,29 +20,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("mart_trace_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using testutil::read_all;
+using testutil::TempDir;
 
 // Four Llama blocks, every chunk but one offloaded, one block swapped and one recomputed.
 JobConfig offload_job(int trace_step) {
@@ -86,7 +66,7 @@ TrainSummary train(const JobConfig& c, const std::string& dir, int stop_after = 
 
 TEST(TrainerTrace, WritesTheTimelineOfTraceStepAndNoneWhenOff) {
   TempDir tmp;
-  const std::string on = tmp.sub("on"), off = tmp.sub("off");
+  const std::string on = tmp.file("on"), off = tmp.file("off");
   train(offload_job(3), on);
   train(offload_job(0), off);
 
@@ -114,7 +94,7 @@ TEST(TrainerTrace, WritesTheTimelineOfTraceStepAndNoneWhenOff) {
 TEST(TrainerTrace, ResumePastTheStepKeepsTheFileAndBeforeItWritesIt) {
   TempDir tmp;
   // Past: traced at step 2, stopped after 3, resumed: the file is the one step 2 wrote.
-  const std::string past = tmp.sub("past");
+  const std::string past = tmp.file("past");
   train(offload_job(2), past, 3);
   const std::string first = read_all(past + "/timeline.json");
   ASSERT_FALSE(first.empty());
@@ -123,7 +103,7 @@ TEST(TrainerTrace, ResumePastTheStepKeepsTheFileAndBeforeItWritesIt) {
   EXPECT_EQ(losses(past).size(), 4u);
 
   // Before: stopped after step 1, no timeline yet; the resumed run traces step 2.
-  const std::string before = tmp.sub("before");
+  const std::string before = tmp.file("before");
   train(offload_job(2), before, 1);
   EXPECT_FALSE(fs::exists(before + "/timeline.json"));
   train(offload_job(2), before, -1, true);
