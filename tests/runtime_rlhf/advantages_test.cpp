@@ -115,10 +115,15 @@ TEST(RlhfAdvantages, PaddingChangesNothing) {
     std::vector<double> compact;
     for (int b = 0; b < 3; ++b)
       for (int t = 0; t < T; ++t) {
-        if (t < lens[b])
-          compact.push_back(adv_out[b * T + t] + 1000 * ret[b * T + t]);
-        else
-          EXPECT_EQ(adv_out[b * T + t] + ret[b * T + t], 0.0);
+        if (t < lens[b]) {
+          compact.push_back(r[b * T + t]);
+          compact.push_back(adv_out[b * T + t]);
+          compact.push_back(ret[b * T + t]);
+        } else {
+          EXPECT_EQ(r[b * T + t], 0.0);
+          EXPECT_EQ(adv_out[b * T + t], 0.0);
+          EXPECT_EQ(ret[b * T + t], 0.0);
+        }
       }
     return compact;
   };
