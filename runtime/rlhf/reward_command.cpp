@@ -9,7 +9,7 @@
 namespace mart {
 
 std::string reward_command_input(const std::vector<RewardSample>& samples,
-                                  const RewardCommandOptions& opt) {
+                                 const RewardCommandOptions& opt) {
   std::string in;
   for (size_t i = 0; i < samples.size(); ++i) {
     nlohmann::json j;
@@ -36,8 +36,8 @@ std::string shorten(const std::string& s, size_t n = 80) {
 // One reward from one output line; throws naming the line.
 double parse_line(const std::string& command, const std::string& line, size_t number) {
   auto bad = [&](const char* why) {
-    MART_FAIL("the reward command `", command, "` wrote line ", number, " '", shorten(line),
-              "', ", why, ": each line must be a JSON number or {\"reward\": x}");
+    MART_FAIL("the reward command `", command, "` wrote line ", number, " '", shorten(line), "', ",
+              why, ": each line must be a JSON number or {\"reward\": x}");
   };
   const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
   if (j.is_discarded()) bad("which is not JSON");
@@ -80,8 +80,8 @@ std::vector<double> run_reward_command(const std::vector<RewardSample>& samples,
   ShellOptions so;
   so.timeout_s = opt.timeout_s;
   const ShellResult res = run_shell(opt.command, reward_command_input(samples, opt), so);
-  const std::string tail =
-      res.err_tail.empty() ? " (its stderr was empty)" : "; its stderr ended with:\n" + res.err_tail;
+  const std::string tail = res.err_tail.empty() ? " (its stderr was empty)"
+                                                : "; its stderr ended with:\n" + res.err_tail;
   MART_CHECK(!res.timed_out, "the reward command `", opt.command, "` did not finish within ",
              opt.timeout_s, " s and was killed; raise the timeout or make it faster", tail);
   MART_CHECK(res.signal == 0, "the reward command `", opt.command, "` was killed by signal ",

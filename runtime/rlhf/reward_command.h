@@ -23,8 +23,8 @@ struct RewardSample {
 };
 
 struct RewardCommandOptions {
-  std::string command;   // run as /bin/sh -c command
-  double timeout_s = 60; // > 0, for the whole batch
+  std::string command;    // run as /bin/sh -c command
+  double timeout_s = 60;  // > 0, for the whole batch
   // Set: adds "prompt" and "response" text to each line.
   std::function<std::string(std::span<const int32_t>)> decode;
 };

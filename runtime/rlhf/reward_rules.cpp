@@ -14,8 +14,7 @@ namespace {
 constexpr std::array<RewardRuleTraits, 3> kRules{{
     {"target_fraction", "share of response tokens equal to target_id (0 when empty)", 0.0, 1.0},
     {"sorted", "share of adjacent non-decreasing token pairs (0 below two tokens)", 0.0, 1.0},
-    {"length_target", "1 - |length - target_length| / max(target_length, 1), at least 0", 0.0,
-     1.0},
+    {"length_target", "1 - |length - target_length| / max(target_length, 1), at least 0", 0.0, 1.0},
 }};
 
 double target_fraction(int32_t target, std::span<const int32_t> r) {

@@ -29,8 +29,8 @@ const RewardRuleTraits& reward_rule_traits(RewardRule r);
 RewardRule parse_reward_rule(std::string_view name);
 
 struct RewardRuleParams {
-  int32_t target_id = 0;    // target_fraction
-  int target_length = 16;   // length_target (>= 0)
+  int32_t target_id = 0;   // target_fraction
+  int target_length = 16;  // length_target (>= 0)
 };
 
 // The score of `response` (ids, EOS excluded) in [min, max] of the rule's traits.

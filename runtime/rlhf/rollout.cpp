@@ -53,9 +53,8 @@ void check_rollout_args(const Decoder& dec, const std::vector<std::vector<int32_
   check_sampling(opt.sampling);
   const size_t B = prompts.size() * static_cast<size_t>(opt.group_size);
   MART_CHECK(static_cast<size_t>(dec.batch()) == B, "the rollout needs a decoder of batch ", B,
-             " (", prompts.size(), " prompts x ", opt.group_size,
-             " samples) but it has batch ", dec.batch(),
-             "; build the Session with SessionOptions::generation batch ", B);
+             " (", prompts.size(), " prompts x ", opt.group_size, " samples) but it has batch ",
+             dec.batch(), "; build the Session with SessionOptions::generation batch ", B);
   size_t longest = 0;
   for (size_t p = 0; p < prompts.size(); ++p) {
     MART_CHECK(!prompts[p].empty(), "rollout prompt ", p, " is empty: give at least one token");
@@ -70,8 +69,8 @@ void check_rollout_args(const Decoder& dec, const std::vector<std::vector<int32_
              " - 1) but the decoder holds ", dec.max_len(),
              "; shorten the prompts or max_new_tokens, or raise the generation max_len");
   for (int32_t id : {opt.pad_id, opt.eos_id.value_or(0)})
-    MART_CHECK(id >= 0 && id < V, "rollout pad/eos id ", id, " is outside the vocabulary [0, ",
-               V, ")");
+    MART_CHECK(id >= 0 && id < V, "rollout pad/eos id ", id, " is outside the vocabulary [0, ", V,
+               ")");
 }
 
 }  // namespace
@@ -149,9 +148,8 @@ Rollout generate_rollout(const Session& session, Decoder& dec,
     std::copy_n(r.prompt_of(b).begin(), pos, feed.begin() + static_cast<size_t>(b) * pos);
   std::vector<float> logits;
   dec.forward(feed, pos, 0, &logits);
-  MART_CHECK(logits.size() == static_cast<size_t>(r.B) * V, "the decoder returned ",
-             logits.size(), " logits for batch ", r.B, " x vocabulary ", V,
-             ": is it built over this Session?");
+  MART_CHECK(logits.size() == static_cast<size_t>(r.B) * V, "the decoder returned ", logits.size(),
+             " logits for batch ", r.B, " x vocabulary ", V, ": is it built over this Session?");
   Gen g(r, opt, V);
   feed.resize(r.B);
   while (true) {

@@ -37,15 +37,15 @@
 namespace mart {
 
 struct RolloutOptions {
-  int group_size = 1;        // G >= 1: samples per prompt
-  int max_new_tokens = 32;   // T >= 1: response tokens at most (EOS included)
-  SamplingParams sampling;   // temperature, top_k, top_p, seed (sampler.h)
+  int group_size = 1;             // G >= 1: samples per prompt
+  int max_new_tokens = 32;        // T >= 1: response tokens at most (EOS included)
+  SamplingParams sampling;        // temperature, top_k, top_p, seed (sampler.h)
   std::optional<int32_t> eos_id;  // unset: every response has T tokens
   int32_t pad_id = 0;             // the id stored past a response's end (mask 0)
 };
 
 struct Rollout {
-  int P = 0, G = 0, B = 0, T = 0;     // prompts, samples per prompt, B = P * G, T = max_new_tokens
+  int P = 0, G = 0, B = 0, T = 0;  // prompts, samples per prompt, B = P * G, T = max_new_tokens
   std::vector<std::vector<int32_t>> prompts;  // [P][prompt_len(p)]: the prompts, as given
   std::vector<int32_t> response;              // [B, T] ids; pad_id past the end
   std::vector<float> logprob;                 // [B, T] log_softmax(z / tau)[id]; 0 past the end

@@ -96,8 +96,8 @@ void spawn(const std::string& command, Pipe& in, Pipe& out, Pipe& err, const sig
   posix_spawnattr_setsigdefault(&at, &def);
   posix_spawnattr_setsigmask(&at, &mask);
   posix_spawnattr_setpgroup(&at, 0);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
-                                    POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setflags(&at,
+                           POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
   const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
   const int rc = posix_spawn(&child->pid, "/bin/sh", &fa, &at, const_cast<char**>(argv), environ);
   posix_spawn_file_actions_destroy(&fa);
@@ -119,16 +119,15 @@ void make_pipe(Pipe& p, const std::string& command) {
 
 ShellResult run_shell(const std::string& command, const std::string& input,
                       const ShellOptions& opt) {
-  MART_CHECK(opt.timeout_s > 0, "the command timeout ", opt.timeout_s,
-             " s must be > 0 (command `", command, "`)");
+  MART_CHECK(opt.timeout_s > 0, "the command timeout ", opt.timeout_s, " s must be > 0 (command `",
+             command, "`)");
   SigpipeBlock sigpipe;
   Pipe in, out, err;
   make_pipe(in, command);
   make_pipe(out, command);
   make_pipe(err, command);
-  const auto deadline =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(opt.timeout_s));
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(opt.timeout_s));
   Child child;
   spawn(command, in, out, err, sigpipe.old_mask(), &child);
   in.close_end(0), out.close_end(1), err.close_end(1);
@@ -153,8 +152,8 @@ ShellResult run_shell(const std::string& command, const std::string& input,
       if ((n < 0 && errno != EAGAIN && errno != EINTR) || written == input.size())
         in.close_end(1);  // done, or EPIPE: the command stopped reading
     }
-    for (auto [pfd, p, into] : {std::tuple{&fds[1], &out, &res.out},
-                               std::tuple{&fds[2], &err, &err_all}}) {
+    for (auto [pfd, p, into] :
+         {std::tuple{&fds[1], &out, &res.out}, std::tuple{&fds[2], &err, &err_all}}) {
       if (!(pfd->revents & (POLLIN | POLLHUP | POLLERR))) continue;
       const ssize_t n = ::read(p->fd[0], buf, sizeof buf);
       if (n > 0) into->append(buf, n);
@@ -166,15 +165,16 @@ ShellResult run_shell(const std::string& command, const std::string& input,
   }
   // Output closed: wait for the exit until the deadline.
   while (!res.timed_out && !child.try_reap()) {
-    if (ms_left(deadline) == 0) res.timed_out = true;
-    else std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (ms_left(deadline) == 0)
+      res.timed_out = true;
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   if (!child.reaped) child.kill_and_reap();
   if (WIFEXITED(child.status)) res.exit_code = WEXITSTATUS(child.status);
   if (WIFSIGNALED(child.status)) res.signal = WTERMSIG(child.status);
-  res.err_tail = err_all.size() > opt.stderr_tail
-                     ? err_all.substr(err_all.size() - opt.stderr_tail)
-                     : err_all;
+  res.err_tail =
+      err_all.size() > opt.stderr_tail ? err_all.substr(err_all.size() - opt.stderr_tail) : err_all;
   return res;
 }
 

@@ -14,17 +14,17 @@
 namespace mart {
 
 struct ShellResult {
-  std::string out;          // everything the command wrote to stdout
-  std::string err_tail;     // the last stderr_tail bytes of its stderr
-  bool timed_out = false;   // killed at the timeout (exit_code/signal then describe the kill)
-  int exit_code = -1;       // its exit status when it exited normally, else -1
-  int signal = 0;           // the signal that ended it, else 0
+  std::string out;         // everything the command wrote to stdout
+  std::string err_tail;    // the last stderr_tail bytes of its stderr
+  bool timed_out = false;  // killed at the timeout (exit_code/signal then describe the kill)
+  int exit_code = -1;      // its exit status when it exited normally, else -1
+  int signal = 0;          // the signal that ended it, else 0
 };
 
 struct ShellOptions {
-  double timeout_s = 60;            // > 0: wall-clock limit from spawn to reaped
-  size_t stderr_tail = 2000;        // bytes of stderr kept (the end)
-  size_t max_out = 256ull << 20;    // stdout beyond this: killed, mart::Error
+  double timeout_s = 60;          // > 0: wall-clock limit from spawn to reaped
+  size_t stderr_tail = 2000;      // bytes of stderr kept (the end)
+  size_t max_out = 256ull << 20;  // stdout beyond this: killed, mart::Error
 };
 
 // Throws mart::Error (naming the command) when it cannot be started or writes more than max_out;
