@@ -8,6 +8,14 @@
 
 namespace mart {
 
+namespace {
+
+std::string shorten(const std::string& s, size_t n = 80) {
+  return s.size() <= n ? s : s.substr(0, n) + "...";
+}
+
+}  // namespace
+
 std::string reward_command_input(const std::vector<RewardSample>& samples,
                                  const RewardCommandOptions& opt) {
   std::string in;
@@ -29,15 +37,11 @@ std::string reward_command_input(const std::vector<RewardSample>& samples,
 
 namespace {
 
-std::string shorten(const std::string& s, size_t n = 80) {
-  return s.size() <= n ? s : s.substr(0, n) + "...";
-}
-
 // One reward from one output line; throws naming the line.
 double parse_line(const std::string& command, const std::string& line, size_t number) {
   auto bad = [&](const char* why) {
-    MART_FAIL("the reward command `", command, "` wrote line ", number, " '", shorten(line), "', ",
-              why, ": each line must be a JSON number or {\"reward\": x}");
+    MART_FAIL("the reward command `", shorten(command, 200), "` wrote line ", number, " '",
+              shorten(line), "', ", why, ": each line must be a JSON number or {\"reward\": x}");
   };
   const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
   if (j.is_discarded()) bad("which is not JSON");
@@ -66,8 +70,8 @@ std::vector<double> parse_reward_lines(const std::string& command, const std::st
     lines.push_back(std::move(line));
     start = end + 1;
   }
-  MART_CHECK(lines.size() == expected, "the reward command `", command, "` wrote ", lines.size(),
-             " line", lines.size() == 1 ? "" : "s", " for ", expected,
+  MART_CHECK(lines.size() == expected, "the reward command `", shorten(command, 200), "` wrote ",
+             lines.size(), " line", lines.size() == 1 ? "" : "s", " for ", expected,
              " samples: it must write exactly one reward line per input line, in order");
   std::vector<double> r(expected);
   for (size_t i = 0; i < expected; ++i) r[i] = parse_line(command, lines[i], i + 1);
@@ -82,12 +86,13 @@ std::vector<double> run_reward_command(const std::vector<RewardSample>& samples,
   const ShellResult res = run_shell(opt.command, reward_command_input(samples, opt), so);
   const std::string tail = res.err_tail.empty() ? " (its stderr was empty)"
                                                 : "; its stderr ended with:\n" + res.err_tail;
-  MART_CHECK(!res.timed_out, "the reward command `", opt.command, "` did not finish within ",
-             opt.timeout_s, " s and was killed; raise the timeout or make it faster", tail);
-  MART_CHECK(res.signal == 0, "the reward command `", opt.command, "` was killed by signal ",
-             res.signal, tail);
-  MART_CHECK(res.exit_code == 0, "the reward command `", opt.command, "` exited with status ",
-             res.exit_code, tail);
+  MART_CHECK(!res.timed_out, "the reward command `", shorten(opt.command, 200),
+             "` did not finish within ", opt.timeout_s,
+             " s and was killed; raise the timeout or make it faster", tail);
+  MART_CHECK(res.signal == 0, "the reward command `", shorten(opt.command, 200),
+             "` was killed by signal ", res.signal, tail);
+  MART_CHECK(res.exit_code == 0, "the reward command `", shorten(opt.command, 200),
+             "` exited with status ", res.exit_code, tail);
   return parse_reward_lines(opt.command, res.out, samples.size());
 }
 
