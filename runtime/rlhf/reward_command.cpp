@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "nlohmann/json.hpp"
+#include "runtime/rlhf/rollout.h"
 #include "runtime/rlhf/shell_command.h"
 
 namespace mart {
@@ -94,6 +95,12 @@ std::vector<double> run_reward_command(const std::vector<RewardSample>& samples,
   MART_CHECK(res.exit_code == 0, "the reward command `", shorten(opt.command, 200),
              "` exited with status ", res.exit_code, tail);
   return parse_reward_lines(opt.command, res.out, samples.size());
+}
+
+std::vector<RewardSample> rollout_reward_samples(const Rollout& rollout) {
+  std::vector<RewardSample> s(rollout.B);
+  for (int b = 0; b < rollout.B; ++b) s[b] = {rollout.prompt_of(b), rollout.response_text_of(b)};
+  return s;
 }
 
 }  // namespace mart

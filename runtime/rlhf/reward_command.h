@@ -17,6 +17,8 @@
 
 namespace mart {
 
+struct Rollout;
+
 struct RewardSample {
   std::span<const int32_t> prompt;    // ids; the caller keeps them alive during the call
   std::span<const int32_t> response;  // ids (what to include, e.g. EOS, is the caller's choice)
@@ -40,5 +42,9 @@ std::vector<double> parse_reward_lines(const std::string& command, const std::st
 // Runs the command over the batch: rewards [samples.size()] (float64), in sample order.
 std::vector<double> run_reward_command(const std::vector<RewardSample>& samples,
                                        const RewardCommandOptions& opt);
+
+// The samples of a rollout, sequence b at index b: its prompt and Rollout::response_text_of(b)
+// (no terminating EOS). The spans point into `rollout`, which must outlive them.
+std::vector<RewardSample> rollout_reward_samples(const Rollout& rollout);
 
 }  // namespace mart

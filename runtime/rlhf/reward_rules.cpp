@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "runtime/rlhf/rollout.h"
 
 namespace mart {
 
@@ -62,6 +63,13 @@ double score_rule(RewardRule rule, const RewardRuleParams& params,
       return length_target(params.target_length, response.size());
   }
   MART_FAIL("reward rule ", static_cast<int>(rule), " is not a RewardRule");
+}
+
+std::vector<double> score_rollout(RewardRule rule, const RewardRuleParams& params,
+                                  const Rollout& rollout) {
+  std::vector<double> s(rollout.B);
+  for (int b = 0; b < rollout.B; ++b) s[b] = score_rule(rule, params, rollout.response_text_of(b));
+  return s;
 }
 
 }  // namespace mart

@@ -13,8 +13,11 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <vector>
 
 namespace mart {
+
+struct Rollout;
 
 enum class RewardRule { TargetFraction, Sorted, LengthTarget };
 
@@ -36,5 +39,10 @@ struct RewardRuleParams {
 // The score of `response` (ids, EOS excluded) in [min, max] of the rule's traits.
 double score_rule(RewardRule rule, const RewardRuleParams& params,
                   std::span<const int32_t> response);
+
+// Scores [B] (float64) of every sequence of a rollout: the rule over Rollout::response_text_of(b)
+// (the response without a terminating EOS).
+std::vector<double> score_rollout(RewardRule rule, const RewardRuleParams& params,
+                                  const Rollout& rollout);
 
 }  // namespace mart

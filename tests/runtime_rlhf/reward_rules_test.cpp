@@ -86,3 +86,38 @@ TEST(RewardRules, NamesParseAndUnknownNamesListTheRules) {
 
 }  // namespace
 }  // namespace mart
+
+#include "runtime/rlhf/reward_command.h"
+#include "runtime/rlhf/rollout.h"
+
+namespace mart {
+namespace {
+
+// A hand-made rollout of P = 1, G = 2, T = 4, EOS id 9: sequence 0 is [3, 3, 9] (ended by EOS),
+// sequence 1 is [5, 3, 3, 3] (full length).
+Rollout hand_rollout() {
+  Rollout r;
+  r.P = 1, r.G = 2, r.B = 2, r.T = 4;
+  r.prompts = {{1, 2}};
+  r.response = {3, 3, 9, 0, 5, 3, 3, 3};
+  r.mask = {1, 1, 1, 0, 1, 1, 1, 1};
+  r.length = {3, 4};
+  r.ended_by_eos = {1, 0};
+  return r;
+}
+
+TEST(RewardRules, ScoreRolloutScoresResponsesWithoutTheirEos) {
+  const Rollout r = hand_rollout();
+  RewardRuleParams p;
+  p.target_id = 3;
+  EXPECT_EQ(score_rollout(RewardRule::TargetFraction, p, r), (std::vector<double>{1.0, 0.75}));
+  EXPECT_EQ(score_rollout(RewardRule::Sorted, p, r), (std::vector<double>{1.0, 2.0 / 3}));
+  const auto s = rollout_reward_samples(r);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(std::vector<int32_t>(s[0].response.begin(), s[0].response.end()), (V{3, 3}));
+  EXPECT_EQ(std::vector<int32_t>(s[1].response.begin(), s[1].response.end()), (V{5, 3, 3, 3}));
+  EXPECT_EQ(std::vector<int32_t>(s[1].prompt.begin(), s[1].prompt.end()), (V{1, 2}));
+}
+
+}  // namespace
+}  // namespace mart
