@@ -169,5 +169,21 @@ TEST(RewardCommand, WritingBeforeReadingALargeInputDoesNotDeadlock) {
   expect_no_children();
 }
 
+// A command that is not found is sh's exit 127 with its message; a flood of output is cut off at
+// max_out and the command killed.
+TEST(RewardCommand, AMissingProgramAndAnOutputFloodAreReported) {
+  const std::string e = error_of(
+      [] { run_reward_command(small_batch().samples(), cmd("no-such-scorer-xyz --flag")); });
+  EXPECT_TRUE(has(e, "exited with status 127"));
+  EXPECT_TRUE(has(e, "no-such-scorer-xyz"));
+  ShellOptions so;
+  so.timeout_s = 20;
+  so.max_out = 1 << 20;
+  EXPECT_TRUE(has(error_of([&] { run_shell("yes", "", so); }), "wrote more than 1048576 bytes"));
+  so.max_out = 4 << 20;  // the control: a bounded output under the limit passes
+  EXPECT_EQ(run_shell("yes | head -c 2000000", "", so).out.size(), 2000000u);
+  expect_no_children();
+}
+
 }  // namespace
 }  // namespace mart
