@@ -73,10 +73,6 @@ void check_rollout_args(const Decoder& dec, const std::vector<std::vector<int32_
                ")");
 }
 
-}  // namespace
-
-namespace {
-
 // Per-sequence state of one rollout being generated.
 struct Gen {
   Rollout& r;
@@ -88,6 +84,7 @@ struct Gen {
 
   Gen(Rollout& rr, const RolloutOptions& o, int vocab) : r(rr), opt(o), V(vocab) {
     tau = logprob_temperature(o.sampling);
+    samplers.reserve(r.B);
     for (int b = 0; b < r.B; ++b) {
       SamplingParams sp = o.sampling;
       sp.seed = mix_seed(o.sampling.seed, static_cast<uint64_t>(b));

@@ -7,10 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <tuple>
 
 #include "common/error.h"
 
@@ -21,6 +23,11 @@ namespace mart {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The command as errors show it: its first 200 characters.
+std::string shown(const std::string& command) {
+  return command.size() <= 200 ? command : command.substr(0, 200) + "...";
+}
 
 struct Pipe {
   int fd[2] = {-1, -1};
@@ -102,7 +109,8 @@ void spawn(const std::string& command, Pipe& in, Pipe& out, Pipe& err, const sig
   const int rc = posix_spawn(&child->pid, "/bin/sh", &fa, &at, const_cast<char**>(argv), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
-  MART_CHECK(rc == 0, "cannot start the command `", command, "` (/bin/sh -c): ", strerror(rc));
+  MART_CHECK(rc == 0, "cannot start the command `", shown(command),
+             "` (/bin/sh -c): ", strerror(rc));
 }
 
 int ms_left(Clock::time_point deadline) {
@@ -111,7 +119,7 @@ int ms_left(Clock::time_point deadline) {
 }
 
 void make_pipe(Pipe& p, const std::string& command) {
-  MART_CHECK(::pipe2(p.fd, O_CLOEXEC) == 0, "cannot make a pipe for the command `", command,
+  MART_CHECK(::pipe2(p.fd, O_CLOEXEC) == 0, "cannot make a pipe for the command `", shown(command),
              "`: ", strerror(errno));
 }
 
@@ -120,7 +128,7 @@ void make_pipe(Pipe& p, const std::string& command) {
 ShellResult run_shell(const std::string& command, const std::string& input,
                       const ShellOptions& opt) {
   MART_CHECK(opt.timeout_s > 0, "the command timeout ", opt.timeout_s, " s must be > 0 (command `",
-             command, "`)");
+             shown(command), "`)");
   SigpipeBlock sigpipe;
   Pipe in, out, err;
   make_pipe(in, command);
@@ -145,7 +153,7 @@ ShellResult run_shell(const std::string& command, const std::string& input,
       break;
     }
     if (::poll(fds, 3, wait) < 0 && errno != EINTR)
-      MART_FAIL("poll failed for the command `", command, "`: ", strerror(errno));
+      MART_FAIL("poll failed for the command `", shown(command), "`: ", strerror(errno));
     if (fds[0].revents & (POLLOUT | POLLERR | POLLHUP)) {
       const ssize_t n = ::write(in.fd[1], input.data() + written, input.size() - written);
       if (n > 0) written += n;
@@ -160,7 +168,7 @@ ShellResult run_shell(const std::string& command, const std::string& input,
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) p->close_end(0);
     }
     if (err_all.size() > 2 * opt.stderr_tail) err_all.erase(0, err_all.size() - opt.stderr_tail);
-    MART_CHECK(res.out.size() <= opt.max_out, "the command `", command, "` wrote more than ",
+    MART_CHECK(res.out.size() <= opt.max_out, "the command `", shown(command), "` wrote more than ",
                opt.max_out, " bytes to stdout; it was stopped");
   }
   // Output closed: wait for the exit until the deadline.
