@@ -42,6 +42,16 @@ double token_logprob(const float* logits, int V, int32_t id, double tau, double*
   return (logits[id] - m) / tau - log_sum;
 }
 
+void response_logprobs(const Rollout& r, int b, const float* logits, int V, double tau,
+                       float* out) {
+  const size_t lp = r.prompt_of(b).size();
+  const auto resp = r.response_of(b);
+  std::fill(out, out + r.T, 0.0f);
+  for (size_t t = 0; t < resp.size(); ++t)
+    out[t] = static_cast<float>(
+        token_logprob(logits + (lp + t - 1) * static_cast<size_t>(V), V, resp[t], tau, nullptr));
+}
+
 namespace {
 
 void check_rollout_args(const Decoder& dec, const std::vector<std::vector<int32_t>>& prompts,

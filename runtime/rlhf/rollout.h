@@ -72,6 +72,12 @@ float logprob_temperature(const SamplingParams& sampling);
 // entropy of softmax(logits / tau). The one definition rollouts record and tests recompute.
 double token_logprob(const float* logits, int V, int32_t id, double tau, double* entropy);
 
+// The same log-probs recomputed from a full forward: `logits` [L, V] (fp32, row-major) of
+// Rollout::sequence_of(b) run from position 0, L >= prompt length + length(b) - 1; out [T] gets
+// token_logprob of each response token at its predicting row, 0 past length(b). What a trainer
+// computes (with the policy being trained) for PPO's ratio exp(new - old) against Rollout::logprob.
+void response_logprobs(const Rollout& r, int b, const float* logits, int V, double tau, float* out);
+
 // Generates the rollout with `dec`, a Decoder over `session` (which gives the vocabulary size).
 // The decoder must have batch() == prompts.size() * group_size and max_len() >= longest prompt +
 // max_new_tokens - 1 (SessionOptions::generation); every prompt is non-empty; prompt, eos and pad

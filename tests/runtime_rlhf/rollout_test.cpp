@@ -163,8 +163,21 @@ TEST(Rollout, EosEndsASequenceAndMasksTheRest) {
   EXPECT_GE(ended, 1);
   // The free rollout had no EOS: every mask is 1 (the control for the zeros above).
   EXPECT_EQ(std::count(free.mask.begin(), free.mask.end(), 1.0f), 6 * 16);
-  // The masked rollout's log-probs still match the full forward.
+  // The masked rollout's log-probs still match the full forward, and response_logprobs (the
+  // trainer's recomputation) gives them [T] with zeros past the end.
   EXPECT_LT(compare_with_full_forward(*s, r, 1.0, 0).logprob, 1e-5);
+  std::vector<float> re(16);
+  const auto all = full_forward_all(*s, r.sequence_of(1));
+  response_logprobs(r, 1, all.data(), s->spec().cfg.vocab_size, 1.0, re.data());
+  for (int t = 0; t < 16; ++t) {
+    EXPECT_NEAR(re[t], r.logprob[16 + t], 1e-5) << "token " << t;
+    if (t > step) {
+      EXPECT_EQ(re[t], 0.0f);
+    }
+  }
+  // The control: at another temperature the recomputation differs.
+  response_logprobs(r, 1, all.data(), s->spec().cfg.vocab_size, 2.0, re.data());
+  EXPECT_GT(std::abs(re[0] - r.logprob[16]), 1e-3);
 }
 
 TEST(Rollout, GreedyRecordsLogprobsAtTemperatureOne) {
