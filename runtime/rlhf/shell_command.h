@@ -7,7 +7,8 @@
 // without reading all its input is blocked in the calling thread and discarded (the rest of the
 // input is dropped; the exit status and output decide). The child gets the default SIGPIPE
 // disposition and the caller's signal mask. No shell quoting is added or removed: COMMAND is
-// what the user wrote.
+// what the user wrote. Threads: calls on different threads may run at once (pipes are
+// close-on-exec, so one call's child never holds another's pipe; the SIGPIPE block is per thread).
 #pragma once
 #include <string>
 
