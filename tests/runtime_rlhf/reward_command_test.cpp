@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <thread>
 
 #include "nlohmann/json.hpp"
 #include "runtime/rlhf/shell_command.h"
@@ -104,7 +105,8 @@ TEST(RewardCommand, AFailingCommandNamesItsExitStatusAndStderr) {
 }
 
 TEST(RewardCommand, ABadLineIsNamedWithItsNumber) {
-  const auto s = small_batch().samples();
+  const Batch batch = small_batch();
+  const auto s = batch.samples();
   const std::string e = error_of([&] { run_reward_command(s, cmd("printf '1\\nabc\\n3\\n'")); });
   EXPECT_TRUE(has(e, "wrote line 2 'abc', which is not JSON"));
   EXPECT_TRUE(has(error_of([&] { run_reward_command(s, cmd("printf '1\\n2\\n\"x\"\\n'")); }),
@@ -118,7 +120,8 @@ TEST(RewardCommand, ABadLineIsNamedWithItsNumber) {
 }
 
 TEST(RewardCommand, TooFewOrTooManyLinesAreRefused) {
-  const auto s = small_batch().samples();
+  const Batch batch = small_batch();
+  const auto s = batch.samples();
   EXPECT_TRUE(has(error_of([&] { run_reward_command(s, cmd("printf '1\\n2\\n'")); }),
                   "wrote 2 lines for 3 samples"));
   EXPECT_TRUE(has(error_of([&] { run_reward_command(s, cmd("printf '1\\n2\\n3\\n4\\n'")); }),
@@ -182,6 +185,36 @@ TEST(RewardCommand, AMissingProgramAndAnOutputFloodAreReported) {
   EXPECT_TRUE(has(error_of([&] { run_shell("yes", "", so); }), "wrote more than 1048576 bytes"));
   so.max_out = 4 << 20;  // the control: a bounded output under the limit passes
   EXPECT_EQ(run_shell("yes | head -c 2000000", "", so).out.size(), 2000000u);
+  expect_no_children();
+}
+
+// Four threads run commands at once: each gets its own answers, and a short one is not held up by
+// a long one (its pipes do not leak into the other's child).
+TEST(RewardCommand, CommandsOnSeveralThreadsRunAtOnce) {
+  std::vector<std::vector<double>> got(4);
+  std::vector<double> seconds(4);
+  std::vector<std::string> errors(4);
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 4; ++i)
+    ts.emplace_back([&, i] {
+      const auto t0 = std::chrono::steady_clock::now();
+      const std::string wait = i == 0 ? "sleep 2; " : "";
+      try {
+        got[i] = run_reward_command(
+            small_batch().samples(),
+            cmd(wait + "cat >/dev/null; printf '" + std::to_string(i) + "\\n1\\n2\\n'"));
+      } catch (const Error& e) {
+        errors[i] = e.what();
+      }
+      seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    });
+  for (auto& t : ts) t.join();
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(errors[i], "");
+    EXPECT_EQ(got[i], (std::vector<double>{double(i), 1, 2}));
+  }
+  EXPECT_GE(seconds[0], 1.9);
+  for (int i = 1; i < 4; ++i) EXPECT_LT(seconds[i], 1.5) << "thread " << i << " waited for 0";
   expect_no_children();
 }
 
