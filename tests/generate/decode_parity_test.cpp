@@ -149,20 +149,10 @@ namespace {
 // same logits as resident states, bit for bit: the same kernels read the same weights.
 TEST(DecodeChunked, OffloadedWeightsDecodeLikeResidentOnes) {
   for (ModelFamily f : {ModelFamily::GPT2, ModelFamily::Llama}) {
-    JobConfig off = tiny_gen_job(f);
-    off.memory.mode = "manual";
-    off.memory.n_persist = 0;
-    off.memory.n_buffer = 8;
-    off.memory.chunk_size = 64 << 10;
-    SessionOptions so;
-    so.executor = false;
-    so.host.pin = PinMode::kOff;  // tests need no locked memory
-    so.generation = GenerationShape{1, 0, 8};
-    Session chunked(off, so);
-    chunked.init_weights(7);
-    ASSERT_TRUE(chunked.chunked());
+    auto chunked = offloaded_gen_session(tiny_gen_job(f), GenerationShape{1, 0, 8});
+    ASSERT_TRUE(chunked->chunked());
     auto resident = gen_session(f, 8);
-    Decoder dc(chunked), dr(*resident);
+    Decoder dc(*chunked), dr(*resident);
     std::vector<int32_t> seq = lcg_prompt(13, 256, 4);
     std::vector<float> lc, lr;
     int pos = 0;

@@ -56,6 +56,23 @@ inline std::unique_ptr<Session> gen_session(ModelFamily f, int chunk = 8, uint64
   return s;
 }
 
+// `job` with every chunk offloaded (uploaded on demand into 8 device buffers of 64 KiB chunks),
+// forward only, with generation buffers of `shape`: how a frozen or streamed model generates.
+inline std::unique_ptr<Session> offloaded_gen_session(JobConfig job, GenerationShape shape,
+                                                      uint64_t seed = 7) {
+  job.memory.mode = "manual";
+  job.memory.n_persist = 0;
+  job.memory.n_buffer = 8;
+  job.memory.chunk_size = 64 << 10;
+  SessionOptions so;
+  so.executor = false;
+  so.host.pin = PinMode::kOff;  // tests need no locked memory
+  so.generation = shape;
+  auto s = std::make_unique<Session>(job, so);
+  s->init_weights(seed);
+  return s;
+}
+
 // Logits [V] of the last position of `seq` by the training forward over the whole context (the
 // rest of the row padded with token 0: attention is causal, so padding does not reach it).
 inline std::vector<float> full_forward_last(Session& s, const std::vector<int32_t>& seq) {

@@ -228,28 +228,19 @@ TEST(Rollout, RefusesMismatchedShapesWithClearErrors) {
 // A rollout over chunked model states (every chunk offloaded, uploaded on demand: how a frozen or
 // streamed actor generates) equals the resident rollout bit for bit.
 TEST(Rollout, ChunkedWeightsGiveTheResidentRolloutBitForBit) {
-  JobConfig off = tiny_gen_job(ModelFamily::Llama, kContext);
-  off.memory.mode = "manual";
-  off.memory.n_persist = 0;
-  off.memory.n_buffer = 8;
-  off.memory.chunk_size = 64 << 10;
-  SessionOptions so;
-  so.executor = false;
-  so.host.pin = PinMode::kOff;  // tests need no locked memory
-  so.generation = GenerationShape{6, 0, 4};
-  Session chunked(off, so);
-  chunked.init_weights(7);
-  ASSERT_TRUE(chunked.chunked());
+  auto chunked =
+      offloaded_gen_session(tiny_gen_job(ModelFamily::Llama, kContext), GenerationShape{6, 0, 4});
+  ASSERT_TRUE(chunked->chunked());
   auto resident = rollout_session(ModelFamily::Llama, 6);
-  Decoder dc(chunked), dr(*resident);
+  Decoder dc(*chunked), dr(*resident);
   const RolloutOptions o = opts(1.0f, 0, 1.0f, 4);
-  const Rollout a = generate_rollout(chunked, dc, two_prompts(), o);
+  const Rollout a = generate_rollout(*chunked, dc, two_prompts(), o);
   const Rollout b = generate_rollout(*resident, dr, two_prompts(), o);
   EXPECT_EQ(a.response, b.response);
   EXPECT_EQ(a.logprob, b.logprob);
   // The control: other weights give another rollout.
-  chunked.init_weights(8);
-  EXPECT_NE(generate_rollout(chunked, dc, two_prompts(), o).logprob, b.logprob);
+  chunked->init_weights(8);
+  EXPECT_NE(generate_rollout(*chunked, dc, two_prompts(), o).logprob, b.logprob);
 }
 
 }  // namespace
