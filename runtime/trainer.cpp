@@ -37,19 +37,6 @@ namespace fs = std::filesystem;
 namespace mart {
 namespace {
 
-// Checkpoints kept in RUN/checkpoints (save_checkpoint's default).
-constexpr int kKeepCheckpoints = 2;
-
-std::string hms(double s) {
-  long t = static_cast<long>(s + 0.5);
-  char buf[32];
-  if (t >= 3600)
-    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
-  return buf;
-}
-
 void write_text(const std::string& path, const std::string& s) {
   write_file_atomic(path, s.data(), s.size());
 }
@@ -325,7 +312,7 @@ struct Trainer::Impl {
                    markov->entropy_rate_nats());
     if (deadline.active())
       std::fprintf(stderr, "mart: time limit: stops with a checkpoint before %s from now\n",
-                   hms(deadline.deadline() - now()).c_str());
+                   format_eta(deadline.deadline() - now()).c_str());
   }
 
   // Writes a checkpoint of the current step, metrics first made durable up to it; timed for the
@@ -337,11 +324,12 @@ struct Trainer::Impl {
     ProgressOptions po = ProgressOptions::when(opt.progress);
     po.keep_on_finish = false;
     ProgressPrinter bar("checkpoint", 0, ProgressFormat::bytes(), po);
-    std::string dir = save_checkpoint(opt.run_dir, cfg, session->spec(), session->states(), st,
-                                      kKeepCheckpoints, [&bar](uint64_t done, uint64_t total) {
-                                        bar.set_total(total);
-                                        bar.update(done);
-                                      });
+    std::string dir =
+        save_checkpoint(opt.run_dir, cfg, session->spec(), session->states(), st,
+                        kDefaultKeepCheckpoints, [&bar](uint64_t done, uint64_t total) {
+                          bar.set_total(total);
+                          bar.update(done);
+                        });
     bar.finish();
     deadline.checkpoint_took(now() - t);
     return dir;
@@ -352,7 +340,7 @@ struct Trainer::Impl {
     std::string outcome;
     try {
       const std::string dir = save_checkpoint(opt.run_dir, cfg, session->spec(), session->states(),
-                                              st, kKeepCheckpoints);
+                                              st, kDefaultKeepCheckpoints);
       outcome = str("a checkpoint of step ", st.step, " was saved (", dir, "). Free space, then ",
                     "resume with `mart train --resume ", opt.run_dir, "`");
     } catch (const std::exception& c) {
@@ -504,8 +492,8 @@ struct Trainer::Impl {
                      "mart: stopped at step %d of %d to finish before the time limit (%s left, "
                      "margin %.1f s for a step and a checkpoint)%s; %s\n",
                      st.step, cfg.train.steps,
-                     hms(std::max(0.0, deadline.deadline() - now())).c_str(), deadline.margin(),
-                     where.c_str(), resume.c_str());
+                     format_eta(std::max(0.0, deadline.deadline() - now())).c_str(),
+                     deadline.margin(), where.c_str(), resume.c_str());
         break;
     }
   }

@@ -38,6 +38,9 @@ struct TrainState {
   double best_val_loss = 0;  // 0: none yet
 };
 
+// Checkpoints `mart train` keeps in RUN/checkpoints.
+constexpr int kDefaultKeepCheckpoints = 2;
+
 // Writes a checkpoint for `st` into RUN/checkpoints and updates `latest`. Keeps the newest `keep`
 // checkpoints at or below st.step (<= 0: keeps all); higher-numbered ones are never touched.
 // Throws mart::Error (naming the path) when the checkpoint cannot be written; a failure to prune
@@ -46,7 +49,8 @@ struct TrainState {
 // written so far, their total: 12 bytes per parameter, fp32 weights + AdamW m and v).
 using CheckpointProgress = std::function<void(uint64_t done, uint64_t total)>;
 std::string save_checkpoint(const std::string& run_dir, const JobConfig& cfg, const ModelSpec& spec,
-                            ModelStates& states, const TrainState& st, int keep = 2,
+                            ModelStates& states, const TrainState& st,
+                            int keep = kDefaultKeepCheckpoints,
                             const CheckpointProgress& progress = {});
 
 // Removes RUN/checkpoints/.tmp-* and .deleting-* directories (and latest.tmp.PID files) left by
